@@ -1,0 +1,103 @@
+/** `fetch`: negotiate and download the source pack, verify it while it streams, count objects. */
+import { UsageError } from '../errors.js';
+import { PackReader } from '../pack/pack-reader.js';
+import { UploadPackSession } from '../protocol/upload-pack-session.js';
+import { isOid, type Oid, type ProtocolVersion } from '../types.js';
+import type { CommonOptions, EndpointOptions, Observed, RefSelection } from './options.js';
+import { selectRefs, selectionPrefixes, validateSelection } from './ref-selection.js';
+import { RunContext } from './run-context.js';
+
+export interface FetchOptions extends CommonOptions, RefSelection {
+  source: EndpointOptions;
+  /** Source refs whose tips count as objects the client already has. */
+  haveRefs?: readonly string[];
+  /** Object ids sent as haves. */
+  haves?: readonly string[];
+  /** Abort once the pack grows past this many bytes. */
+  maxPackBytes?: number;
+  /** Receives every pack chunk as it arrives (awaited: a slow consumer slows the download). */
+  onPackData?: (chunk: Buffer) => void | Promise<void>;
+}
+
+export interface ObjectCounts {
+  commit: number;
+  tree: number;
+  blob: number;
+  tag: number;
+  total: number;
+}
+
+export interface FetchResult extends Observed {
+  source: { url: string; protocol: ProtocolVersion; head: string | null };
+  wants: { name: string; hash: string }[];
+  haves: string[];
+  packBytes: number;
+  objects: ObjectCounts;
+}
+
+function validateHaves(options: FetchOptions): void {
+  for (const hash of options.haves ?? []) {
+    if (!isOid(hash)) throw new UsageError(`--have ${JSON.stringify(hash)} is not a full object id (40 or 64 lowercase hex digits)`);
+  }
+  for (const ref of options.haveRefs ?? []) {
+    if (!ref.startsWith('refs/')) throw new UsageError(`--have-ref ${JSON.stringify(ref)} must be a full ref name starting with "refs/"`);
+  }
+}
+
+export async function fetch(options: FetchOptions): Promise<FetchResult> {
+  validateSelection(options);
+  validateHaves(options);
+  const context = new RunContext(options);
+  const endpoint = context.endpoint(options.source);
+  try {
+    const transport = context.transport('source', endpoint, options.source);
+    const prefixes = options.allRefs ? [] : [...selectionPrefixes(options), ...(options.haveRefs ?? [])];
+    const session = await UploadPackSession.open(transport, {
+      protocol: options.protocol ?? 'auto',
+      refPrefixes: prefixes,
+      stats: context.stats,
+      signal: options.signal,
+    });
+    try {
+      const { discovery } = session;
+      const wanted = selectRefs(discovery.refs, options);
+      const haves = new Set<Oid>((options.haves ?? []) as Oid[]);
+      for (const name of options.haveRefs ?? []) {
+        const ref = discovery.refs.find((candidate) => candidate.name === name);
+        if (ref === undefined) throw new UsageError(`--have-ref ${name}: the source has no such ref`);
+        haves.add(ref.hash);
+      }
+      const wants = [...new Set(wanted.map((ref) => ref.hash))];
+      const objects: ObjectCounts = { commit: 0, tree: 0, blob: 0, tag: 0, total: 0 };
+      let packBytes = 0;
+      if (wants.length > 0) {
+        const response = await session.fetch({
+          wants,
+          haves: [...haves],
+          onProgress: context.progress('source'),
+          signal: options.signal,
+        });
+        const reader = new PackReader({ maxBytes: options.maxPackBytes, signal: options.signal });
+        for await (const chunk of response.pack) {
+          reader.push(chunk);
+          if (options.onPackData) await options.onPackData(chunk);
+        }
+        const summary = reader.end();
+        packBytes = summary.bytes;
+        Object.assign(objects, summary.objects);
+      }
+      return {
+        source: { url: transport.displayUrl, protocol: discovery.protocol, head: discovery.head },
+        wants: wanted.map((ref) => ({ name: ref.name, hash: ref.hash })),
+        haves: [...haves],
+        packBytes,
+        objects,
+        ...context.finish(),
+      };
+    } finally {
+      await session.close();
+    }
+  } finally {
+    context.finish();
+  }
+}

@@ -1,0 +1,45 @@
+/** Option and result types shared by the public verbs. */
+import type { Measurement } from '../observe/memory.js';
+import type { StatsReport } from '../observe/stats.js';
+import type { HttpTimeouts } from '../transport/http.js';
+import type { SideCredentials } from '../transport/open.js';
+import type { ProtocolPreference } from '../types.js';
+
+export interface EndpointOptions extends SideCredentials {
+  /** A URL or path git accepts (CONTRACT §1). */
+  url: string;
+}
+
+/** A line of the servers' own progress, or a decision worth telling the user (`-v`). */
+export interface ProgressEvent {
+  side: 'source' | 'target';
+  message: string;
+}
+
+export interface CommonOptions {
+  /** Source-side protocol: `auto` (v2 when the server speaks it), `v1` or `v2`. */
+  protocol?: ProtocolPreference;
+  /** Count requests and bytes per phase (`stats` in the result). */
+  stats?: boolean;
+  /** Sample RSS and heap while the operation runs (`measurement` in the result). */
+  measureMemory?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (event: ProgressEvent) => void;
+  timeouts?: Partial<HttpTimeouts>;
+  /** Resolves relative local paths; defaults to the process's working directory. */
+  cwd?: string;
+}
+
+/** Which source refs an operation reads (CONTRACT §2, §3). */
+export interface RefSelection {
+  /** Short branch names; all branches when absent or empty. */
+  branches?: readonly string[];
+  tags?: boolean;
+  allRefs?: boolean;
+  excludeRefPrefixes?: readonly string[];
+}
+
+export interface Observed {
+  stats: StatsReport | null;
+  measurement: Measurement | null;
+}

@@ -1,0 +1,27 @@
+/** CONTRACT §6: how outcomes map to exit codes, and errors to one line on stderr. */
+import { GitSyncError } from '../errors.js';
+import { redactSecrets } from '../observe/redact.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_REFUSED = 3;
+
+export function exitCodeFor(error: unknown): number {
+  if (!(error instanceof GitSyncError)) return EXIT_FAILURE;
+  if (error.code === 'USAGE') return EXIT_USAGE;
+  if (error.code === 'REF_BLOCKED') return EXIT_REFUSED;
+  return EXIT_FAILURE;
+}
+
+export interface ErrorReport {
+  code: string;
+  message: string;
+}
+
+/** The error as CONTRACT's `{code, message}`, secrets scrubbed once more as a last line of defence. */
+export function errorReport(error: unknown, secrets: readonly (string | undefined)[]): ErrorReport {
+  if (error instanceof GitSyncError) return { code: error.code, message: redactSecrets(error.message, secrets) };
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: 'INTERNAL', message: redactSecrets(message, secrets) };
+}

@@ -1,0 +1,181 @@
+/**
+ * The `git-sync` command line: parses flags, calls the library, renders the result, and picks the
+ * exit code. No logic lives here.
+ */
+import { Command, CommanderError } from 'commander';
+import { fetch, type FetchOptions } from '../api/fetch.js';
+import type { CommonOptions, EndpointOptions, RefSelection } from '../api/options.js';
+import { probe, type ProbeOptions } from '../api/probe.js';
+import { redactUrl } from '../observe/redact.js';
+import { VERSION } from '../version.js';
+import { EXIT_OK, EXIT_USAGE, errorReport, exitCodeFor } from './exit-codes.js';
+import { isBooleanOption, optionsFor, readBooleanEnv, toCommanderOption, type CommandName } from './option-table.js';
+import { failedFetchJson, failedProbeJson, renderFetchText, renderProbeText, toJson } from './render.js';
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Parsed flag values, keyed by commander's camelCase attribute names. */
+type Flags = Record<string, unknown>;
+
+const EXAMPLES: Partial<Record<CommandName, string[]>> = {
+  probe: [
+    'git-sync probe https://github.com/org/repo.git',
+    'git-sync probe --tags --json https://git.example.com/repo.git https://mirror.example.com/repo.git',
+    'git-sync probe --all-refs --exclude-ref-prefix refs/pull/ --protocol v1 https://host/repo.git',
+  ],
+  fetch: [
+    'git-sync fetch https://github.com/org/repo.git',
+    'git-sync fetch --branch main --have-ref refs/heads/release --stats https://host/repo.git',
+    'git-sync fetch --all-refs --json --measure-memory https://host/repo.git',
+  ],
+};
+
+function side(flags: Flags, name: 'source' | 'target', url: string): EndpointOptions {
+  return {
+    url,
+    token: (flags[`${name}Token`] as string | undefined) ?? null,
+    username: (flags[`${name}Username`] as string | undefined) ?? null,
+    bearerToken: (flags[`${name}BearerToken`] as string | undefined) ?? null,
+    insecureSkipTlsVerify: Boolean(flags[`${name}InsecureSkipTlsVerify`]),
+  };
+}
+
+function secretsOf(flags: Flags): string[] {
+  return ['sourceToken', 'sourceBearerToken', 'targetToken', 'targetBearerToken']
+    .map((key) => flags[key])
+    .filter((value): value is string => typeof value === 'string' && value.length > 0);
+}
+
+function common(flags: Flags, io: CliIo): CommonOptions {
+  const verbose = Boolean(flags.verbose);
+  return {
+    protocol: flags.protocol as CommonOptions['protocol'],
+    stats: Boolean(flags.stats),
+    measureMemory: Boolean(flags.measureMemory),
+    onProgress: verbose ? (event) => io.stderr(`${event.side}: ${event.message}\n`) : undefined,
+  };
+}
+
+function selection(flags: Flags): RefSelection {
+  return {
+    branches: (flags.branch as string[] | undefined) ?? [],
+    tags: Boolean(flags.tags),
+    allRefs: Boolean(flags.allRefs),
+    excludeRefPrefixes: (flags.excludeRefPrefix as string[] | undefined) ?? [],
+  };
+}
+
+/** Registers a command's options from the table; boolean env fallbacks are applied after parsing. */
+function withOptions(command: Command, name: CommandName, io: CliIo): Command {
+  const specs = optionsFor(name);
+  for (const spec of specs) command.addOption(toCommanderOption(spec));
+  command.hook('preAction', (self) => {
+    for (const spec of specs) {
+      if (spec.env === undefined || !isBooleanOption(spec)) continue;
+      const option = self.options.find((candidate) => candidate.flags === spec.flags);
+      if (option === undefined) continue;
+      const key = option.attributeName();
+      if (self.getOptionValueSource(key) === 'cli') continue;
+      let value: boolean | undefined;
+      try {
+        value = readBooleanEnv(spec.env, io.env);
+      } catch (error) {
+        self.error(`error: ${(error as Error).message}`, { exitCode: EXIT_USAGE, code: 'git-sync.env' });
+      }
+      if (value !== undefined) self.setOptionValueWithSource(key, value, 'env');
+    }
+  });
+  const examples = EXAMPLES[name];
+  if (examples) command.addHelpText('after', `\nExamples:\n${examples.map((line) => `  $ ${line}`).join('\n')}\n`);
+  return command;
+}
+
+/** Runs the CLI; resolves to the exit code. Never calls process.exit itself. */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = new Command('git-sync')
+    .description('Mirror Git repositories remote to remote without a local clone.')
+    .version(`git-sync ${VERSION}`, '--version', 'print the version')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showSuggestionAfterError(true);
+
+  program
+    .command('version')
+    .description('print the version')
+    .action(() => io.stdout(`git-sync ${VERSION}\n`));
+
+  withOptions(
+    program
+      .command('probe')
+      .description('show the protocol, capabilities, HEAD and refs of a source (and the capabilities of a target)')
+      .argument('<source>', 'source repository URL or path')
+      .argument('[target]', 'target repository URL or path'),
+    'probe',
+    io,
+  ).action(async (source: string, target: string | undefined, flags: Flags) => {
+    const options: ProbeOptions = {
+      ...common(flags, io),
+      ...selection(flags),
+      source: side(flags, 'source', source),
+      target: target === undefined ? null : side(flags, 'target', target),
+    };
+    exitCode = await run(flags, io, () => probe(options), renderProbeText, (error) => failedProbeJson(safeDisplay(source), error));
+  });
+
+  withOptions(
+    program
+      .command('fetch')
+      .description('negotiate and download the source pack, verify it, and count its objects; pushes nothing')
+      .argument('<source>', 'source repository URL or path'),
+    'fetch',
+    io,
+  ).action(async (source: string, flags: Flags) => {
+    const options: FetchOptions = {
+      ...common(flags, io),
+      ...selection(flags),
+      source: side(flags, 'source', source),
+      haveRefs: (flags.haveRef as string[] | undefined) ?? [],
+      haves: (flags.have as string[] | undefined) ?? [],
+    };
+    exitCode = await run(flags, io, () => fetch(options), renderFetchText, (error) => failedFetchJson(safeDisplay(source), error));
+  });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit 0; every other parse failure is a usage error.
+      return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    throw error;
+  }
+  return exitCode;
+}
+
+function safeDisplay(url: string): string {
+  return redactUrl(url);
+}
+
+async function run<T>(
+  flags: Flags,
+  io: CliIo,
+  operation: () => Promise<T>,
+  renderText: (result: T) => string,
+  failedJson: (error: { code: string; message: string }) => object,
+): Promise<number> {
+  try {
+    const result = await operation();
+    io.stdout(flags.json ? toJson({ ...result, error: null }) : renderText(result));
+    return EXIT_OK;
+  } catch (error) {
+    const report = errorReport(error, secretsOf(flags));
+    if (flags.json) io.stdout(toJson(failedJson(report)));
+    io.stderr(`error: ${report.message}\n`);
+    return exitCodeFor(error);
+  }
+}

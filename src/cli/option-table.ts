@@ -1,0 +1,157 @@
+/**
+ * Every CLI flag, declared once: the commander option it registers, its help text, default and
+ * environment fallback, and which commands take it. Help output and docs are generated from here.
+ */
+import { InvalidArgumentError, Option } from 'commander';
+
+export type CommandName = 'sync' | 'plan' | 'replicate' | 'bootstrap' | 'probe' | 'fetch';
+
+export interface OptionSpec {
+  /** Commander flags, e.g. `--source-token <token>`. */
+  flags: string;
+  description: string;
+  commands: readonly CommandName[];
+  env?: string;
+  defaultValue?: unknown;
+  /** Shown in help instead of the value (secrets are never shown). */
+  defaultDescription?: string;
+  choices?: readonly string[];
+  parse?: (value: string, previous: unknown) => unknown;
+  /** Never echo the value anywhere (help shows only the env var name). */
+  secret?: boolean;
+}
+
+const EVERY: readonly CommandName[] = ['sync', 'plan', 'replicate', 'bootstrap', 'probe', 'fetch'];
+
+function collect(value: string, previous: unknown): string[] {
+  return [...((previous as string[] | undefined) ?? []), value];
+}
+
+function commaList(value: string, previous: unknown): string[] {
+  const items = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+  if (items.length === 0) throw new InvalidArgumentError('expected a comma-separated list of names');
+  return [...((previous as string[] | undefined) ?? []), ...items];
+}
+
+function sideOptions(side: 'source' | 'target'): OptionSpec[] {
+  const upper = side.toUpperCase();
+  return [
+    {
+      flags: `--${side}-token <token>`,
+      description: `${side} HTTP token or password (basic auth)`,
+      env: `GITSYNC_${upper}_TOKEN`,
+      commands: EVERY,
+      secret: true,
+    },
+    {
+      flags: `--${side}-username <name>`,
+      description: `${side} basic-auth user name`,
+      env: `GITSYNC_${upper}_USERNAME`,
+      defaultDescription: 'git',
+      commands: EVERY,
+    },
+    {
+      flags: `--${side}-bearer-token <token>`,
+      description: `${side} bearer token (wins over basic auth)`,
+      env: `GITSYNC_${upper}_BEARER_TOKEN`,
+      commands: EVERY,
+      secret: true,
+    },
+    {
+      flags: `--${side}-insecure-skip-tls-verify`,
+      description: `do not verify the ${side}'s TLS certificate`,
+      env: `GITSYNC_${upper}_INSECURE_SKIP_TLS_VERIFY`,
+      defaultValue: false,
+      commands: EVERY,
+    },
+  ];
+}
+
+export const OPTION_TABLE: readonly OptionSpec[] = [
+  {
+    flags: '--protocol <version>',
+    description: 'source protocol version',
+    choices: ['auto', 'v1', 'v2'],
+    env: 'GITSYNC_PROTOCOL',
+    defaultValue: 'auto',
+    commands: EVERY,
+  },
+  {
+    flags: '--branch <names>',
+    description: 'only these branches (comma-separated short names; repeatable)',
+    parse: commaList,
+    commands: ['sync', 'plan', 'replicate', 'bootstrap', 'fetch'],
+  },
+  { flags: '--tags', description: 'include refs/tags/*', defaultValue: false, commands: EVERY },
+  {
+    flags: '--all-refs',
+    description: 'every refs/* namespace (implies --tags); not with --branch',
+    defaultValue: false,
+    commands: EVERY,
+  },
+  {
+    flags: '--exclude-ref-prefix <prefix>',
+    description: 'leave refs under this prefix alone (repeatable)',
+    parse: collect,
+    commands: EVERY,
+  },
+  {
+    flags: '--have-ref <ref>',
+    description: 'a source ref whose objects count as already present (repeatable)',
+    parse: collect,
+    commands: ['fetch'],
+  },
+  {
+    flags: '--have <hash>',
+    description: 'an object id to send as a have (repeatable)',
+    parse: collect,
+    commands: ['fetch'],
+  },
+  { flags: '--json', description: 'print the result as JSON on stdout', defaultValue: false, commands: EVERY },
+  { flags: '--stats', description: 'count requests and bytes per phase', defaultValue: false, commands: EVERY },
+  {
+    flags: '--measure-memory',
+    description: 'report elapsed time, peak RSS, peak heap and GC count',
+    defaultValue: false,
+    commands: EVERY,
+  },
+  { flags: '-v, --verbose', description: 'server progress and decisions on stderr', defaultValue: false, commands: EVERY },
+  ...sideOptions('source'),
+  ...sideOptions('target'),
+];
+
+export function optionsFor(command: CommandName): OptionSpec[] {
+  return OPTION_TABLE.filter((spec) => spec.commands.includes(command));
+}
+
+export function isBooleanOption(spec: OptionSpec): boolean {
+  return !spec.flags.includes('<') && !spec.flags.includes('[');
+}
+
+/**
+ * The commander Option for a spec. Commander treats a boolean flag's env var as set whenever it
+ * is defined, even as `false`; boolean env vars are therefore read by `readBooleanEnv` instead.
+ */
+export function toCommanderOption(spec: OptionSpec): Option {
+  const booleanEnv = spec.env !== undefined && isBooleanOption(spec);
+  const option = new Option(spec.flags, booleanEnv ? `${spec.description} (env: ${spec.env})` : spec.description);
+  if (spec.choices) option.choices(spec.choices);
+  if (spec.env && !booleanEnv) option.env(spec.env);
+  if (spec.parse) option.argParser(spec.parse);
+  if (spec.defaultValue !== undefined && !spec.secret) option.default(spec.defaultValue, spec.defaultDescription);
+  else if (spec.defaultDescription !== undefined) option.default(undefined, spec.defaultDescription);
+  return option;
+}
+
+/** `1`, `true`, `yes`, `on` are true; `0`, `false`, `no`, `off` and empty are false. */
+export function readBooleanEnv(name: string, env: NodeJS.ProcessEnv): boolean | undefined {
+  const raw = env[name];
+  if (raw === undefined) return undefined;
+  const value = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['', '0', 'false', 'no', 'off'].includes(value)) return false;
+  throw new InvalidArgumentError(`${name}=${JSON.stringify(raw)} is not a boolean: use true or false`);
+}

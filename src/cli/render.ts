@@ -1,0 +1,99 @@
+/** Text and JSON renderings of results (CONTRACT §5). */
+import type { FetchResult } from '../api/fetch.js';
+import type { ProbeResult } from '../api/probe.js';
+import type { Measurement } from '../observe/memory.js';
+import type { StatsReport } from '../observe/stats.js';
+
+export function toJson(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+export function statsLines(stats: StatsReport | null): string[] {
+  if (stats === null) return [];
+  const lines: string[] = [];
+  for (const [name, phase] of Object.entries(stats.phases)) {
+    const extra = [
+      phase.wants > 0 ? `wants=${phase.wants}` : '',
+      phase.haves > 0 ? `haves=${phase.haves}` : '',
+      phase.commands > 0 ? `commands=${phase.commands}` : '',
+    ].filter(Boolean);
+    lines.push(
+      `stats: ${name}: requests=${phase.requests} sent=${phase.requestBytes} received=${phase.responseBytes}${extra.length ? ` ${extra.join(' ')}` : ''}`,
+    );
+  }
+  for (const side of ['source', 'target'] as const) {
+    const s = stats[side];
+    if (s.requests > 0) {
+      lines.push(`stats: ${side}: sent=${s.bytesSent} received=${s.bytesReceived} rate=${mib(s.bytesPerSecond)}/s`);
+    }
+  }
+  return lines;
+}
+
+export function measurementLines(measurement: Measurement | null): string[] {
+  if (measurement === null) return [];
+  return [
+    `measurement: elapsed=${measurement.elapsedMillis}ms peak-rss=${mib(measurement.peakRssBytes)} peak-heap=${mib(measurement.peakHeapUsedBytes)} gc=${measurement.gcCount}`,
+  ];
+}
+
+export function renderProbeText(result: ProbeResult): string {
+  const lines = [
+    `source: ${result.source.url}`,
+    `protocol: ${result.source.protocol}`,
+    `source-head: ${result.source.head ?? '(none)'}`,
+    `capabilities: ${result.source.capabilities.join(' ')}`,
+  ];
+  if (result.target) {
+    lines.push(`target: ${result.target.url}`, `target-capabilities: ${result.target.capabilities.join(' ')}`);
+  }
+  lines.push(`refs (${result.refPrefixes.join(', ')}): ${result.refs.length}`);
+  for (const ref of result.refs) {
+    lines.push(`${ref.hash} ${ref.name}${ref.peeled ? ` (peeled ${ref.peeled})` : ''}`);
+  }
+  lines.push(...statsLines(result.stats), ...measurementLines(result.measurement));
+  return `${lines.join('\n')}\n`;
+}
+
+export function renderFetchText(result: FetchResult): string {
+  const o = result.objects;
+  const lines = [
+    `source: ${result.source.url} (${result.source.protocol})`,
+    `wants: ${result.wants.length}, haves: ${result.haves.length}`,
+    `pack: ${result.packBytes} bytes, ${o.total} objects (commit ${o.commit}, tree ${o.tree}, blob ${o.blob}, tag ${o.tag})`,
+    `source-head: ${result.source.head ?? '(none)'}`,
+    ...statsLines(result.stats),
+    ...measurementLines(result.measurement),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** The JSON of a failed probe: every key present, absent values null (CONTRACT §5). */
+export function failedProbeJson(url: string | null, error: { code: string; message: string }): object {
+  return {
+    source: url === null ? null : { url, protocol: null, head: null, capabilities: [] },
+    target: null,
+    refPrefixes: [],
+    refs: [],
+    stats: null,
+    measurement: null,
+    error,
+  };
+}
+
+export function failedFetchJson(url: string | null, error: { code: string; message: string }): object {
+  return {
+    source: url === null ? null : { url, protocol: null, head: null },
+    wants: [],
+    haves: [],
+    packBytes: 0,
+    objects: { commit: 0, tree: 0, blob: 0, tag: 0, total: 0 },
+    stats: null,
+    measurement: null,
+    error,
+  };
+}

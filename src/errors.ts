@@ -1,0 +1,167 @@
+/**
+ * One error hierarchy for the whole library. Every class carries a stable `code` that users'
+ * scripts may match on, plus structured data; the CLI maps codes to messages and exit codes.
+ */
+
+export type ErrorCode =
+  | 'USAGE'
+  | 'PKT_LINE'
+  | 'PROTOCOL'
+  | 'REMOTE_ERROR'
+  | 'PACK_FORMAT'
+  | 'PACK_TOO_LARGE'
+  | 'HTTP_STATUS'
+  | 'HTTP_AUTH'
+  | 'HTTP_CONTENT_TYPE'
+  | 'HTTP_TOO_LARGE'
+  | 'NETWORK'
+  | 'TIMEOUT'
+  | 'ABORTED'
+  | 'UNSUPPORTED'
+  | 'REF_BLOCKED'
+  | 'TARGET_REJECTED'
+  | 'TARGET_REF_MOVED';
+
+export interface GitSyncErrorOptions {
+  cause?: unknown;
+}
+
+export class GitSyncError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options: GitSyncErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Bad flags, bad --map, the same repository twice: detected before any network traffic. */
+export class UsageError extends GitSyncError {
+  constructor(message: string, options?: GitSyncErrorOptions) {
+    super('USAGE', message, options);
+  }
+}
+
+/** Malformed pkt-line framing: bad length, truncated packet, or length out of range. */
+export class PktLineError extends GitSyncError {
+  constructor(message: string, options?: GitSyncErrorOptions) {
+    super('PKT_LINE', message, options);
+  }
+}
+
+/** A peer said something the protocol does not allow at that point. */
+export class ProtocolError extends GitSyncError {
+  constructor(message: string, options?: GitSyncErrorOptions) {
+    super('PROTOCOL', message, options);
+  }
+}
+
+/** The remote reported a fatal error itself: an `ERR` packet or sideband channel 3. */
+export class RemoteError extends GitSyncError {
+  readonly remoteMessage: string;
+  constructor(remoteMessage: string, options?: GitSyncErrorOptions) {
+    super('REMOTE_ERROR', `remote error: ${remoteMessage}`, options);
+    this.remoteMessage = remoteMessage;
+  }
+}
+
+/** The pack stream is not a valid pack (bad header, bad object, bad checksum, truncated). */
+export class PackFormatError extends GitSyncError {
+  constructor(message: string, options?: GitSyncErrorOptions) {
+    super('PACK_FORMAT', message, options);
+  }
+}
+
+/** A pack grew past the configured byte limit; the transfer was aborted. */
+export class PackTooLargeError extends GitSyncError {
+  readonly limitBytes: number;
+  constructor(limitBytes: number, options?: GitSyncErrorOptions) {
+    super('PACK_TOO_LARGE', `pack exceeds the limit of ${limitBytes} bytes; raise --max-pack-bytes or narrow the refs`, options);
+    this.limitBytes = limitBytes;
+  }
+}
+
+export interface HttpErrorData {
+  status: number;
+  /** Always redacted: never carries credentials. */
+  url: string;
+  /** The server's request-id headers (X-Request-Id, X-GitHub-Request-Id, Cf-Ray, ...). */
+  requestIds: Record<string, string>;
+}
+
+/** An HTTP response with a status git-sync cannot continue from. */
+export class HttpStatusError extends GitSyncError {
+  readonly status: number;
+  readonly url: string;
+  readonly requestIds: Record<string, string>;
+  constructor(data: HttpErrorData, message: string, code: ErrorCode = 'HTTP_STATUS', options?: GitSyncErrorOptions) {
+    super(code, message, options);
+    this.status = data.status;
+    this.url = data.url;
+    this.requestIds = data.requestIds;
+  }
+}
+
+/** 401 / 403: missing or refused credentials. */
+export class HttpAuthError extends HttpStatusError {
+  constructor(data: HttpErrorData, message: string, options?: GitSyncErrorOptions) {
+    super(data, message, 'HTTP_AUTH', options);
+  }
+}
+
+/** The server answered, but not with a smart-protocol content type (dumb HTTP, HTML login page...). */
+export class HttpContentTypeError extends HttpStatusError {
+  readonly contentType: string;
+  constructor(data: HttpErrorData, contentType: string, message: string) {
+    super(data, message, 'HTTP_CONTENT_TYPE');
+    this.contentType = contentType;
+  }
+}
+
+/** A response body larger than git-sync is prepared to buffer (only small bodies are buffered). */
+export class HttpTooLargeError extends HttpStatusError {
+  constructor(data: HttpErrorData, message: string) {
+    super(data, message, 'HTTP_TOO_LARGE');
+  }
+}
+
+/** Connection refused, reset, DNS failure, TLS failure. */
+export class NetworkError extends GitSyncError {
+  readonly url: string;
+  constructor(url: string, message: string, options?: GitSyncErrorOptions) {
+    super('NETWORK', message, options);
+    this.url = url;
+  }
+}
+
+/** A connect, header or body timeout expired. */
+export class TimeoutError extends GitSyncError {
+  readonly url: string;
+  constructor(url: string, message: string, options?: GitSyncErrorOptions) {
+    super('TIMEOUT', message, options);
+    this.url = url;
+  }
+}
+
+/** The caller's AbortSignal fired. */
+export class AbortedError extends GitSyncError {
+  constructor(message = 'operation aborted', options?: GitSyncErrorOptions) {
+    super('ABORTED', message, options);
+  }
+}
+
+/** The remote lacks something git-sync needs (a capability, a transport, an object format). */
+export class UnsupportedError extends GitSyncError {
+  constructor(message: string, options?: GitSyncErrorOptions) {
+    super('UNSUPPORTED', message, options);
+  }
+}
+
+/** Throws AbortedError when the signal has fired; call at the edges of every I/O step. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    const reason: unknown = signal.reason;
+    if (reason instanceof GitSyncError) throw reason;
+    throw new AbortedError('operation aborted', { cause: reason });
+  }
+}

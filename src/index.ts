@@ -1,0 +1,9 @@
+/** The git-sync library: every verb the CLI offers, their option and result types, and errors. */
+export { probe, type ProbeOptions, type ProbeResult } from './api/probe.js';
+export { fetch, type FetchOptions, type FetchResult, type ObjectCounts } from './api/fetch.js';
+export type { CommonOptions, EndpointOptions, ProgressEvent, RefSelection, Observed } from './api/options.js';
+export * from './errors.js';
+export type { Oid, Ref, RefName, ProtocolVersion, ProtocolPreference, ObjectType } from './types.js';
+export type { StatsReport, PhaseStats, SideStats } from './observe/stats.js';
+export type { Measurement } from './observe/memory.js';
+export { VERSION } from './version.js';

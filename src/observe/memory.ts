@@ -1,0 +1,51 @@
+/**
+ * `--measure-memory`: samples RSS and heap while an operation runs and counts garbage
+ * collections through the `gc` performance entries.
+ */
+import { PerformanceObserver } from 'node:perf_hooks';
+
+export interface Measurement {
+  elapsedMillis: number;
+  peakRssBytes: number;
+  peakHeapUsedBytes: number;
+  gcCount: number;
+}
+
+export class MemorySampler {
+  private readonly started = performance.now();
+  private peakRss = 0;
+  private peakHeap = 0;
+  private gcCount = 0;
+  private readonly timer: NodeJS.Timeout;
+  private readonly observer: PerformanceObserver;
+
+  constructor(intervalMillis = 25) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), intervalMillis);
+    this.timer.unref();
+    this.observer = new PerformanceObserver((list) => {
+      this.gcCount += list.getEntries().length;
+    });
+    this.observer.observe({ entryTypes: ['gc'] });
+  }
+
+  private sample(): void {
+    const usage = process.memoryUsage();
+    if (usage.rss > this.peakRss) this.peakRss = usage.rss;
+    if (usage.heapUsed > this.peakHeap) this.peakHeap = usage.heapUsed;
+  }
+
+  /** Stops sampling. The peak RSS also takes the kernel's high-water mark (ru_maxrss, KiB). */
+  stop(): Measurement {
+    this.sample();
+    clearInterval(this.timer);
+    this.observer.disconnect();
+    const kernelPeak = process.resourceUsage().maxRSS * 1024;
+    return {
+      elapsedMillis: Math.round(performance.now() - this.started),
+      peakRssBytes: Math.max(this.peakRss, kernelPeak),
+      peakHeapUsedBytes: this.peakHeap,
+      gcCount: this.gcCount,
+    };
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * git's rules for ref names (git-check-ref-format(1)), as pure predicates. Each check answers
+ * with the first problem found, phrased to complete "ref name 'x' ...", or null when valid.
+ */
+
+export interface RefFormatOptions {
+  /** Accept names without any `/` (git's `--allow-onelevel`). Default false. */
+  allowOneLevel?: boolean;
+}
+
+/** Characters git forbids anywhere in a ref name, besides control characters and DEL. */
+const FORBIDDEN_CHARACTERS: ReadonlyMap<string, string> = new Map([
+  [' ', 'a space'],
+  ['~', "'~'"],
+  ['^', "'^'"],
+  [':', "':'"],
+  ['?', "'?'"],
+  ['*', "'*' (patterns are not supported)"],
+  ['[', "'['"],
+  ['\\', "'\\'"],
+]);
+
+export function refNameProblem(name: string, options: RefFormatOptions = {}): string | null {
+  if (name.length === 0) return 'is empty';
+  if (name === '@') return "is the single character '@'";
+  for (const character of name) {
+    const code = character.codePointAt(0) ?? 0;
+    if (code < 0x20 || code === 0x7f) return `contains the control character 0x${code.toString(16).padStart(2, '0')}`;
+    const forbidden = FORBIDDEN_CHARACTERS.get(character);
+    if (forbidden !== undefined) return `contains ${forbidden}`;
+  }
+  if (name.includes('..')) return "contains '..'";
+  if (name.includes('@{')) return "contains '@{'";
+  if (name.startsWith('/')) return "begins with '/'";
+  if (name.endsWith('/')) return "ends with '/'";
+  if (name.includes('//')) return "contains '//'";
+  if (name.endsWith('.')) return "ends with '.'";
+  for (const component of name.split('/')) {
+    if (component.startsWith('.')) return `has a component beginning with '.' (${component})`;
+    if (component.endsWith('.lock')) return `has a component ending with '.lock' (${component})`;
+  }
+  if (!options.allowOneLevel && !name.includes('/')) return "has no '/' (a full name looks like refs/heads/main)";
+  return null;
+}
+
+export function isValidRefName(name: string, options: RefFormatOptions = {}): boolean {
+  return refNameProblem(name, options) === null;
+}
+
+/**
+ * A short branch name as `git check-ref-format --branch` accepts it: `refs/heads/<name>` must be
+ * valid, and the name may not begin with `-` (it would read as an option) nor be `HEAD`.
+ */
+export function branchNameProblem(shortName: string): string | null {
+  if (shortName.length === 0) return 'is empty';
+  if (shortName.startsWith('-')) return "begins with '-'";
+  if (shortName === 'HEAD') return "is 'HEAD', which is never a managed ref";
+  return refNameProblem(`refs/heads/${shortName}`);
+}

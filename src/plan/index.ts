@@ -1,0 +1,66 @@
+/**
+ * The planner: pure decisions from two ref listings, no I/O. The order of use:
+ * resolvePlanPolicy (flags) -> ancestryQuestions -> [I/O answers them] -> planActions ->
+ * chooseStrategy -> orderForPush / chunkRefCommands -> [push] -> applyTargetRejections ->
+ * summarizePlans.
+ */
+
+export {
+  ancestryFromMap,
+  ancestryKey,
+  ancestryQuestions,
+  type AncestryAnswer,
+  type AncestryOracle,
+  type AncestryQuestion,
+} from './ancestry-questions.js';
+export { hasBootstrapCheckpoints } from './bootstrap-checkpoints.js';
+export { parseByteSize } from './byte-size.js';
+export { branchNameProblem, isValidRefName, refNameProblem, type RefFormatOptions } from './check-ref-format.js';
+export { planActions, type PlanActionsInput } from './plan-actions.js';
+export { resolvePlanPolicy, type ForcePolicy, type PlanFlags, type PlanPolicy, type SyncMode } from './plan-policy.js';
+export { summarizePlans, type PlanSummary } from './plan-summary.js';
+export {
+  isPushPlan,
+  type BlockPlan,
+  type CreatePlan,
+  type DeletePlan,
+  type PlanAction,
+  type PlanInput,
+  type PushPlan,
+  type RefPlan,
+  type SkipPlan,
+  type UpdatePlan,
+  type WarnPlan,
+} from './plan-types.js';
+export { chunkRefCommands, DEFAULT_MAX_REF_UPDATES } from './push-chunks.js';
+export { orderForPush } from './push-order.js';
+export { shortHash } from './reasons.js';
+export {
+  BOOTSTRAP_TEMP_PREFIX,
+  GITSYNC_TEMP_PREFIX,
+  refKind,
+  shortBranchName,
+  type RefKind,
+} from './ref-kind.js';
+export { parseRefMapping, parseRefMappings, type RefMapping } from './ref-map.js';
+export { pairRefs, type RefPair } from './ref-pairs.js';
+export {
+  parseBranchList,
+  patternScopeContains,
+  resolveScope,
+  sourceRefPrefixes,
+  targetNameFor,
+  targetScopeContains,
+  type RefScope,
+  type ScopeFlags,
+} from './ref-scope.js';
+export { assertDifferentRepositories, repositoryIdentity, sameRepository } from './same-repository.js';
+export {
+  chooseStrategy,
+  targetObjectHashes,
+  type RelayMode,
+  type RelayReason,
+  type StrategyChoice,
+  type StrategyInput,
+} from './strategy-choice.js';
+export { applyTargetRejections } from './target-rejections.js';

@@ -1,0 +1,37 @@
+/** The counts of a run (CONTRACT §5: pushed, deleted, skipped, blocked, warned). */
+
+import type { RefPlan } from './plan-types.js';
+
+export interface PlanSummary {
+  /** create + update */
+  pushed: number;
+  deleted: number;
+  skipped: number;
+  blocked: number;
+  warned: number;
+}
+
+export function summarizePlans(plans: readonly RefPlan[]): PlanSummary {
+  const summary: PlanSummary = { pushed: 0, deleted: 0, skipped: 0, blocked: 0, warned: 0 };
+  for (const plan of plans) {
+    switch (plan.action) {
+      case 'create':
+      case 'update':
+        summary.pushed += 1;
+        break;
+      case 'delete':
+        summary.deleted += 1;
+        break;
+      case 'skip':
+        summary.skipped += 1;
+        break;
+      case 'block':
+        summary.blocked += 1;
+        break;
+      case 'warn':
+        summary.warned += 1;
+        break;
+    }
+  }
+  return summary;
+}

@@ -1,0 +1,106 @@
+/**
+ * Which relay a plan needs (CONTRACT §4, DESIGN "Strategies"), decided from the plans and the
+ * target's listing alone. Checked in this order:
+ *
+ * | condition                                                        | relayMode            | relayReason                 |
+ * |------------------------------------------------------------------|----------------------|-----------------------------|
+ * | any `block`                                                      | none                 | blocked-refs                |
+ * | no create, update or delete                                      | none                 | nothing-to-push             |
+ * | only deletes                                                     | ref-only             | deletes-only                |
+ * | deletes, and creates/updates to objects the target already has  | ref-only             | objects-on-target           |
+ * | replicate                                                        | replicate            | replicate-differences       |
+ * | bootstrap, or sync with every managed target ref absent:         |                      |                             |
+ * |   checkpoints `refs/gitsync/bootstrap/*` on the target           | bootstrap-batch      | resume-checkpoints          |
+ * |   a target body limit is set                                     | bootstrap-batch      | target-body-limit           |
+ * |   otherwise                                                      | bootstrap            | empty-target-managed-refs   |
+ * | sync with a target body limit                                    | incremental-batch    | target-body-limit           |
+ * | sync with a forced update                                        | incremental          | forced-updates              |
+ * | sync otherwise                                                   | incremental          | fast-forward-and-creates    |
+ *
+ * "Objects the target already has" are its tips and their peeled values: the only objects whose
+ * presence the listing proves. `warn` plans (added after a push) are ignored.
+ */
+
+import type { Oid, Ref } from '../types.js';
+import { hasBootstrapCheckpoints } from './bootstrap-checkpoints.js';
+import type { SyncMode } from './plan-policy.js';
+import { isPushPlan, type RefPlan } from './plan-types.js';
+
+export type RelayMode =
+  | 'bootstrap'
+  | 'bootstrap-batch'
+  | 'incremental'
+  | 'incremental-batch'
+  | 'replicate'
+  | 'ref-only'
+  | 'none';
+
+export type RelayReason =
+  | 'blocked-refs'
+  | 'nothing-to-push'
+  | 'deletes-only'
+  | 'objects-on-target'
+  | 'replicate-differences'
+  | 'resume-checkpoints'
+  | 'target-body-limit'
+  | 'empty-target-managed-refs'
+  | 'forced-updates'
+  | 'fast-forward-and-creates';
+
+export interface StrategyChoice {
+  /** True when a source pack is fetched and streamed into the target. */
+  relay: boolean;
+  relayMode: RelayMode;
+  relayReason: RelayReason;
+  /**
+   * Every managed target ref is absent and something is to be created: a bootstrap fits (sync
+   * does it by itself; for plan and replicate it is advice).
+   */
+  bootstrapSuggested: boolean;
+}
+
+export interface StrategyInput {
+  mode: SyncMode;
+  plans: readonly RefPlan[];
+  targetRefs: readonly Ref[];
+  /** `--target-max-pack-bytes`; null or absent when no limit was given. */
+  targetMaxPackBytes?: number | null | undefined;
+}
+
+/** Target tips and their peeled values. */
+export function targetObjectHashes(targetRefs: readonly Ref[]): Set<Oid> {
+  const hashes = new Set<Oid>();
+  for (const ref of targetRefs) {
+    hashes.add(ref.hash);
+    if (ref.peeled !== null) hashes.add(ref.peeled);
+  }
+  return hashes;
+}
+
+function choice(relayMode: RelayMode, relayReason: RelayReason, bootstrapSuggested: boolean): StrategyChoice {
+  const relay = relayMode !== 'none' && relayMode !== 'ref-only';
+  return { relay, relayMode, relayReason, bootstrapSuggested };
+}
+
+export function chooseStrategy(input: StrategyInput): StrategyChoice {
+  const { mode, plans } = input;
+  const pushes = plans.filter(isPushPlan);
+  const bootstrapSuggested = plans.some((plan) => plan.action === 'create') && plans.every((plan) => plan.targetHash === null);
+  if (plans.some((plan) => plan.action === 'block')) return choice('none', 'blocked-refs', bootstrapSuggested);
+  if (pushes.length === 0) return choice('none', 'nothing-to-push', bootstrapSuggested);
+  if (pushes.every((plan) => plan.action === 'delete')) return choice('ref-only', 'deletes-only', bootstrapSuggested);
+  const present = targetObjectHashes(input.targetRefs);
+  if (pushes.every((plan) => plan.sourceHash === null || present.has(plan.sourceHash))) {
+    return choice('ref-only', 'objects-on-target', bootstrapSuggested);
+  }
+  if (mode === 'replicate') return choice('replicate', 'replicate-differences', bootstrapSuggested);
+  const limited = input.targetMaxPackBytes !== undefined && input.targetMaxPackBytes !== null;
+  if (mode === 'bootstrap' || bootstrapSuggested) {
+    if (hasBootstrapCheckpoints(input.targetRefs)) return choice('bootstrap-batch', 'resume-checkpoints', bootstrapSuggested);
+    if (limited) return choice('bootstrap-batch', 'target-body-limit', bootstrapSuggested);
+    return choice('bootstrap', 'empty-target-managed-refs', bootstrapSuggested);
+  }
+  if (limited) return choice('incremental-batch', 'target-body-limit', bootstrapSuggested);
+  if (pushes.some((plan) => plan.forced)) return choice('incremental', 'forced-updates', bootstrapSuggested);
+  return choice('incremental', 'fast-forward-and-creates', bootstrapSuggested);
+}

@@ -1,0 +1,122 @@
+/**
+ * The server's first words (gitprotocol-pack "Reference Discovery", gitprotocol-http "Smart
+ * Clients", gitprotocol-v2 "Capability Advertisement"). Over smart HTTP the body starts with
+ * `# service=git-upload-pack` and a flush. Then either `version 2` and capability lines (v2), or
+ * the v0/v1 ref advertisement: an optional `version 1` line, `oid name\0capabilities` on the first
+ * ref, `oid name` after it, `oid tag^{}` peel lines right after their annotated tag, optional
+ * `shallow oid` lines, and a flush. An empty repository sends `zero-id capabilities^{}\0caps`.
+ */
+import { ProtocolError, RemoteError } from '../errors.js';
+import { isOid, isZeroOid, type Oid, type Ref } from '../types.js';
+import { Capabilities, parseV1Capabilities, parseV2Capabilities } from './capabilities.js';
+import { PktLineReader, describePacket, packetText } from './pktline.js';
+
+export type Service = 'git-upload-pack' | 'git-receive-pack';
+
+export type Advertisement =
+  | { readonly version: 'v2'; readonly capabilities: Capabilities }
+  | {
+      readonly version: 'v1';
+      readonly capabilities: Capabilities;
+      readonly refs: Ref[];
+      /** The branch HEAD points at, from `symref=HEAD:...`; null when unknown or detached. */
+      readonly head: string | null;
+      readonly shallow: Oid[];
+    };
+
+/** Parses one `oid name` line; the caller handles the NUL-separated capabilities. */
+function parseRefLine(text: string): { hash: Oid; name: string } {
+  const space = text.indexOf(' ');
+  const hash = space > 0 ? text.slice(0, space) : '';
+  const name = space > 0 ? text.slice(space + 1) : '';
+  if (!isOid(hash) || name.length === 0) {
+    throw new ProtocolError(`malformed ref advertisement line ${JSON.stringify(text.slice(0, 80))}`);
+  }
+  return { hash: hash as Oid, name };
+}
+
+/**
+ * Reads the advertisement. `service` is given for smart HTTP responses, whose body must start
+ * with the `# service=` header; other transports start directly with the advertisement.
+ */
+export async function readAdvertisement(reader: PktLineReader, service?: Service): Promise<Advertisement> {
+  let packet = await reader.readRequired('the ref advertisement');
+  if (service !== undefined) {
+    const text = packetText(packet);
+    if (packet.type !== 'data' || !text.startsWith('# service=')) {
+      throw new ProtocolError(`smart HTTP response does not start with "# service=${service}" (got ${describePacket(packet)}); is this a git smart-HTTP URL?`);
+    }
+    if (text !== `# service=${service}`) {
+      throw new ProtocolError(`server announced ${JSON.stringify(text)} but ${service} was requested`);
+    }
+    // Some servers omit the flush after the service line; accept both.
+    packet = await reader.readRequired('the ref advertisement');
+    if (packet.type === 'flush') packet = await reader.readRequired('the ref advertisement');
+  }
+
+  let text = packetText(packet);
+  if (packet.type === 'data' && text.startsWith('ERR ')) throw new RemoteError(text.slice(4));
+  if (packet.type === 'data' && text === 'version 2') return { version: 'v2', capabilities: await readV2Capabilities(reader) };
+  if (packet.type === 'data' && text === 'version 1') {
+    packet = await reader.readRequired('the ref advertisement');
+    text = packetText(packet);
+  }
+  return readV1Refs(reader, packet);
+}
+
+async function readV2Capabilities(reader: PktLineReader): Promise<Capabilities> {
+  const lines: string[] = [];
+  for (;;) {
+    const packet = await reader.readRequired('the v2 capability advertisement');
+    if (packet.type === 'flush') break;
+    if (packet.type !== 'data') throw new ProtocolError(`unexpected ${describePacket(packet)} in the v2 capability advertisement`);
+    lines.push(packetText(packet));
+  }
+  return parseV2Capabilities(lines);
+}
+
+async function readV1Refs(reader: PktLineReader, first: Awaited<ReturnType<PktLineReader['read']>>): Promise<Advertisement> {
+  const refs: Ref[] = [];
+  const shallow: Oid[] = [];
+  let capabilities = new Capabilities();
+  let packet = first;
+  let isFirst = true;
+  while (packet !== null && packet.type !== 'flush') {
+    if (packet.type !== 'data') throw new ProtocolError(`unexpected ${describePacket(packet)} in the ref advertisement`);
+    let text = packetText(packet);
+    if (text.startsWith('ERR ')) throw new RemoteError(text.slice(4));
+    if (isFirst) {
+      const nul = text.indexOf('\0');
+      if (nul >= 0) {
+        capabilities = parseV1Capabilities(text.slice(nul + 1));
+        text = text.slice(0, nul);
+      }
+    }
+    if (text.startsWith('shallow ')) {
+      const oid = text.slice('shallow '.length);
+      if (!isOid(oid)) throw new ProtocolError(`malformed shallow line ${JSON.stringify(text)}`);
+      shallow.push(oid as Oid);
+    } else {
+      const { hash, name } = parseRefLine(text);
+      if (isFirst && name === 'capabilities^{}') {
+        if (!isZeroOid(hash)) throw new ProtocolError('capabilities^{} placeholder must carry the zero id');
+      } else if (name.endsWith('^{}')) {
+        const base = name.slice(0, -3);
+        const tag = refs[refs.length - 1];
+        if (tag === undefined || tag.name !== base) {
+          throw new ProtocolError(`peeled line for ${base} does not follow its ref`);
+        }
+        tag.peeled = hash;
+      } else {
+        refs.push({ name, hash, peeled: null });
+      }
+    }
+    isFirst = false;
+    packet = await reader.read();
+  }
+  const head = capabilities.symrefs().get('HEAD') ?? null;
+  for (const ref of refs) {
+    if (ref.name === 'HEAD' && head !== null) ref.symrefTarget = head;
+  }
+  return { version: 'v1', capabilities, refs, head, shallow };
+}

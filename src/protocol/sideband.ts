@@ -1,0 +1,69 @@
+/**
+ * Sideband demultiplexing (gitprotocol-pack, "Packfile Data"; capabilities `side-band` and
+ * `side-band-64k`): each pkt-line payload starts with a band byte. Band 1 carries pack data,
+ * band 2 progress text for the user, band 3 a fatal error message after which the remote stops.
+ */
+import { ProtocolError, RemoteError, throwIfAborted } from '../errors.js';
+import { PktLineReader, describePacket } from './pktline.js';
+
+export type ProgressCallback = (message: string) => void;
+
+export interface DemuxOptions {
+  onProgress?: ProgressCallback;
+  signal?: AbortSignal;
+}
+
+/**
+ * Splits progress text into messages. Git writes progress with `\r` for in-place updates and
+ * `\n` at the end of a phase; a message can span two packets, so partial text is carried over.
+ */
+export class ProgressSplitter {
+  private pending = '';
+  constructor(private readonly emit: ProgressCallback) {}
+
+  push(text: string): void {
+    const parts = (this.pending + text).split(/[\r\n]/);
+    this.pending = parts.pop() ?? '';
+    for (const part of parts) if (part.length > 0) this.emit(part);
+  }
+
+  flush(): void {
+    if (this.pending.length > 0) this.emit(this.pending);
+    this.pending = '';
+  }
+}
+
+/**
+ * Yields band-1 payloads until the flush packet that ends the section (or the end of the
+ * stream, which v1 servers over stateful transports use). Band 2 goes to `onProgress`; band 3
+ * throws a RemoteError carrying the server's own words.
+ */
+export async function* demuxSideband(reader: PktLineReader, options: DemuxOptions = {}): AsyncGenerator<Buffer> {
+  const progress = options.onProgress ? new ProgressSplitter(options.onProgress) : null;
+  try {
+    for (;;) {
+      throwIfAborted(options.signal);
+      const packet = await reader.read();
+      if (packet === null || packet.type === 'flush') return;
+      if (packet.type !== 'data') {
+        throw new ProtocolError(`unexpected ${describePacket(packet)} inside sideband data`);
+      }
+      if (packet.data.length === 0) {
+        throw new ProtocolError('empty packet inside sideband data: missing band byte');
+      }
+      const band = packet.data[0];
+      const payload = packet.data.subarray(1);
+      if (band === 1) {
+        if (payload.length > 0) yield payload;
+      } else if (band === 2) {
+        progress?.push(payload.toString('utf8'));
+      } else if (band === 3) {
+        throw new RemoteError(payload.toString('utf8').trim());
+      } else {
+        throw new ProtocolError(`invalid sideband band ${band}: expected 1, 2 or 3`);
+      }
+    }
+  } finally {
+    progress?.flush();
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * A conversation with a source's upload-pack over any transport: discover the protocol version,
+ * capabilities, HEAD and refs (v1 advertisement or v2 `ls-refs`), then fetch packs.
+ */
+import { ProtocolError, UnsupportedError } from '../errors.js';
+import type { StatsRecorder } from '../observe/stats.js';
+import type { GitConnection, Transport } from '../transport/transport.js';
+import type { Oid, ProtocolPreference, ProtocolVersion, Ref } from '../types.js';
+import { AGENT } from '../version.js';
+import { readAdvertisement } from './advertisement.js';
+import type { Capabilities } from './capabilities.js';
+import { lsRefsRequest, readLsRefsResponse } from './ls-refs.js';
+import {
+  fetchRequestV1,
+  fetchRequestV2,
+  readFetchResponseV1,
+  readFetchResponseV2,
+  supportsFilter,
+  type FetchResponse,
+} from './upload-pack.js';
+import type { ProgressCallback } from './sideband.js';
+
+export interface UploadPackDiscovery {
+  protocol: ProtocolVersion;
+  capabilities: Capabilities;
+  /** The branch HEAD points at, or null (detached, unknown, or no HEAD). */
+  head: string | null;
+  refs: Ref[];
+}
+
+export interface DiscoverOptions {
+  protocol: ProtocolPreference;
+  /** v2 only: ask the server for refs under these prefixes (an optimisation, not a filter). */
+  refPrefixes?: readonly string[];
+  stats?: StatsRecorder;
+  signal?: AbortSignal;
+}
+
+export interface SessionFetchOptions {
+  wants: readonly Oid[];
+  haves: readonly Oid[];
+  filter?: string | null;
+  onProgress?: ProgressCallback;
+  signal?: AbortSignal;
+}
+
+export class UploadPackSession {
+  private constructor(
+    private readonly connection: GitConnection,
+    readonly discovery: UploadPackDiscovery,
+    private readonly stats: StatsRecorder | undefined,
+  ) {}
+
+  static async open(transport: Transport, options: DiscoverOptions): Promise<UploadPackSession> {
+    const requested: ProtocolVersion = options.protocol === 'v1' ? 'v1' : 'v2';
+    const connection = await transport.connect('git-upload-pack', {
+      protocol: requested,
+      phase: 'source info-refs',
+      signal: options.signal,
+    });
+    try {
+      const advertisement = await readAdvertisement(connection.advertisement, connection.hasServiceHeader ? 'git-upload-pack' : undefined);
+      if (advertisement.version === 'v1') {
+        if (options.protocol === 'v2') {
+          throw new UnsupportedError(`${transport.displayUrl} does not speak protocol v2; use --protocol auto or v1`);
+        }
+        // Over HTTP the advertisement is its own response: release it. On a stateful channel
+        // the same stream carries the fetch response next, so it stays open.
+        if (transport.kind === 'http') await connection.advertisement.close();
+        return new UploadPackSession(
+          connection,
+          { protocol: 'v1', capabilities: advertisement.capabilities, head: advertisement.head, refs: advertisement.refs },
+          options.stats,
+        );
+      }
+      if (options.protocol === 'v1') {
+        throw new ProtocolError(`${transport.displayUrl} answered with protocol v2 although v1 was requested`);
+      }
+      const capabilities = advertisement.capabilities;
+      const body = lsRefsRequest(capabilities, { refPrefixes: options.refPrefixes ?? [], agent: AGENT });
+      const reader = await connection.request(body, { phase: 'source ls-refs', signal: options.signal });
+      const listed = await readLsRefsResponse(reader);
+      if (transport.kind === 'http') await reader.close();
+      return new UploadPackSession(connection, { protocol: 'v2', capabilities, head: listed.head, refs: listed.refs }, options.stats);
+    } catch (error) {
+      await connection.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  get supportsFilter(): boolean {
+    return supportsFilter(this.discovery.protocol, this.discovery.capabilities);
+  }
+
+  /** Sends one fetch with every want and have and `done`; returns the pack stream. */
+  async fetch(options: SessionFetchOptions): Promise<FetchResponse> {
+    const { protocol, capabilities } = this.discovery;
+    const request = {
+      wants: options.wants,
+      haves: options.haves,
+      filter: options.filter ?? null,
+      progress: options.onProgress !== undefined,
+      agent: AGENT,
+    };
+    const body = protocol === 'v2' ? fetchRequestV2(capabilities, request) : fetchRequestV1(capabilities, request);
+    if (this.stats) {
+      const phase = this.stats.phase('source fetch');
+      phase.wants += options.wants.length;
+      phase.haves += options.haves.length;
+    }
+    const reader = await this.connection.request(body, { phase: 'source fetch', signal: options.signal });
+    const responseOptions = { onProgress: options.onProgress, signal: options.signal };
+    if (protocol === 'v2') return readFetchResponseV2(reader, responseOptions);
+    const sideband = capabilities.has('side-band-64k') || capabilities.has('side-band');
+    return readFetchResponseV1(reader, sideband, responseOptions);
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close();
+  }
+}

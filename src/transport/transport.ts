@@ -1,0 +1,41 @@
+/**
+ * One interface for every way git-sync reaches a repository. A connection starts with the
+ * server's advertisement; each `request` sends one protocol request and returns a reader over
+ * its response. Stateless transports (HTTP) make one POST per request; stateful ones (SSH,
+ * local, git://) write to the same channel and keep reading from it. Transports move bytes and
+ * count them; they know nothing about refs.
+ */
+import type { PktLineReader } from '../protocol/pktline.js';
+import type { Service } from '../protocol/advertisement.js';
+import type { PhaseName } from '../observe/stats.js';
+import type { ProtocolVersion } from '../types.js';
+
+export interface ConnectOptions {
+  /** The protocol the client asks for; the server may answer with an older one. */
+  protocol: ProtocolVersion;
+  phase: PhaseName;
+  signal?: AbortSignal;
+}
+
+export interface RequestOptions {
+  phase: PhaseName;
+  signal?: AbortSignal;
+}
+
+export type RequestBody = Buffer | AsyncIterable<Uint8Array>;
+
+export interface GitConnection {
+  /** Reader positioned at the start of the advertisement. */
+  readonly advertisement: PktLineReader;
+  /** True when the advertisement begins with smart HTTP's `# service=` header and flush. */
+  readonly hasServiceHeader: boolean;
+  request(body: RequestBody, options: RequestOptions): Promise<PktLineReader>;
+  close(): Promise<void>;
+}
+
+export interface Transport {
+  readonly kind: 'http' | 'ssh' | 'local' | 'git' | 'helper';
+  /** Redacted, safe to print. */
+  readonly displayUrl: string;
+  connect(service: Service, options: ConnectOptions): Promise<GitConnection>;
+}

@@ -1,0 +1,34 @@
+/** Core value types shared by every layer. */
+
+/** A full object id in lowercase hex (40 characters for SHA-1, 64 for SHA-256). */
+export type Oid = string & { readonly brand: 'Oid' };
+
+/** A full ref name such as `refs/heads/main` or `HEAD`. */
+export type RefName = string;
+
+export const ZERO_OID_SHA1 = '0000000000000000000000000000000000000000' as Oid;
+
+const OID_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+
+export function isOid(value: string): value is Oid {
+  return OID_RE.test(value);
+}
+
+export function isZeroOid(oid: string): boolean {
+  return /^0+$/.test(oid);
+}
+
+/** A ref as a remote advertises it. */
+export interface Ref {
+  name: RefName;
+  hash: Oid;
+  /** For annotated tags: the object the tag points at (`^{}` in v1, `peeled:` in v2). */
+  peeled: Oid | null;
+  /** For symbolic refs when the server says so (`symref-target:` in v2). */
+  symrefTarget?: RefName | null;
+}
+
+export type ProtocolVersion = 'v1' | 'v2';
+export type ProtocolPreference = 'auto' | ProtocolVersion;
+
+export type ObjectType = 'commit' | 'tree' | 'blob' | 'tag';

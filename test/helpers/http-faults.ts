@@ -1,0 +1,101 @@
+/**
+ * Fault injectors for `startGitHttpServer({ onRequest })`: small middlewares that compose.
+ *
+ *   onRequest: [
+ *     when(isRpc('git-receive-pack'), once(respond(504, 'gateway timeout'))),
+ *     when(isAdvertisement('git-upload-pack'), delay(200)),
+ *     when(isRpc('git-upload-pack'), truncateResponse(1000)),
+ *   ]
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { describeGitRequest, type GitService, type Middleware } from './http-server.js';
+
+export type RequestPredicate = (req: IncomingMessage) => boolean;
+
+/** `GET <repo>/info/refs?service=<service>` (any service when omitted). */
+export function isAdvertisement(service?: GitService): RequestPredicate {
+  return (req) => {
+    const kind = describeGitRequest(req.url ?? '/');
+    return kind.phase === 'advertisement' && (service === undefined || kind.service === service);
+  };
+}
+
+/** `POST <repo>/<service>` (any service when omitted). */
+export function isRpc(service?: GitService): RequestPredicate {
+  return (req) => {
+    const kind = describeGitRequest(req.url ?? '/');
+    return kind.phase === 'rpc' && (service === undefined || kind.service === service);
+  };
+}
+
+/** Apply `middleware` only to requests matching `predicate`; pass the others on. */
+export function when(predicate: RequestPredicate, middleware: Middleware): Middleware {
+  return (req, res, next) => (predicate(req) ? middleware(req, res, next) : next());
+}
+
+/** Apply `middleware` to the first `n` requests that reach it, then pass everything on. */
+export function times(n: number, middleware: Middleware): Middleware {
+  let left = n;
+  return (req, res, next) => {
+    if (left <= 0) return next();
+    left -= 1;
+    return middleware(req, res, next);
+  };
+}
+
+/** Apply `middleware` to the first request that reaches it only. */
+export function once(middleware: Middleware): Middleware {
+  return times(1, middleware);
+}
+
+/** Answer with this status and body instead of git (the request body is discarded). */
+export function respond(status: number, body: string | Buffer = '', headers: Record<string, string> = {}): Middleware {
+  return (req, res) => {
+    req.resume();
+    res.writeHead(status, { 'Content-Type': 'text/plain', ...headers });
+    res.end(body);
+  };
+}
+
+/** Wait `ms` before passing the request on (the body waits, paused). */
+export function delay(ms: number): Middleware {
+  return (_req, _res, next) => {
+    setTimeout(next, ms);
+  };
+}
+
+/** Drop the connection without any response. */
+export function hangUp(): Middleware {
+  return (req) => {
+    req.socket.destroy();
+  };
+}
+
+/**
+ * Let git answer, but cut the connection after `bytes` bytes of response body: the client sees
+ * a response that starts normally and ends mid-body.
+ */
+export function truncateResponse(bytes: number): Middleware {
+  return (req, res, next) => {
+    let left = bytes;
+    const write = res.write;
+    const cut = (): void => {
+      left = -1;
+      req.socket.destroy();
+    };
+    res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]): boolean {
+      if (left < 0) return false;
+      const data = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      if (data.length <= left) {
+        left -= data.length;
+        return (write as (...args: unknown[]) => boolean).call(this, data, ...rest);
+      }
+      const head = data.subarray(0, left);
+      left = -1;
+      // Flush what is allowed, then cut.
+      (write as (...args: unknown[]) => boolean).call(this, head, () => cut());
+      return false;
+    } as ServerResponse['write'];
+    next();
+  };
+}

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PktLineError } from '../../src/errors.js';
+import { DELIM_PKT, FLUSH_PKT, MAX_PKT_PAYLOAD, PktLineReader, RESPONSE_END_PKT, packetText, pktLine } from '../../src/protocol/pktline.js';
+import { chunked, collect } from './streams.js';
+
+function reader(bytes: string | Buffer, chunkSize = 1 << 16): PktLineReader {
+  return new PktLineReader(chunked(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes, 'latin1'), chunkSize));
+}
+
+describe('pkt-line writer', () => {
+  it('frames text with a four-digit hex length that counts itself', () => {
+    assert.equal(pktLine('want abc\n').toString(), '000dwant abc\n');
+    assert.equal(pktLine('').toString(), '0004');
+  });
+
+  it('refuses payloads longer than 65516 bytes', () => {
+    assert.equal(pktLine(Buffer.alloc(MAX_PKT_PAYLOAD)).length, 65520);
+    assert.throws(() => pktLine(Buffer.alloc(MAX_PKT_PAYLOAD + 1)), PktLineError);
+  });
+});
+
+describe('pkt-line reader', () => {
+  it('reads data, flush, delim, response-end and the empty packet, across any chunking', async () => {
+    const bytes = Buffer.concat([pktLine('hello\n'), FLUSH_PKT, pktLine('x'), DELIM_PKT, Buffer.from('0004'), RESPONSE_END_PKT]);
+    for (const size of [1, 2, 3, 5, 64]) {
+      const r = reader(bytes, size);
+      const seen: string[] = [];
+      for (let p = await r.read(); p !== null; p = await r.read()) seen.push(p.type === 'data' ? `data:${packetText(p)}` : p.type);
+      assert.deepEqual(seen, ['data:hello', 'flush', 'data:x', 'delim', 'data:', 'response-end'], `chunk size ${size}`);
+    }
+  });
+
+  it('returns null at a clean end of stream', async () => {
+    assert.equal(await reader('').read(), null);
+  });
+
+  it('rejects a length above 65520', async () => {
+    await assert.rejects(reader('fff1').read(), PktLineError);
+  });
+
+  it('rejects the reserved length 0003', async () => {
+    await assert.rejects(reader('0003').read(), /0003/);
+  });
+
+  it('rejects a non-hex length', async () => {
+    await assert.rejects(reader('00g4abcd').read(), PktLineError);
+    await assert.rejects(reader('PACK\0\0\0\x02').read(), PktLineError);
+  });
+
+  it('detects a stream truncated inside the header or the payload', async () => {
+    await assert.rejects(reader('00').read(), /truncated/);
+    await assert.rejects(reader('000aabc').read(), /truncated/);
+  });
+
+  it('accepts a maximum-size packet', async () => {
+    const big = pktLine(Buffer.alloc(MAX_PKT_PAYLOAD, 7));
+    const packet = await reader(big, 1000).read();
+    assert.equal(packet?.type, 'data');
+    assert.equal(packet?.type === 'data' && packet.data.length, MAX_PKT_PAYLOAD);
+  });
+
+  it('hands over the unframed bytes after a section, including what was already buffered', async () => {
+    const raw = Buffer.from('PACK-and-more-bytes');
+    const r = reader(Buffer.concat([pktLine('NAK\n'), raw]), 3);
+    assert.equal(packetText((await r.read())!), 'NAK');
+    assert.equal((await r.peek(4)).toString(), 'PACK');
+    assert.deepEqual(await collect(r.rest()), raw);
+  });
+
+  it('puts back one packet', async () => {
+    const r = reader(Buffer.concat([pktLine('a'), pktLine('b')]));
+    const first = (await r.read())!;
+    r.unread(first);
+    assert.equal(packetText((await r.read())!), 'a');
+    assert.equal(packetText((await r.read())!), 'b');
+  });
+});

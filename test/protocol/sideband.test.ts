@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ProtocolError, RemoteError } from '../../src/errors.js';
+import { FLUSH_PKT, PktLineReader, pktLine } from '../../src/protocol/pktline.js';
+import { demuxSideband } from '../../src/protocol/sideband.js';
+import { chunked, collect } from './streams.js';
+
+function band(n: number, payload: string | Buffer): Buffer {
+  return pktLine(Buffer.concat([Buffer.from([n]), Buffer.isBuffer(payload) ? payload : Buffer.from(payload)]));
+}
+
+describe('sideband demultiplexer', () => {
+  it('yields band 1, sends band 2 to the progress callback split on \\r and \\n, stops at flush', async () => {
+    const bytes = Buffer.concat([
+      band(2, 'Counting: 50%\rCoun'),
+      band(1, 'PACK'),
+      band(2, 'ting: 100%\n'),
+      band(1, 'rest'),
+      FLUSH_PKT,
+      pktLine('after'),
+    ]);
+    const progress: string[] = [];
+    const reader = new PktLineReader(chunked(bytes, 3));
+    const data = await collect(demuxSideband(reader, { onProgress: (m) => progress.push(m) }));
+    assert.equal(data.toString(), 'PACKrest');
+    assert.deepEqual(progress, ['Counting: 50%', 'Counting: 100%']);
+    assert.equal((await reader.read())?.type, 'data', 'bytes after the flush stay unread');
+  });
+
+  it('turns band 3 into a RemoteError with the server text', async () => {
+    const bytes = Buffer.concat([band(1, 'PA'), band(3, 'upload-pack: not our ref 1234\n')]);
+    await assert.rejects(collect(demuxSideband(new PktLineReader(chunked(bytes, 7)))), (error: unknown) => {
+      assert.ok(error instanceof RemoteError);
+      assert.equal(error.remoteMessage, 'upload-pack: not our ref 1234');
+      return true;
+    });
+  });
+
+  it('rejects an unknown band and an empty packet', async () => {
+    await assert.rejects(collect(demuxSideband(new PktLineReader(chunked(band(4, 'x'), 64)))), ProtocolError);
+    await assert.rejects(collect(demuxSideband(new PktLineReader(chunked(Buffer.from('0004'), 64)))), ProtocolError);
+  });
+
+  it('works with 1000-byte side-band packets as well as 64k ones', async () => {
+    const payload = Buffer.alloc(999, 1);
+    const big = Buffer.alloc(65515, 2);
+    const bytes = Buffer.concat([band(1, payload), band(1, big), FLUSH_PKT]);
+    const data = await collect(demuxSideband(new PktLineReader(chunked(bytes, 4096))));
+    assert.equal(data.length, 999 + 65515);
+  });
+});
