@@ -36,20 +36,18 @@ function parseRefLine(text: string): { hash: Oid; name: string } {
 }
 
 /**
- * Reads the advertisement. `service` is given for smart HTTP responses, whose body must start
+ * Reads the advertisement. `service` is given for smart HTTP responses, whose body may start
  * with the `# service=` header; other transports start directly with the advertisement.
  */
 export async function readAdvertisement(reader: PktLineReader, service?: Service): Promise<Advertisement> {
   let packet = await reader.readRequired('the ref advertisement');
-  if (service !== undefined) {
-    const text = packetText(packet);
-    if (packet.type !== 'data' || !text.startsWith('# service=')) {
-      throw new ProtocolError(`smart HTTP response does not start with "# service=${service}" (got ${describePacket(packet)}); is this a git smart-HTTP URL?`);
+  // Smart HTTP v0/v1 bodies start with `# service=<service>` and a flush; v2 bodies from git
+  // http-backend do not. Accept both, but a header naming another service is an error.
+  const first = packetText(packet);
+  if (service !== undefined && packet.type === 'data' && first.startsWith('# service=')) {
+    if (first !== `# service=${service}`) {
+      throw new ProtocolError(`server announced ${JSON.stringify(first)} but ${service} was requested`);
     }
-    if (text !== `# service=${service}`) {
-      throw new ProtocolError(`server announced ${JSON.stringify(text)} but ${service} was requested`);
-    }
-    // Some servers omit the flush after the service line; accept both.
     packet = await reader.readRequired('the ref advertisement');
     if (packet.type === 'flush') packet = await reader.readRequired('the ref advertisement');
   }

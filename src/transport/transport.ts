@@ -27,7 +27,7 @@ export type RequestBody = Buffer | AsyncIterable<Uint8Array>;
 export interface GitConnection {
   /** Reader positioned at the start of the advertisement. */
   readonly advertisement: PktLineReader;
-  /** True when the advertisement begins with smart HTTP's `# service=` header and flush. */
+  /** True over smart HTTP, whose v0/v1 advertisement starts with a `# service=` header and flush. */
   readonly hasServiceHeader: boolean;
   request(body: RequestBody, options: RequestOptions): Promise<PktLineReader>;
   close(): Promise<void>;
