@@ -1,7 +1,7 @@
 /**
  * Sizes for `--max-pack-bytes` and `--target-max-pack-bytes`: plain bytes or a number with a
- * unit, case-insensitive. SI units are powers of 1000 (`kB`, `MB`, `GB`, `TB`, `PB`), IEC units powers
- * of 1024 (`KiB`, `MiB`, `GiB`, `TiB`, `PiB`); a bare letter (`512m`) is binary, as in git's config.
+ * unit, case-insensitive. SI units are powers of 1000 (`kB`, `MB`, `GB`, `TB`, `PB`), IEC units
+ * powers of 1024 (`KiB` ... `PiB`); a bare letter (`512m`) is binary, as in git's config.
  * Fractions are allowed when the result is a whole number of bytes (`1.5GiB`, not `1.5`).
  */
 

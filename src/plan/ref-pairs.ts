@@ -39,9 +39,9 @@ export function pairRefs(scope: RefScope, sourceRefs: readonly Ref[], targetRefs
   for (const source of byName(sourceRefs).values()) {
     const targetRef = targetNameFor(scope, source.name);
     if (targetRef === null) continue;
-    const claimed = pairs.get(targetRef);
-    if (claimed?.source) {
-      const [first, second] = [claimed.source.name, source.name].sort(compareRefNames) as [RefName, RefName];
+    const claimed = pairs.get(targetRef)?.source;
+    if (claimed) {
+      const [first, second] = [claimed.name, source.name].sort(compareRefNames) as [RefName, RefName];
       throw collision(scope, targetRef, first, second);
     }
     pairs.set(targetRef, { targetRef, source, target: targets.get(targetRef) ?? null });

@@ -6,7 +6,8 @@
  * `[user@]host:path` all count as `ssh`), the host in lowercase, the port unless it is the
  * scheme's default, and the path with dot segments resolved, duplicate and trailing slashes,
  * a trailing `.git` and `/.git` removed. Credentials and user names are ignored. Local paths and
- * `file://` URLs are resolved against `cwd`.
+ * `file://` URLs are resolved against `cwd`. A `<transport>::<address>` location is compared as
+ * written, the transport name aside.
  *
  * Deliberately not done, because they would need I/O or guesses: following symlinks, treating
  * the same host reached over two schemes (https and ssh serve different path layouts on many
@@ -19,6 +20,8 @@ import { UsageError } from '../errors.js';
 const DEFAULT_PORTS: Readonly<Record<string, string>> = { http: '80', https: '443', ssh: '22', git: '9418' };
 const SCHEME_ALIASES: Readonly<Record<string, string>> = { 'git+ssh': 'ssh', 'ssh+git': 'ssh' };
 const URL_RE = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s;
+/** git's `<transport>::<address>` remote-helper form: the address is opaque to us. */
+const HELPER_RE = /^([A-Za-z][A-Za-z0-9+.-]*)::(.*)$/s;
 
 function decodePercent(path: string): string {
   try {
@@ -103,6 +106,8 @@ function scpIdentity(location: string): string | null {
 export function repositoryIdentity(location: string, cwd: string): string {
   const url = URL_RE.exec(location);
   if (url !== null) return urlIdentity(url[1] ?? '', url[2] ?? '', cwd);
+  const helper = HELPER_RE.exec(location);
+  if (helper !== null) return `${(helper[1] ?? '').toLowerCase()}::${helper[2] ?? ''}`;
   return scpIdentity(location) ?? localIdentity(location, cwd);
 }
 

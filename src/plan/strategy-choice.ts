@@ -18,7 +18,8 @@
  * | sync otherwise                                                   | incremental          | fast-forward-and-creates    |
  *
  * "Objects the target already has" are its tips and their peeled values: the only objects whose
- * presence the listing proves. `warn` plans (added after a push) are ignored.
+ * presence the listing proves. `warn` plans (added after a push) are ignored. `bootstrapSuggested`
+ * is true only when a pack is relayed and no managed target ref exists.
  */
 
 import type { Oid, Ref } from '../types.js';
@@ -53,8 +54,8 @@ export interface StrategyChoice {
   relayMode: RelayMode;
   relayReason: RelayReason;
   /**
-   * Every managed target ref is absent and something is to be created: a bootstrap fits (sync
-   * does it by itself; for plan and replicate it is advice).
+   * A pack must be relayed and every managed target ref is absent: a bootstrap fits (sync and
+   * bootstrap do one; for replicate it is advice, e.g. to seed a large repository in batches).
    */
   bootstrapSuggested: boolean;
 }
@@ -85,14 +86,14 @@ function choice(relayMode: RelayMode, relayReason: RelayReason, bootstrapSuggest
 export function chooseStrategy(input: StrategyInput): StrategyChoice {
   const { mode, plans } = input;
   const pushes = plans.filter(isPushPlan);
-  const bootstrapSuggested = plans.some((plan) => plan.action === 'create') && plans.every((plan) => plan.targetHash === null);
-  if (plans.some((plan) => plan.action === 'block')) return choice('none', 'blocked-refs', bootstrapSuggested);
-  if (pushes.length === 0) return choice('none', 'nothing-to-push', bootstrapSuggested);
-  if (pushes.every((plan) => plan.action === 'delete')) return choice('ref-only', 'deletes-only', bootstrapSuggested);
+  if (plans.some((plan) => plan.action === 'block')) return choice('none', 'blocked-refs', false);
+  if (pushes.length === 0) return choice('none', 'nothing-to-push', false);
+  if (pushes.every((plan) => plan.action === 'delete')) return choice('ref-only', 'deletes-only', false);
   const present = targetObjectHashes(input.targetRefs);
   if (pushes.every((plan) => plan.sourceHash === null || present.has(plan.sourceHash))) {
-    return choice('ref-only', 'objects-on-target', bootstrapSuggested);
+    return choice('ref-only', 'objects-on-target', false);
   }
+  const bootstrapSuggested = plans.every((plan) => plan.targetHash === null);
   if (mode === 'replicate') return choice('replicate', 'replicate-differences', bootstrapSuggested);
   const limited = input.targetMaxPackBytes !== undefined && input.targetMaxPackBytes !== null;
   if (mode === 'bootstrap' || bootstrapSuggested) {
