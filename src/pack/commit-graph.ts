@@ -1,0 +1,232 @@
+/**
+ * A compact commit graph built while a pack streams by (DESIGN "Ancestry without
+ * materializing"): object ids in one Buffer, parent lists as ids in a second Buffer with start
+ * offsets in a typed array, and — once built — parent indices in an Int32Array plus an
+ * open-addressing hash table for id lookups. About 60 bytes per commit; no objects per commit.
+ */
+import { createHash } from 'node:crypto';
+import { PackFormatError } from '../errors.js';
+
+const ID_BYTES = 20;
+const PARENT_PREFIX = Buffer.from('parent ');
+const TREE_PREFIX = Buffer.from('tree ');
+
+class GrowableBytes {
+  buffer: Buffer;
+  length = 0;
+  constructor(initial: number) {
+    this.buffer = Buffer.allocUnsafe(initial);
+  }
+  append(source: Buffer, start: number, end: number): void {
+    const size = end - start;
+    if (this.length + size > this.buffer.length) {
+      const next = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + size));
+      this.buffer.copy(next, 0, 0, this.length);
+      this.buffer = next;
+    }
+    source.copy(this.buffer, this.length, start, end);
+    this.length += size;
+  }
+}
+
+class GrowableUint32 {
+  array: Uint32Array;
+  length = 0;
+  constructor(initial: number) {
+    this.array = new Uint32Array(initial);
+  }
+  push(value: number): void {
+    if (this.length === this.array.length) {
+      const next = new Uint32Array(this.array.length * 2);
+      next.set(this.array);
+      this.array = next;
+    }
+    this.array[this.length++] = value;
+  }
+}
+
+/** The id git gives a commit: SHA-1 over `commit <size>\0` and the body. */
+export function commitId(body: Buffer): Buffer {
+  return createHash('sha1').update(`commit ${body.length}\0`).update(body).digest();
+}
+
+function hexToId(hex: string): Buffer {
+  if (!/^[0-9a-f]{40}$/.test(hex)) throw new PackFormatError(`not a SHA-1 object id: ${JSON.stringify(hex)}`);
+  return Buffer.from(hex, 'hex');
+}
+
+/** Parses the `parent` header lines of a commit body (they follow `tree` and precede `author`). */
+function forEachParent(body: Buffer, visit: (hexStart: number) => void): void {
+  if (body.compare(TREE_PREFIX, 0, TREE_PREFIX.length, 0, TREE_PREFIX.length) !== 0) {
+    throw new PackFormatError('commit object does not start with a tree line');
+  }
+  let at = body.indexOf(0x0a);
+  while (at >= 0 && at + 1 + PARENT_PREFIX.length + 40 <= body.length) {
+    const line = at + 1;
+    if (body.compare(PARENT_PREFIX, 0, PARENT_PREFIX.length, line, line + PARENT_PREFIX.length) !== 0) return;
+    visit(line + PARENT_PREFIX.length);
+    at = body.indexOf(0x0a, line);
+  }
+}
+
+export class CommitGraphBuilder {
+  private readonly ids = new GrowableBytes(64 * ID_BYTES);
+  private readonly parentIds = new GrowableBytes(64 * ID_BYTES);
+  private readonly parentStart = new GrowableUint32(64);
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Adds a commit from its raw body (as stored in the pack, without the object header). */
+  addCommit(body: Buffer, id: Buffer = commitId(body)): void {
+    this.parentStart.push(this.parentIds.length / ID_BYTES);
+    this.ids.append(id, 0, ID_BYTES);
+    const scratch = Buffer.allocUnsafe(ID_BYTES);
+    forEachParent(body, (hexStart) => {
+      const written = scratch.write(body.toString('latin1', hexStart, hexStart + 40), 'hex');
+      if (written !== ID_BYTES) throw new PackFormatError('malformed parent line in a commit');
+      this.parentIds.append(scratch, 0, ID_BYTES);
+    });
+    this.count += 1;
+  }
+
+  build(): CommitGraph {
+    this.parentStart.push(this.parentIds.length / ID_BYTES);
+    return new CommitGraph(
+      this.ids.buffer.subarray(0, this.ids.length),
+      this.parentIds.buffer.subarray(0, this.parentIds.length),
+      this.parentStart.array.subarray(0, this.parentStart.length),
+      this.count,
+    );
+  }
+}
+
+export class CommitGraph {
+  /** parentIndex[k] = index of the k-th parent id, or -1 when that parent is not in the graph. */
+  private readonly parentIndex: Int32Array;
+  private readonly table: Int32Array;
+  private readonly mask: number;
+
+  constructor(
+    private readonly ids: Buffer,
+    private readonly parentIds: Buffer,
+    private readonly parentStart: Uint32Array,
+    readonly size: number,
+  ) {
+    let capacity = 1;
+    while (capacity < size * 2) capacity *= 2;
+    this.table = new Int32Array(Math.max(capacity, 2)).fill(-1);
+    this.mask = this.table.length - 1;
+    for (let index = 0; index < size; index++) this.insert(index);
+    this.parentIndex = new Int32Array(parentIds.length / ID_BYTES);
+    for (let k = 0; k < this.parentIndex.length; k++) {
+      this.parentIndex[k] = this.lookup(parentIds, k * ID_BYTES);
+    }
+  }
+
+  private insert(index: number): void {
+    let slot = this.ids.readUInt32BE(index * ID_BYTES) & this.mask;
+    for (;;) {
+      const occupant = this.table[slot]!;
+      if (occupant === -1) {
+        this.table[slot] = index;
+        return;
+      }
+      // A pack may carry the same object twice; the first copy wins.
+      if (this.ids.compare(this.ids, occupant * ID_BYTES, occupant * ID_BYTES + ID_BYTES, index * ID_BYTES, index * ID_BYTES + ID_BYTES) === 0) return;
+      slot = (slot + 1) & this.mask;
+    }
+  }
+
+  private lookup(source: Buffer, offset: number): number {
+    let slot = source.readUInt32BE(offset) & this.mask;
+    for (;;) {
+      const occupant = this.table[slot]!;
+      if (occupant === -1) return -1;
+      if (this.ids.compare(source, offset, offset + ID_BYTES, occupant * ID_BYTES, occupant * ID_BYTES + ID_BYTES) === 0) return occupant;
+      slot = (slot + 1) & this.mask;
+    }
+  }
+
+  /** Index of a commit by hex id, or -1 when the graph does not hold it. */
+  indexOf(hex: string): number {
+    return this.lookup(hexToId(hex), 0);
+  }
+
+  idOf(index: number): string {
+    return this.ids.toString('hex', index * ID_BYTES, index * ID_BYTES + ID_BYTES);
+  }
+
+  /** Hex ids of a commit's parents, in order. */
+  parentsOf(index: number): string[] {
+    const out: string[] = [];
+    for (let k = this.parentStart[index]!; k < this.parentStart[index + 1]!; k++) {
+      out.push(this.parentIds.toString('hex', k * ID_BYTES, k * ID_BYTES + ID_BYTES));
+    }
+    return out;
+  }
+
+  /** Bytes held by the graph's arrays (what `--measure-memory` should see grow). */
+  get byteSize(): number {
+    return this.ids.length + this.parentIds.length + this.parentStart.byteLength + this.parentIndex.byteLength + this.table.byteLength;
+  }
+
+  /**
+   * Walks the commits reachable from `from` inside the graph. For every parent edge it calls
+   * `edge(parentIndex, parentStorageOffset)`: parentIndex is -1 for a parent outside the graph.
+   * Returns early when `edge` returns true.
+   */
+  walk(from: number, edge: (parentIndex: number, k: number) => boolean): boolean {
+    const seen = new Uint8Array(this.size);
+    const stack = [from];
+    seen[from] = 1;
+    while (stack.length > 0) {
+      const index = stack.pop()!;
+      for (let k = this.parentStart[index]!; k < this.parentStart[index + 1]!; k++) {
+        const parent = this.parentIndex[k]!;
+        if (edge(parent, k)) return true;
+        if (parent >= 0 && seen[parent] === 0) {
+          seen[parent] = 1;
+          stack.push(parent);
+        }
+      }
+    }
+    return false;
+  }
+
+  /** True when parent storage slot k holds the id given as a 20-byte buffer. */
+  parentIs(k: number, id: Buffer): boolean {
+    return this.parentIds.compare(id, 0, ID_BYTES, k * ID_BYTES, k * ID_BYTES + ID_BYTES) === 0;
+  }
+}
+
+export type PackAncestry = 'ancestor' | 'not-ancestor' | 'ambiguous';
+
+/**
+ * Answers "is `target` an ancestor of `source`?" from a commits pack fetched with `want source`
+ * and haves including `target`. The pack holds ancestors(source) minus what the haves reach.
+ * - a walk from source meets an edge to target: ancestor;
+ * - the walk never leaves the pack: source's whole history is there, target is not: not an
+ *   ancestor;
+ * - source is not in the pack, or the walk leaves the pack through commits other than target:
+ *   those are reachable from some have. With `target` the only have this means the histories
+ *   joined below target (not an ancestor, or target ahead); with several haves it is ambiguous.
+ */
+export function ancestryFromGraph(graph: CommitGraph, target: string, source: string, onlyHave: boolean): PackAncestry {
+  if (target === source) return 'ancestor';
+  const from = graph.indexOf(source);
+  if (from < 0) return onlyHave ? 'not-ancestor' : 'ambiguous';
+  const targetId = hexToId(target);
+  let leftThePack = false;
+  const found = graph.walk(from, (parent, k) => {
+    if (parent >= 0) return false;
+    if (graph.parentIs(k, targetId)) return true;
+    leftThePack = true;
+    return false;
+  });
+  if (found) return 'ancestor';
+  if (!leftThePack || onlyHave) return 'not-ancestor';
+  return 'ambiguous';
+}

@@ -1,0 +1,68 @@
+/**
+ * Applying a git delta (gitformat-pack, "Deltified representation"): two size varints (base,
+ * result), then instructions — copy (high bit set; the low seven bits say which offset and size
+ * bytes follow, little-endian, size 0 meaning 0x10000) or insert (1..127 literal bytes).
+ * Used only for small objects (commits) whose parents the planner needs.
+ */
+import { PackFormatError } from '../errors.js';
+
+function readSize(delta: Buffer, position: { at: number }): number {
+  let value = 0;
+  let shift = 0;
+  for (;;) {
+    if (position.at >= delta.length) throw new PackFormatError('truncated delta header');
+    const byte = delta[position.at++]!;
+    value += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+    if ((byte & 0x80) === 0) return value;
+    if (shift > 49) throw new PackFormatError('delta size varint too long');
+  }
+}
+
+export function applyDelta(base: Buffer, delta: Buffer): Buffer {
+  const position = { at: 0 };
+  const baseSize = readSize(delta, position);
+  const resultSize = readSize(delta, position);
+  if (baseSize !== base.length) {
+    throw new PackFormatError(`delta expects a base of ${baseSize} bytes, the base has ${base.length}`);
+  }
+  const out = Buffer.allocUnsafe(resultSize);
+  let written = 0;
+  let at = position.at;
+  while (at < delta.length) {
+    const op = delta[at++]!;
+    if (op & 0x80) {
+      let offset = 0;
+      let size = 0;
+      for (let i = 0; i < 4; i++) {
+        if (op & (1 << i)) {
+          if (at >= delta.length) throw new PackFormatError('truncated delta copy instruction');
+          offset += delta[at++]! * 2 ** (8 * i);
+        }
+      }
+      for (let i = 0; i < 3; i++) {
+        if (op & (1 << (4 + i))) {
+          if (at >= delta.length) throw new PackFormatError('truncated delta copy instruction');
+          size += delta[at++]! << (8 * i);
+        }
+      }
+      if (size === 0) size = 0x10000;
+      if (offset + size > base.length || written + size > resultSize) {
+        throw new PackFormatError('delta copy instruction reaches outside its base or result');
+      }
+      base.copy(out, written, offset, offset + size);
+      written += size;
+    } else if (op !== 0) {
+      if (at + op > delta.length || written + op > resultSize) {
+        throw new PackFormatError('delta insert instruction runs past its data');
+      }
+      delta.copy(out, written, at, at + op);
+      written += op;
+      at += op;
+    } else {
+      throw new PackFormatError('reserved delta instruction 0');
+    }
+  }
+  if (written !== resultSize) throw new PackFormatError(`delta produced ${written} bytes, expected ${resultSize}`);
+  return out;
+}
