@@ -1,5 +1,5 @@
 /** `probe`: what a source (and optionally a target) says about itself, pushing nothing. */
-import { readAdvertisement } from '../protocol/advertisement.js';
+import { ReceivePackSession } from '../protocol/receive-pack-session.js';
 import { UploadPackSession } from '../protocol/upload-pack-session.js';
 import type { ProtocolVersion } from '../types.js';
 import type { CommonOptions, EndpointOptions, Observed, RefSelection } from './options.js';
@@ -37,18 +37,9 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
 
     let target: ProbeResult['target'] = null;
     if (targetEndpoint !== null && options.target) {
-      const targetTransport = context.transport('target', targetEndpoint, options.target);
-      const connection = await targetTransport.connect('git-receive-pack', {
-        protocol: 'v1',
-        phase: 'target info-refs',
-        signal: options.signal,
-      });
-      try {
-        const advertisement = await readAdvertisement(connection.advertisement, connection.hasServiceHeader ? 'git-receive-pack' : undefined);
-        target = { url: targetTransport.displayUrl, capabilities: advertisement.capabilities.toList() };
-      } finally {
-        await connection.close();
-      }
+      const targetSession = await ReceivePackSession.open(context.transport('target', targetEndpoint, options.target), { signal: options.signal });
+      await targetSession.close();
+      target = { url: targetSession.transport.displayUrl, capabilities: targetSession.discovery.capabilities.toList() };
     }
 
     return {

@@ -15,6 +15,7 @@
  *   await src.linearHistory(10_000, { branch: 'long' });
  */
 import { createCipheriv, createHash } from 'node:crypto';
+import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   AUTHOR, COMMITTER, FIXED_EPOCH, forEachRef, fsck, git, identityEnv, makeTempDir, revListObjectsCount, runGit,
@@ -23,6 +24,9 @@ import {
 
 /** Seconds the repository clock advances for each commit or tag. */
 const TICK_SECONDS = 60;
+
+/** Written into every fixture: no background gc or maintenance repacking behind a test's back. */
+const FIXTURE_CONFIG = '[gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n';
 
 export type FileContent = string | Buffer;
 export type FileMode = 'file' | 'executable' | 'symlink';
@@ -287,7 +291,14 @@ export class FixtureRepo {
 
   /** Feed a raw fast-import stream (for shapes the helpers above do not cover). */
   async fastImport(stream: string | Buffer): Promise<string> {
-    return (await runGit(['fast-import', '--quiet', '--force', '--done'], { cwd: this.path, input: stream })).stdout.toString('utf8');
+    const { stdout } = await runGit(['fast-import', '--quiet', '--force', '--done'], {
+      cwd: this.path,
+      input: stream,
+      // glibc otherwise returns heap to the OS after nearly every commit (one brk each way):
+      // 10,000 commits on top of an existing one take 1.5 s instead of 0.15 s.
+      env: { MALLOC_TRIM_THRESHOLD_: String(256 * 1024 * 1024) },
+    });
+    return stdout.toString('utf8');
   }
 
   /** Delete the repository's directory if this module created it. */
@@ -339,6 +350,7 @@ export async function createRepo(options: CreateRepoOptions = {}): Promise<Fixtu
   const temp = options.parentDir === undefined ? makeTempDir('gitsync-repo-') : undefined;
   const path = join(options.parentDir ?? temp!.path, bare ? `${name}.git` : name);
   await git(['init', '--quiet', ...(bare ? ['--bare'] : []), `--initial-branch=${options.initialBranch ?? 'main'}`, path]);
+  await appendFile(join(path, bare ? '' : '.git', 'config'), FIXTURE_CONFIG);
   const repo = new FixtureRepo(path, { bare, name, cleanup: temp?.remove });
   if (options.config !== undefined) await repo.setConfig(options.config);
   return repo;
@@ -364,6 +376,7 @@ export async function cloneRepo(source: FixtureRepo | string, options: CloneRepo
   const path = join(options.parentDir ?? temp!.path, `${name}.git`);
   const from = typeof source === 'string' ? source : source.path;
   await git(['clone', '--quiet', options.mirror === false ? '--bare' : '--mirror', from, path]);
+  await appendFile(join(path, 'config'), FIXTURE_CONFIG);
   return new FixtureRepo(path, { bare: true, name, clock: await FixtureRepo.latestDate(path), cleanup: temp?.remove });
 }
 

@@ -15,18 +15,6 @@ export const FIXED_EPOCH = 1_700_000_000;
 export const AUTHOR = { name: 'Fixture Author', email: 'author@example.com' } as const;
 export const COMMITTER = { name: 'Fixture Committer', email: 'committer@example.com' } as const;
 
-/**
- * Config every helper-run git sees (command-line scope, via GIT_CONFIG_COUNT): a stable default
- * branch, and no background gc/maintenance that would repack fixtures behind a test's back.
- */
-const BASELINE_CONFIG: Readonly<Record<string, string>> = {
-  'init.defaultBranch': 'main',
-  'gc.auto': '0',
-  'maintenance.auto': 'false',
-  'core.autocrlf': 'false',
-  'advice.detachedHead': 'false',
-};
-
 // ---------------------------------------------------------------------------------------------
 // Temporary directories
 
@@ -100,7 +88,7 @@ export function configEnv(config: Readonly<Record<string, string>>): Record<stri
 }
 
 export interface IsolatedEnvOptions {
-  /** Extra config in command-line scope, on top of the baseline. */
+  /** Config in command-line scope (GIT_CONFIG_COUNT); none by default. */
   config?: Readonly<Record<string, string>>;
   /** Variables set last (they win); `undefined` removes a variable. */
   env?: Readonly<Record<string, string | undefined>>;
@@ -108,12 +96,15 @@ export interface IsolatedEnvOptions {
 
 /**
  * The environment for a git process: the caller's environment minus every GIT_* variable (a test
- * run from inside a git hook inherits GIT_DIR and friends), plus the isolation described above.
+ * run from inside a git hook inherits GIT_DIR and friends) except GIT_TRACE*, kept for debugging,
+ * plus the isolation described above. An empty GIT_ASKPASS with GIT_TERMINAL_PROMPT=0 makes a
+ * credential request fail at once instead of asking anyone.
  */
 export function isolatedGitEnv(options: IsolatedEnvOptions = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (key.startsWith('GIT_') || key === 'SSH_ASKPASS' || key.startsWith('LC_') || key === 'LANG') continue;
+    const dropped = (key.startsWith('GIT_') && !key.startsWith('GIT_TRACE')) || key === 'SSH_ASKPASS' || key.startsWith('LC_') || key === 'LANG';
+    if (dropped) continue;
     env[key] = value;
   }
   Object.assign(env, {
@@ -126,8 +117,8 @@ export function isolatedGitEnv(options: IsolatedEnvOptions = {}): NodeJS.Process
     LC_ALL: 'C',
     LANGUAGE: 'C',
     ...identityEnv(),
-    ...configEnv({ ...BASELINE_CONFIG, ...options.config }),
   });
+  if (options.config !== undefined && Object.keys(options.config).length > 0) Object.assign(env, configEnv(options.config));
   for (const [key, value] of Object.entries(options.env ?? {})) {
     if (value === undefined) delete env[key];
     else env[key] = value;
@@ -224,7 +215,7 @@ export type RefMap = Map<string, string>;
 /** Every ref of a repository (optionally only under `patterns`, e.g. `refs/heads/`). */
 export async function forEachRef(repoDir: string, patterns: readonly string[] = []): Promise<RefMap> {
   const out = await git(['for-each-ref', '--format=%(objectname) %(refname)', ...patterns], { cwd: repoDir });
-  return parseRefLines(out, ' ');
+  return parseRefLines(out);
 }
 
 export interface LsRemoteOptions {
@@ -283,11 +274,11 @@ export async function fsck(repoDir: string): Promise<string> {
   return (stdout.toString('utf8') + stderr).trim();
 }
 
-function parseRefLines(text: string, separator: string): RefMap {
+function parseRefLines(text: string): RefMap {
   const refs: RefMap = new Map();
   for (const line of text.split('\n')) {
     if (line === '') continue;
-    const at = line.indexOf(separator);
+    const at = line.indexOf(' ');
     refs.set(line.slice(at + 1), line.slice(0, at));
   }
   return refs;

@@ -78,24 +78,26 @@ export function hangUp(): Middleware {
 export function truncateResponse(bytes: number): Middleware {
   return (req, res, next) => {
     let left = bytes;
-    const write = res.write;
-    const cut = (): void => {
-      left = -1;
-      req.socket.destroy();
-    };
+    const write = res.write as (...args: unknown[]) => boolean;
+    const end = res.end as (...args: unknown[]) => ServerResponse;
     res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]): boolean {
       if (left < 0) return false;
       const data = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
       if (data.length <= left) {
         left -= data.length;
-        return (write as (...args: unknown[]) => boolean).call(this, data, ...rest);
+        return write.call(this, data, ...rest);
       }
-      const head = data.subarray(0, left);
+      const allowed = data.subarray(0, left);
       left = -1;
-      // Flush what is allowed, then cut.
-      (write as (...args: unknown[]) => boolean).call(this, head, () => cut());
+      // Flush what is allowed, then cut; the response never ends properly.
+      write.call(this, allowed, () => req.socket.destroy());
       return false;
     } as ServerResponse['write'];
+    res.end = function (this: ServerResponse, ...args: unknown[]): ServerResponse {
+      if (args[0] !== undefined && typeof args[0] !== 'function') res.write(args[0] as Buffer);
+      if (left < 0) return this;
+      return end.call(this, ...args.filter((arg) => typeof arg === 'function'));
+    } as ServerResponse['end'];
     next();
   };
 }

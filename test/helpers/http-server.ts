@@ -29,7 +29,7 @@ export interface GitHttpServerOptions {
   basicAuth?: { username: string; password: string; realm?: string };
   /**
    * Answer 413 as soon as a request body exceeds this many bytes (at once when Content-Length
-   * says so), killing the CGI before it can apply anything.
+   * says so); the CGI gets only a truncated body, so it cannot apply anything.
    */
   maxRequestBytes?: number;
   /** Middleware run in order before auth and git, e.g. the fault injectors of `http-faults.ts`. */
@@ -107,7 +107,13 @@ export interface GitHttpServer {
 
 const MAX_CGI_HEADER_BYTES = 64 * 1024;
 const MAX_STDERR_BYTES = 64 * 1024;
-/** After SIGTERM, how long a CGI gets to clean up (temp packs, quarantine) before SIGKILL. */
+/**
+ * An abandoned CGI (client gone, body over the limit) first gets EOF on stdin and this long to
+ * end by itself: git then fails its own way and removes its quarantine and temporary packs, which
+ * a signal can interrupt half-way (a SIGTERM left `tmp_objdir-incoming-*` behind). Then SIGTERM.
+ */
+const ABANDON_GRACE_MS = 1000;
+/** After SIGTERM, how long a CGI gets before SIGKILL. */
 const KILL_GRACE_MS = 2000;
 /** How long a client that keeps sending after a 413 is drained before the socket is reset. */
 const LINGER_MS = 10_000;
@@ -305,6 +311,7 @@ function startCgi(req: IncomingMessage, res: ServerResponse, entry: RequestLogEn
 
   let exited = false;
   let killTimer: NodeJS.Timeout | undefined;
+  let abandonTimer: NodeJS.Timeout | undefined;
   const kill = (): void => {
     if (exited || killTimer !== undefined) return;
     signalGroup(child, 'SIGTERM');
@@ -317,6 +324,7 @@ function startCgi(req: IncomingMessage, res: ServerResponse, entry: RequestLogEn
     child.on('close', (code, signal) => {
       exited = true;
       clearTimeout(killTimer);
+      clearTimeout(abandonTimer);
       entry.cgiExit = { code, signal };
       resolve();
     });
@@ -329,21 +337,29 @@ function startCgi(req: IncomingMessage, res: ServerResponse, entry: RequestLogEn
   });
   pipeCgiResponse(child, res, entry, () => responseTakenOver);
 
-  // Request body into the CGI, pausing the client when the CGI is slow.
+  // Request body into the CGI, pausing the client when the CGI is slow. Once stdin is closed
+  // (the CGI answered without reading everything, or was abandoned) the rest is discarded.
   let stdinOpen = true;
   const closeStdin = (): void => {
-    if (!stdinOpen) return;
-    stdinOpen = false;
-    child.stdin.destroy();
+    if (stdinOpen) {
+      stdinOpen = false;
+      child.stdin.destroy();
+    }
+    req.resume();
   };
   child.stdin.on('error', closeStdin);
-  child.stdin.on('close', () => { stdinOpen = false; });
+  child.stdin.on('close', closeStdin);
+  // The CGI never sees the chunk that crosses the limit, so it only ever gets a strict prefix of
+  // the body: receive-pack cannot apply a truncated request, it fails and updates no ref.
+  const abandon = (): void => {
+    closeStdin();
+    abandonTimer ??= setTimeout(kill, ABANDON_GRACE_MS);
+  };
   const limit = ctx.options.maxRequestBytes;
   req.on('data', (chunk: Buffer) => {
     if (limit !== undefined && entry.requestBytes > limit && entry.outcome === 'pending') {
       responseTakenOver = true;
-      closeStdin();
-      kill();
+      abandon();
       rejectTooLarge(req, res, entry, limit);
       return;
     }
@@ -360,10 +376,7 @@ function startCgi(req: IncomingMessage, res: ServerResponse, entry: RequestLogEn
 
   // The client vanished (or close() cut the connection) before the response was complete.
   res.on('close', () => {
-    if (!res.writableFinished) {
-      closeStdin();
-      kill();
-    }
+    if (!res.writableFinished) abandon();
   });
 
   return { exited: exitedPromise, kill };
@@ -373,7 +386,7 @@ function startCgi(req: IncomingMessage, res: ServerResponse, entry: RequestLogEn
 function pipeCgiResponse(child: ChildProcessWithoutNullStreams, res: ServerResponse, entry: RequestLogEntry, takenOver: () => boolean): void {
   let head: Buffer | null = Buffer.alloc(0);
   const write = (chunk: Buffer): void => {
-    if (chunk.length === 0 || takenOver() || res.destroyed) return;
+    if (chunk.length === 0 || takenOver() || res.writableEnded || res.destroyed) return;
     if (!res.write(chunk)) {
       child.stdout.pause();
       res.once('drain', () => child.stdout.resume());
@@ -401,8 +414,10 @@ function pipeCgiResponse(child: ChildProcessWithoutNullStreams, res: ServerRespo
     // still replace it: http-backend prints its headers before it has read the request.
     write(body);
   });
+  // Nobody reads the rest: keep draining so the CGI is not stuck on a full pipe.
+  res.on('close', () => child.stdout.resume());
   child.on('close', () => {
-    if (takenOver() || res.destroyed) return;
+    if (takenOver() || res.writableEnded || res.destroyed) return;
     if (head !== null) {
       failRequest(res, new Error(`git http-backend ended without a response (exit ${child.exitCode ?? child.signalCode}): ${entry.cgiStderr.trim()}`));
       return;
