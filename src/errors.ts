@@ -157,6 +157,41 @@ export class UnsupportedError extends GitSyncError {
   }
 }
 
+/** One ref the target refused, in the server's own words (report-status `ng <ref> <reason>`). */
+export interface TargetRejection {
+  readonly ref: string;
+  readonly reason: string;
+}
+
+/** The target refused a push, in whole or in part: a hook, a policy, or a pack it could not unpack. */
+export class TargetRejectedError extends GitSyncError {
+  readonly rejections: readonly TargetRejection[];
+  /** The `unpack <error>` text when the target could not unpack the pack, else null. */
+  readonly unpackError: string | null;
+  constructor(rejections: readonly TargetRejection[], unpackError: string | null, options?: GitSyncErrorOptions) {
+    const listed = rejections.map((r) => `${r.ref} (${r.reason})`).join(', ');
+    const message =
+      unpackError !== null
+        ? `target could not unpack the pushed pack: ${unpackError}; nothing was updated`
+        : `target rejected ${rejections.length === 1 ? 'ref' : `${rejections.length} refs`}: ${listed}; see the target's messages for why`;
+    super('TARGET_REJECTED', message, options);
+    this.rejections = rejections;
+    this.unpackError = unpackError;
+  }
+}
+
+/** A target ref was not where git-sync read it (someone pushed meanwhile): the lease missed. */
+export class TargetRefMovedError extends GitSyncError {
+  readonly ref: string;
+  /** The server's reason for refusing the update. */
+  readonly reason: string;
+  constructor(ref: string, reason: string, options?: GitSyncErrorOptions) {
+    super('TARGET_REF_MOVED', `target ref ${ref} changed since it was read (${reason}); re-run to plan against its current state`, options);
+    this.ref = ref;
+    this.reason = reason;
+  }
+}
+
 /** Throws AbortedError when the signal has fired; call at the edges of every I/O step. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) {
