@@ -79,10 +79,10 @@ export async function fetch(options: FetchOptions): Promise<FetchResult> {
         });
         const reader = new PackReader({ maxBytes: options.maxPackBytes, signal: options.signal });
         for await (const chunk of response.pack) {
-          reader.push(chunk);
+          await reader.write(chunk);
           if (options.onPackData) await options.onPackData(chunk);
         }
-        const summary = reader.end();
+        const summary = await reader.end();
         packBytes = summary.bytes;
         Object.assign(objects, summary.objects);
       }

@@ -77,7 +77,9 @@ export class UploadPackSession {
         throw new ProtocolError(`${transport.displayUrl} answered with protocol v2 although v1 was requested`);
       }
       const capabilities = advertisement.capabilities;
-      const body = lsRefsRequest(capabilities, { refPrefixes: options.refPrefixes ?? [], agent: AGENT });
+      // HEAD matches no `refs/` prefix: ask for it too, or its symref target would be lost.
+      const prefixes = options.refPrefixes && options.refPrefixes.length > 0 ? [...new Set(['HEAD', ...options.refPrefixes])] : [];
+      const body = lsRefsRequest(capabilities, { refPrefixes: prefixes, agent: AGENT });
       const reader = await connection.request(body, { phase: 'source ls-refs', signal: options.signal });
       const listed = await readLsRefsResponse(reader);
       if (transport.kind === 'http') await reader.close();

@@ -48,6 +48,8 @@ export const DEFAULT_MAX_ADVERTISEMENT_BYTES = 512 * 1024 * 1024;
 
 export interface HttpTransportOptions {
   side: Side;
+  /** What to print for this endpoint (already redacted); derived from the URL when absent. */
+  displayUrl?: string;
   auth?: HttpAuth | null;
   insecureSkipTlsVerify?: boolean;
   timeouts?: Partial<HttpTimeouts>;
@@ -112,7 +114,7 @@ export class HttpTransport implements Transport {
     this.base.username = '';
     this.base.password = '';
     this.base.pathname = this.base.pathname.replace(/\/+$/, '');
-    this.displayUrl = redactUrl(url.toString());
+    this.displayUrl = options.displayUrl ?? redactUrl(url.toString());
     this.auth = options.auth ?? null;
     this.side = options.side;
     this.timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...options.timeouts };

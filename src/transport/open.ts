@@ -1,8 +1,14 @@
-/** Chooses the transport for an endpoint (CONTRACT §1) and applies the side's credentials. */
-import { UnsupportedError } from '../errors.js';
+/**
+ * Chooses the transport for an endpoint (CONTRACT §1) and applies the side's credentials (HTTP
+ * only: ssh brings its own keys, local paths and git:// need none, helpers do their own).
+ */
 import type { StatsRecorder, Side } from '../observe/stats.js';
 import type { Endpoint } from './endpoint.js';
+import { GitDaemonTransport } from './daemon.js';
 import { HttpTransport, type HttpAuth, type HttpTimeouts } from './http.js';
+import { LocalTransport } from './local.js';
+import { RemoteHelperTransport } from './remote-helper.js';
+import { SshTransport } from './ssh.js';
 import type { Transport } from './transport.js';
 
 export interface SideCredentials {
@@ -35,12 +41,19 @@ export function openTransport(endpoint: Endpoint, options: OpenTransportOptions)
     case 'http':
       return new HttpTransport(endpoint.url, {
         side: options.side,
+        displayUrl: endpoint.display,
         auth: resolveHttpAuth(endpoint, options.credentials),
         insecureSkipTlsVerify: options.credentials?.insecureSkipTlsVerify ?? false,
         stats: options.stats,
         timeouts: options.timeouts,
       });
-    default:
-      throw new UnsupportedError(`${endpoint.display}: the ${endpoint.kind} transport is not available in this version of git-sync; use an http(s) URL`);
+    case 'ssh':
+      return new SshTransport(endpoint, { stats: options.stats });
+    case 'local':
+      return new LocalTransport(endpoint, { stats: options.stats });
+    case 'git':
+      return new GitDaemonTransport(endpoint, { stats: options.stats, connectTimeoutMillis: options.timeouts?.connectMillis });
+    case 'helper':
+      return new RemoteHelperTransport(endpoint, { stats: options.stats });
   }
 }
