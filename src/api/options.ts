@@ -13,6 +13,8 @@ export interface EndpointOptions extends SideCredentials {
 /** A line of the servers' own progress, or a decision worth telling the user (`-v`). */
 export interface ProgressEvent {
   side: 'source' | 'target';
+  /** `server`: the server's own progress text; `decision`: git-sync explaining a choice. */
+  kind: 'server' | 'decision';
   message: string;
 }
 

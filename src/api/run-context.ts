@@ -28,7 +28,13 @@ export class RunContext {
 
   progress(side: Side): ((message: string) => void) | undefined {
     const onProgress = this.options.onProgress;
-    return onProgress ? (message) => onProgress({ side, message }) : undefined;
+    return onProgress ? (message) => onProgress({ side, message, kind: 'server' }) : undefined;
+  }
+
+  /** Where verbs explain their choices (`-v`): the progress callback, as the `source` side. */
+  decisions(): ((message: string) => void) | undefined {
+    const onProgress = this.options.onProgress;
+    return onProgress ? (message) => onProgress({ side: 'source', message, kind: 'decision' }) : undefined;
   }
 
   /** Stops sampling; safe to call more than once (the first call wins). */

@@ -5,12 +5,14 @@
 import { Command, CommanderError } from 'commander';
 import { fetch, type FetchOptions } from '../api/fetch.js';
 import type { CommonOptions, EndpointOptions, RefSelection } from '../api/options.js';
+import { plan, type PlanOptions } from '../api/plan.js';
+import type { SyncScopeOptions } from '../api/planning.js';
 import { probe, type ProbeOptions } from '../api/probe.js';
 import { redactUrl } from '../observe/redact.js';
 import { VERSION } from '../version.js';
 import { EXIT_OK, EXIT_USAGE, errorReport, exitCodeFor } from './exit-codes.js';
 import { isBooleanOption, optionsFor, readBooleanEnv, toCommanderOption, type CommandName } from './option-table.js';
-import { failedFetchJson, failedProbeJson, renderFetchText, renderProbeText, toJson } from './render.js';
+import { failedFetchJson, failedProbeJson, failedSyncJson, renderFetchText, renderProbeText, renderSyncText, toJson } from './render.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -26,6 +28,11 @@ const EXAMPLES: Partial<Record<CommandName, string[]>> = {
     'git-sync probe https://github.com/org/repo.git',
     'git-sync probe --tags --json https://git.example.com/repo.git https://mirror.example.com/repo.git',
     'git-sync probe --all-refs --exclude-ref-prefix refs/pull/ --protocol v1 https://host/repo.git',
+  ],
+  plan: [
+    'git-sync plan https://github.com/org/repo.git https://mirror.example.com/org/repo.git',
+    'git-sync plan --tags --prune --json https://host/a.git https://host/b.git',
+    'git-sync plan --mode replicate --all-refs --exclude-ref-prefix refs/pull/ https://host/a.git https://host/b.git',
   ],
   fetch: [
     'git-sync fetch https://github.com/org/repo.git',
@@ -56,7 +63,21 @@ function common(flags: Flags, io: CliIo): CommonOptions {
     protocol: flags.protocol as CommonOptions['protocol'],
     stats: Boolean(flags.stats),
     measureMemory: Boolean(flags.measureMemory),
-    onProgress: verbose ? (event) => io.stderr(`${event.side}: ${event.message}\n`) : undefined,
+    onProgress: verbose ? (event) => io.stderr(`${event.kind === 'decision' ? 'git-sync' : event.side}: ${event.message}\n`) : undefined,
+  };
+}
+
+function syncScope(flags: Flags): SyncScopeOptions {
+  return {
+    branches: (flags.branch as string[] | undefined) ?? [],
+    maps: (flags.map as string[] | undefined) ?? [],
+    tags: Boolean(flags.tags),
+    allRefs: Boolean(flags.allRefs),
+    excludeRefPrefixes: (flags.excludeRefPrefix as string[] | undefined) ?? [],
+    prune: Boolean(flags.prune),
+    forceWithLease: Boolean(flags.forceWithLease),
+    forceBlind: Boolean(flags.forceBlind),
+    targetMaxPackBytes: (flags.targetMaxPackBytes as number | undefined) ?? null,
   };
 }
 
@@ -125,6 +146,27 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       target: target === undefined ? null : side(flags, 'target', target),
     };
     exitCode = await run(flags, io, () => probe(options), renderProbeText, (error) => failedProbeJson(safeDisplay(source), error));
+  });
+
+  withOptions(
+    program
+      .command('plan')
+      .description('show exactly what sync (or replicate, with --mode) would do, pushing nothing')
+      .argument('<source>', 'source repository URL or path')
+      .argument('<target>', 'target repository URL or path'),
+    'plan',
+    io,
+  ).action(async (source: string, target: string, flags: Flags) => {
+    const options: PlanOptions = {
+      ...common(flags, io),
+      ...syncScope(flags),
+      mode: flags.mode as PlanOptions['mode'],
+      source: side(flags, 'source', source),
+      target: side(flags, 'target', target),
+    };
+    exitCode = await run(flags, io, () => plan(options), renderSyncText, (error) =>
+      failedSyncJson('plan', true, { source: safeDisplay(source), target: safeDisplay(target) }, error),
+    );
   });
 
   withOptions(

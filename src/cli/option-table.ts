@@ -3,6 +3,7 @@
  * environment fallback, and which commands take it. Help output and docs are generated from here.
  */
 import { InvalidArgumentError, Option } from 'commander';
+import { parseByteSize } from '../plan/byte-size.js';
 
 export type CommandName = 'sync' | 'plan' | 'replicate' | 'bootstrap' | 'probe' | 'fetch';
 
@@ -22,6 +23,7 @@ export interface OptionSpec {
 }
 
 const EVERY: readonly CommandName[] = ['sync', 'plan', 'replicate', 'bootstrap', 'probe', 'fetch'];
+const SYNCING: readonly CommandName[] = ['sync', 'plan', 'replicate', 'bootstrap'];
 
 function collect(value: string, previous: unknown): string[] {
   return [...((previous as string[] | undefined) ?? []), value];
@@ -34,6 +36,19 @@ function commaList(value: string, previous: unknown): string[] {
     .filter((item) => item.length > 0);
   if (items.length === 0) throw new InvalidArgumentError('expected a comma-separated list of names');
   return [...((previous as string[] | undefined) ?? []), ...items];
+}
+
+function byteSize(value: string): number {
+  try {
+    return parseByteSize(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+function positiveInteger(value: string): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) < 1) throw new InvalidArgumentError(`expected a whole number of at least 1, got ${JSON.stringify(value)}`);
+  return Number(value);
 }
 
 function sideOptions(side: 'source' | 'target'): OptionSpec[] {
@@ -83,7 +98,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     flags: '--branch <names>',
     description: 'only these branches (comma-separated short names; repeatable)',
     parse: commaList,
-    commands: ['sync', 'plan', 'replicate', 'bootstrap', 'fetch'],
+    commands: [...SYNCING, 'fetch'],
   },
   { flags: '--tags', description: 'include refs/tags/*', defaultValue: false, commands: EVERY },
   {
@@ -97,6 +112,64 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     description: 'leave refs under this prefix alone (repeatable)',
     parse: collect,
     commands: EVERY,
+  },
+  {
+    flags: '--map <src:dst>',
+    description: 'push source ref src to target ref dst: short branch names (main:stable) or full names (repeatable)',
+    parse: collect,
+    commands: SYNCING,
+  },
+  { flags: '--prune', description: 'delete managed target refs that are gone from the source', defaultValue: false, commands: ['sync', 'plan', 'replicate'] },
+  {
+    flags: '--force-with-lease',
+    description: 'allow non-fast-forward updates and tag retargets, each checked against the target value seen at plan time',
+    defaultValue: false,
+    commands: ['sync', 'plan'],
+  },
+  {
+    flags: '--force-blind',
+    description: 'like --force-with-lease, but overwrite whatever the target holds at push time',
+    defaultValue: false,
+    commands: ['sync', 'plan'],
+  },
+  {
+    flags: '--max-pack-bytes <size>',
+    description: 'abort when the relayed source pack grows past this size (e.g. 2GiB); the target is left untouched',
+    parse: byteSize,
+    commands: SYNCING,
+  },
+  {
+    flags: '--target-max-pack-bytes <size>',
+    description: "the target's body limit (e.g. 100MB): split pushes into batches that fit",
+    parse: byteSize,
+    commands: SYNCING,
+  },
+  {
+    flags: '--target-max-ref-updates <n>',
+    description: 'most ref commands in one receive-pack request',
+    env: 'GITSYNC_MAX_REF_UPDATES_PER_PUSH',
+    defaultValue: 5000,
+    parse: positiveInteger,
+    commands: SYNCING,
+  },
+  {
+    flags: '--bootstrap-strategy <strategy>',
+    description: 'how batch checkpoints are placed along history',
+    choices: ['first-parent', 'topo'],
+    defaultValue: 'first-parent',
+    commands: SYNCING,
+  },
+  {
+    flags: '--no-atomic',
+    description: 'do not ask for an atomic push even when the target offers one',
+    commands: ['sync', 'replicate', 'bootstrap'],
+  },
+  {
+    flags: '--mode <mode>',
+    description: 'which operation to preview',
+    choices: ['sync', 'replicate'],
+    defaultValue: 'sync',
+    commands: ['plan'],
   },
   {
     flags: '--have-ref <ref>',

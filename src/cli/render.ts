@@ -1,5 +1,6 @@
 /** Text and JSON renderings of results (CONTRACT §5). */
 import type { FetchResult } from '../api/fetch.js';
+import type { SyncResult } from '../api/plan.js';
 import type { ProbeResult } from '../api/probe.js';
 import type { Measurement } from '../observe/memory.js';
 import type { StatsReport } from '../observe/stats.js';
@@ -92,6 +93,45 @@ export function failedFetchJson(url: string | null, error: { code: string; messa
     haves: [],
     packBytes: 0,
     objects: { commit: 0, tree: 0, blob: 0, tag: 0, total: 0 },
+    stats: null,
+    measurement: null,
+    error,
+  };
+}
+
+/** CONTRACT §5 text: `ACTION targetRef - reason` per ref, a summary line, then details. */
+export function renderSyncText(result: SyncResult): string {
+  const lines = result.plans.map((plan) => `${plan.action.toUpperCase()} ${plan.targetRef} - ${plan.reason}`);
+  const counts = `pushed=${result.pushed} deleted=${result.deleted} skipped=${result.skipped} blocked=${result.blocked} warned=${result.warned}`;
+  const relay = result.relay ? `relay=${result.relayMode}` : `relay=none`;
+  lines.push(`summary: ${result.operation}${result.dryRun ? ' (dry run)' : ''} ${counts} ${relay} reason=${result.relayReason}${result.bootstrapSuggested ? ' bootstrap-suggested' : ''}`);
+  if (result.batching) lines.push(`batches: ${result.batchCount} of ${result.plannedBatchCount} planned`);
+  if (result.tempRefs.length > 0) lines.push(`temp-refs: ${result.tempRefs.join(' ')}`);
+  lines.push(...statsLines(result.stats), ...measurementLines(result.measurement));
+  lines.push(`source-head: ${result.source.head ?? '(none)'}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function failedSyncJson(operation: SyncResult['operation'], dryRun: boolean, urls: { source: string | null; target: string | null }, error: { code: string; message: string }): object {
+  return {
+    operation,
+    dryRun,
+    source: urls.source === null ? null : { url: urls.source, protocol: null, head: null },
+    target: urls.target === null ? null : { url: urls.target, capabilities: [] },
+    plans: [],
+    pushed: 0,
+    deleted: 0,
+    skipped: 0,
+    blocked: 0,
+    warned: 0,
+    relay: false,
+    relayMode: 'none',
+    relayReason: null,
+    bootstrapSuggested: false,
+    batching: false,
+    batchCount: 0,
+    plannedBatchCount: 0,
+    tempRefs: [],
     stats: null,
     measurement: null,
     error,

@@ -1,0 +1,79 @@
+/**
+ * Answers the planner's ancestry questions with commits-only fetches (DESIGN "Ancestry without
+ * materializing"). One shared request first: every source tip wanted, every questioned target
+ * tip as a have. Questions that pack cannot settle get one request per target tip, with that tip
+ * as the only have, which always settles them. Without `filter` support the ordinary pack is read
+ * and only its commits are kept.
+ */
+import type { CommitGraph } from '../pack/commit-graph.js';
+import { ancestryFromGraph } from '../pack/commit-graph.js';
+import { extractCommits } from '../pack/commit-extractor.js';
+import { ancestryKey, type AncestryAnswer, type AncestryQuestion } from '../plan/index.js';
+import type { UploadPackSession } from '../protocol/upload-pack-session.js';
+import type { Oid } from '../types.js';
+
+export interface AncestryOptions {
+  signal?: AbortSignal;
+  onProgress?: (message: string) => void;
+  /** Told about each request: why it was made. */
+  onDecision?: (message: string) => void;
+}
+
+export interface AncestryResult {
+  answers: Map<string, AncestryAnswer>;
+  /** Fetch requests made to answer the questions. */
+  requests: number;
+  /** Commits parsed across those requests. */
+  commits: number;
+}
+
+async function commitsBetween(session: UploadPackSession, wants: readonly Oid[], haves: readonly Oid[], options: AncestryOptions): Promise<CommitGraph> {
+  const response = await session.fetch({
+    wants,
+    haves,
+    filter: session.supportsFilter ? 'tree:0' : null,
+    onProgress: options.onProgress,
+    signal: options.signal,
+  });
+  const { graph } = await extractCommits(response.pack, { signal: options.signal });
+  return graph;
+}
+
+export async function answerAncestry(session: UploadPackSession, questions: readonly AncestryQuestion[], options: AncestryOptions = {}): Promise<AncestryResult> {
+  const answers = new Map<string, AncestryAnswer>();
+  const result: AncestryResult = { answers, requests: 0, commits: 0 };
+  if (questions.length === 0) return result;
+
+  const wants = [...new Set(questions.map((q) => q.sourceHash))];
+  const haves = [...new Set(questions.map((q) => q.targetHash))];
+  const how = session.supportsFilter ? 'commits only (filter tree:0)' : 'full pack, commits kept (the source offers no filter)';
+  options.onDecision?.(`ancestry: ${questions.length} question(s), one fetch of ${wants.length} want(s) and ${haves.length} have(s), ${how}`);
+  const shared = await commitsBetween(session, wants, haves, options);
+  result.requests += 1;
+  result.commits += shared.size;
+
+  const unsettled = new Map<Oid, AncestryQuestion[]>();
+  for (const question of questions) {
+    const answer = ancestryFromGraph(shared, question.targetHash, question.sourceHash, haves.length === 1);
+    if (answer === 'ambiguous') {
+      const group = unsettled.get(question.targetHash) ?? [];
+      group.push(question);
+      unsettled.set(question.targetHash, group);
+    } else {
+      answers.set(ancestryKey(question.targetHash, question.sourceHash), answer);
+    }
+  }
+
+  for (const [targetHash, group] of unsettled) {
+    const groupWants = [...new Set(group.map((q) => q.sourceHash))];
+    options.onDecision?.(`ancestry: ${group.map((q) => q.targetRef).join(', ')} left ambiguous by the shared fetch; asking again with ${targetHash.slice(0, 8)} as the only have`);
+    const graph = await commitsBetween(session, groupWants, [targetHash], options);
+    result.requests += 1;
+    result.commits += graph.size;
+    for (const question of group) {
+      const answer = ancestryFromGraph(graph, question.targetHash, question.sourceHash, true);
+      answers.set(ancestryKey(question.targetHash, question.sourceHash), answer === 'ancestor' ? 'ancestor' : 'not-ancestor');
+    }
+  }
+  return result;
+}

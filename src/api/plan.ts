@@ -1,0 +1,62 @@
+/** `plan`: exactly what sync (or replicate) would do, pushing nothing (CONTRACT §2, §5). */
+import type { PlanSummary, RefPlan, RelayMode, RelayReason } from '../plan/index.js';
+import type { ProtocolVersion } from '../types.js';
+import type { Observed } from './options.js';
+import { planRun, resolvePolicy, type PlanningOptions } from './planning.js';
+import { RunContext } from './run-context.js';
+
+export interface PlanOptions extends PlanningOptions {
+  /** Which operation to preview; default `sync`. */
+  mode?: 'sync' | 'replicate';
+}
+
+/** The CONTRACT §5 result shared by plan, sync, replicate and bootstrap. */
+export interface SyncResult extends PlanSummary, Observed {
+  operation: 'sync' | 'plan' | 'replicate' | 'bootstrap';
+  dryRun: boolean;
+  source: { url: string; protocol: ProtocolVersion; head: string | null };
+  target: { url: string; capabilities: string[] };
+  plans: RefPlan[];
+  relay: boolean;
+  relayMode: RelayMode;
+  relayReason: RelayReason;
+  bootstrapSuggested: boolean;
+  batching: boolean;
+  batchCount: number;
+  plannedBatchCount: number;
+  tempRefs: string[];
+}
+
+export async function plan(options: PlanOptions): Promise<SyncResult> {
+  const policy = resolvePolicy(options, options.mode ?? 'sync');
+  const context = new RunContext(options);
+  try {
+    const planning = await planRun(context, options, policy);
+    await planning.source.close();
+    await planning.target.close();
+    const { strategy } = planning;
+    return {
+      operation: 'plan',
+      dryRun: true,
+      source: {
+        url: planning.source.displayUrl,
+        protocol: planning.source.discovery.protocol,
+        head: planning.source.discovery.head,
+      },
+      target: { url: planning.target.transport.displayUrl, capabilities: planning.target.discovery.capabilities.toList() },
+      plans: planning.plans,
+      ...planning.summary,
+      relay: strategy.relay,
+      relayMode: strategy.relayMode,
+      relayReason: strategy.relayReason,
+      bootstrapSuggested: strategy.bootstrapSuggested,
+      batching: strategy.relayMode === 'bootstrap-batch' || strategy.relayMode === 'incremental-batch',
+      batchCount: 0,
+      plannedBatchCount: 0,
+      tempRefs: planning.tempRefs,
+      ...context.finish(),
+    };
+  } finally {
+    context.finish();
+  }
+}

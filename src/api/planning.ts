@@ -1,0 +1,135 @@
+/**
+ * The shared first half of plan, sync, replicate and bootstrap: validate flags (before any
+ * network traffic), list both sides, answer ancestry questions, plan every ref, and choose a
+ * strategy. Sessions stay open so an executing verb can go on to push.
+ */
+import {
+  ancestryFromMap,
+  ancestryQuestions,
+  assertDifferentRepositories,
+  chooseStrategy,
+  planActions,
+  resolvePlanPolicy,
+  sourceRefPrefixes,
+  summarizePlans,
+  GITSYNC_TEMP_PREFIX,
+  type PlanInput,
+  type PlanPolicy,
+  type PlanSummary,
+  type RefPlan,
+  type StrategyChoice,
+  type SyncMode,
+} from '../plan/index.js';
+import { ReceivePackSession } from '../protocol/receive-pack-session.js';
+import { UploadPackSession } from '../protocol/upload-pack-session.js';
+import { answerAncestry } from './ancestry.js';
+import type { CommonOptions, EndpointOptions } from './options.js';
+import { RunContext } from './run-context.js';
+
+/** Flags shared by sync, plan, replicate and bootstrap (CONTRACT §2). */
+export interface SyncScopeOptions {
+  branches?: readonly string[];
+  /** `--map src:dst` entries. */
+  maps?: readonly string[];
+  tags?: boolean;
+  allRefs?: boolean;
+  excludeRefPrefixes?: readonly string[];
+  prune?: boolean;
+  forceWithLease?: boolean;
+  forceBlind?: boolean;
+  /** The target's body limit in bytes: pushes are split into batches that fit. */
+  targetMaxPackBytes?: number | null;
+}
+
+export interface PlanningOptions extends CommonOptions, SyncScopeOptions {
+  source: EndpointOptions;
+  target: EndpointOptions;
+}
+
+export interface Planning {
+  context: RunContext;
+  policy: PlanPolicy;
+  source: UploadPackSession;
+  target: ReceivePackSession;
+  plans: RefPlan[];
+  summary: PlanSummary;
+  strategy: StrategyChoice;
+  /** Temporary refs of an earlier batched run found on the target. */
+  tempRefs: string[];
+  /** Fetch requests spent answering ancestry questions. */
+  ancestryRequests: number;
+}
+
+/** Usage checks that need no network: run them before opening anything. */
+export function resolvePolicy(options: PlanningOptions, mode: SyncMode): PlanPolicy {
+  const policy = resolvePlanPolicy({
+    mode,
+    branches: options.branches && options.branches.length > 0 ? options.branches : undefined,
+    maps: options.maps,
+    tags: options.tags,
+    allRefs: options.allRefs,
+    excludeRefPrefixes: options.excludeRefPrefixes,
+    prune: options.prune,
+    forceWithLease: options.forceWithLease,
+    forceBlind: options.forceBlind,
+  });
+  assertDifferentRepositories(options.source.url, options.target.url, options.cwd ?? process.cwd());
+  return policy;
+}
+
+/** Lists both sides and plans. On failure every session opened so far is closed. */
+export async function planRun(context: RunContext, options: PlanningOptions, policy: PlanPolicy): Promise<Planning> {
+  const sourceEndpoint = context.endpoint(options.source);
+  const targetEndpoint = context.endpoint(options.target);
+  const sourceTransport = context.transport('source', sourceEndpoint, options.source);
+  const targetTransport = context.transport('target', targetEndpoint, options.target);
+  const onDecision = context.decisions();
+
+  const source = await UploadPackSession.open(sourceTransport, {
+    protocol: options.protocol ?? 'auto',
+    refPrefixes: sourceRefPrefixes(policy.scope),
+    stats: context.stats,
+    signal: options.signal,
+  });
+  let target: ReceivePackSession | null = null;
+  try {
+    target = await ReceivePackSession.open(targetTransport, { signal: options.signal });
+    const input: PlanInput = {
+      mode: policy.mode,
+      scope: policy.scope,
+      prune: policy.prune,
+      force: policy.force,
+      sourceRefs: source.discovery.refs,
+      targetRefs: target.discovery.refs,
+    };
+    const questions = ancestryQuestions(input);
+    const ancestry = await answerAncestry(source, questions, {
+      signal: options.signal,
+      onProgress: context.progress('source'),
+      onDecision,
+    });
+    const plans = planActions({ ...input, ancestry: ancestryFromMap(ancestry.answers) });
+    const strategy = chooseStrategy({
+      mode: policy.mode,
+      plans,
+      targetRefs: target.discovery.refs,
+      targetMaxPackBytes: options.targetMaxPackBytes ?? null,
+    });
+    onDecision?.(`strategy: ${strategy.relayMode} (${strategy.relayReason})`);
+    return {
+      context,
+      policy,
+      source,
+      target,
+      plans,
+      summary: summarizePlans(plans),
+      strategy,
+      tempRefs: target.discovery.refs.map((ref) => ref.name).filter((name) => name.startsWith(GITSYNC_TEMP_PREFIX)),
+      ancestryRequests: ancestry.requests,
+    };
+  } catch (error) {
+    await source.close().catch(() => undefined);
+    await target?.close().catch(() => undefined);
+    throw error;
+  }
+}
