@@ -192,6 +192,18 @@ export class TargetRefMovedError extends GitSyncError {
   }
 }
 
+/** `sync`/`bootstrap` refused to push because the plan blocks refs (exit code 3). */
+export class RefBlockedError extends GitSyncError {
+  readonly refs: readonly string[];
+  /** The operation's full result (every plan, with the blocked ones), for reporting. */
+  result: unknown = null;
+  constructor(refs: readonly string[], options?: GitSyncErrorOptions) {
+    const listed = refs.length <= 5 ? refs.join(', ') : `${refs.slice(0, 5).join(', ')} and ${refs.length - 5} more`;
+    super('REF_BLOCKED', `nothing pushed: ${refs.length === 1 ? 'ref' : `${refs.length} refs`} blocked (${listed}); see the plan for why, or pass --force-with-lease to overwrite`, options);
+    this.refs = refs;
+  }
+}
+
 /** Throws AbortedError when the signal has fired; call at the edges of every I/O step. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) {

@@ -1,5 +1,9 @@
 /** The git-sync library: every verb the CLI offers, their option and result types, and errors. */
 export { probe, type ProbeOptions, type ProbeResult } from './api/probe.js';
+export { plan, type PlanOptions, type SyncResult } from './api/plan.js';
+export { sync, replicate, bootstrap, type SyncOptions } from './api/sync.js';
+export type { SyncScopeOptions } from './api/planning.js';
+export type { RefPlan } from './plan/index.js';
 export { fetch, type FetchOptions, type FetchResult, type ObjectCounts } from './api/fetch.js';
 export type { CommonOptions, EndpointOptions, ProgressEvent, RefSelection, Observed } from './api/options.js';
 export * from './errors.js';

@@ -99,5 +99,6 @@ export async function fetch(options: FetchOptions): Promise<FetchResult> {
     }
   } finally {
     context.finish();
+    await context.close();
   }
 }

@@ -58,5 +58,6 @@ export async function plan(options: PlanOptions): Promise<SyncResult> {
     };
   } finally {
     context.finish();
+    await context.close();
   }
 }

@@ -56,5 +56,6 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
     };
   } finally {
     context.finish();
+    await context.close();
   }
 }

@@ -22,8 +22,18 @@ export class RunContext {
     return parseEndpoint(side.url, this.options.cwd);
   }
 
+  private readonly transports: Transport[] = [];
+
   transport(side: Side, endpoint: Endpoint, credentials: EndpointOptions): Transport {
-    return openTransport(endpoint, { side, credentials, stats: this.stats, timeouts: this.options.timeouts });
+    const transport = openTransport(endpoint, { side, credentials, stats: this.stats, timeouts: this.options.timeouts });
+    this.transports.push(transport);
+    return transport;
+  }
+
+  /** Closes every transport this run opened (connection pools, helper processes). */
+  async close(): Promise<void> {
+    const transports = this.transports.splice(0);
+    await Promise.all(transports.map((transport) => transport.close?.().catch(() => undefined)));
   }
 
   progress(side: Side): ((message: string) => void) | undefined {

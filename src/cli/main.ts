@@ -8,6 +8,8 @@ import type { CommonOptions, EndpointOptions, RefSelection } from '../api/option
 import { plan, type PlanOptions } from '../api/plan.js';
 import type { SyncScopeOptions } from '../api/planning.js';
 import { probe, type ProbeOptions } from '../api/probe.js';
+import { bootstrap, replicate, sync, type SyncOptions } from '../api/sync.js';
+import { RefBlockedError } from '../errors.js';
 import { redactUrl } from '../observe/redact.js';
 import { VERSION } from '../version.js';
 import { EXIT_OK, EXIT_USAGE, errorReport, exitCodeFor } from './exit-codes.js';
@@ -28,6 +30,19 @@ const EXAMPLES: Partial<Record<CommandName, string[]>> = {
     'git-sync probe https://github.com/org/repo.git',
     'git-sync probe --tags --json https://git.example.com/repo.git https://mirror.example.com/repo.git',
     'git-sync probe --all-refs --exclude-ref-prefix refs/pull/ --protocol v1 https://host/repo.git',
+  ],
+  sync: [
+    'git-sync sync https://github.com/org/repo.git https://mirror.example.com/org/repo.git',
+    'git-sync sync --tags --prune --json https://host/a.git https://host/b.git',
+    'git-sync sync --all-refs --exclude-ref-prefix refs/pull/ --force-with-lease https://host/a.git https://host/b.git',
+  ],
+  replicate: [
+    'git-sync replicate --tags --prune https://host/a.git https://host/b.git',
+    'git-sync replicate --all-refs --exclude-ref-prefix refs/pull/ --json https://host/a.git https://host/b.git',
+  ],
+  bootstrap: [
+    'git-sync bootstrap --tags https://github.com/org/repo.git https://mirror.example.com/org/new.git',
+    'git-sync bootstrap --branch main,release --stats https://host/a.git https://host/b.git',
   ],
   plan: [
     'git-sync plan https://github.com/org/repo.git https://mirror.example.com/org/repo.git',
@@ -148,6 +163,37 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     exitCode = await run(flags, io, () => probe(options), renderProbeText, (error) => failedProbeJson(safeDisplay(source), error));
   });
 
+  const syncCommands = [
+    { name: 'sync', run: sync, description: 'make target refs follow source refs safely; bootstraps an empty target automatically' },
+    { name: 'replicate', run: replicate, description: 'make target refs equal source refs (overwrite; delete with --prune)' },
+    { name: 'bootstrap', run: bootstrap, description: 'seed an empty target: create refs only, refusing if a managed ref exists' },
+  ] as const;
+  for (const command of syncCommands) {
+    withOptions(
+      program
+        .command(command.name)
+        .description(command.description)
+        .argument('<source>', 'source repository URL or path')
+        .argument('<target>', 'target repository URL or path'),
+      command.name,
+      io,
+    ).action(async (source: string, target: string, flags: Flags) => {
+      const options: SyncOptions = {
+        ...common(flags, io),
+        ...syncScope(flags),
+        source: side(flags, 'source', source),
+        target: side(flags, 'target', target),
+        maxPackBytes: (flags.maxPackBytes as number | undefined) ?? null,
+        targetMaxRefUpdates: flags.targetMaxRefUpdates as number,
+        atomic: flags.atomic !== false,
+        bootstrapStrategy: flags.bootstrapStrategy as SyncOptions['bootstrapStrategy'],
+      };
+      exitCode = await run(flags, io, () => command.run(options), renderSyncText, (error) =>
+        failedSyncJson(command.name, false, { source: safeDisplay(source), target: safeDisplay(target) }, error),
+      );
+    });
+  }
+
   withOptions(
     program
       .command('plan')
@@ -216,7 +262,10 @@ async function run<T>(
     return EXIT_OK;
   } catch (error) {
     const report = errorReport(error, secretsOf(flags));
-    if (flags.json) io.stdout(toJson(failedJson(report)));
+    // A blocked plan is still a plan: show every ref and why, then refuse.
+    const partial = error instanceof RefBlockedError ? (error.result as T | null) : null;
+    if (partial !== null) io.stdout(flags.json ? toJson({ ...partial, error: report }) : renderText(partial));
+    else if (flags.json) io.stdout(toJson(failedJson(report)));
     io.stderr(`error: ${report.message}\n`);
     return exitCodeFor(error);
   }

@@ -131,6 +131,10 @@ export class HttpTransport implements Transport {
       });
   }
 
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+
   private endpoint(suffix: string): URL {
     const url = new URL(this.base.toString());
     const [pathPart, query] = suffix.split('?');
@@ -164,9 +168,8 @@ export class HttpTransport implements Transport {
       advertisement: new PktLineReader(body),
       hasServiceHeader: true,
       request: (requestBody: RequestBody, requestOptions: RequestOptions) => this.post(service, protocol, requestBody, requestOptions),
-      close: async () => {
-        if (this.ownsDispatcher) await this.dispatcher.close();
-      },
+      // Each request is its own HTTP exchange: nothing stays open between them.
+      close: async () => undefined,
     };
   }
 

@@ -38,4 +38,6 @@ export interface Transport {
   /** Redacted, safe to print. */
   readonly displayUrl: string;
   connect(service: Service, options: ConnectOptions): Promise<GitConnection>;
+  /** Releases what the transport keeps between connections (an HTTP connection pool). */
+  close?(): Promise<void>;
 }

@@ -1,0 +1,127 @@
+/**
+ * Executes a plan: the ref commands in push order, split into requests of at most
+ * `maxRefUpdates`, each request one relay (or a ref-only push). Haves are every object the
+ * target is known to hold — its tips at plan time plus what earlier requests of this run pushed —
+ * so each pack is exactly what the target lacks.
+ *
+ * Policies: `--force-with-lease` sends the planned target value as each command's old value, so a
+ * concurrent writer makes the push fail (TargetRefMovedError) instead of being overwritten.
+ * `--force-blind` re-reads the target after such a failure and retries with the values it holds
+ * then (stock git refuses an all-zero old value for an existing ref, so the current value is
+ * always sent). Best-effort (`--all-refs`) pushes non-atomically and turns per-ref rejections
+ * into `warn`.
+ */
+import { TargetRefMovedError, TargetRejectedError } from '../errors.js';
+import type { PackSummary } from '../pack/pack-reader.js';
+import {
+  applyTargetRejections,
+  chunkRefCommands,
+  orderForPush,
+  targetObjectHashes,
+  type ForcePolicy,
+  type PushPlan,
+  type RefPlan,
+} from '../plan/index.js';
+import type { PushCommand } from '../protocol/receive-pack.js';
+import { ReceivePackSession } from '../protocol/receive-pack-session.js';
+import { pushReportError } from '../protocol/report-status.js';
+import type { UploadPackSession } from '../protocol/upload-pack-session.js';
+import type { StatsRecorder } from '../observe/stats.js';
+import { relayPush } from './relay.js';
+
+/** How often `--force-blind` re-reads the target and tries again after a moved ref. */
+const BLIND_ATTEMPTS = 3;
+
+export interface ExecuteOptions {
+  /** Ask for an atomic push when the target offers one. */
+  atomic: boolean;
+  bestEffort: boolean;
+  force: ForcePolicy;
+  maxPackBytes?: number | null;
+  maxRefUpdates: number;
+  stats?: StatsRecorder;
+  signal?: AbortSignal;
+  onSourceProgress?: (message: string) => void;
+  onTargetProgress?: (message: string) => void;
+  onDecision?: (message: string) => void;
+}
+
+export interface ExecuteOutcome {
+  /** The plans, with best-effort rejections turned into `warn`. */
+  plans: RefPlan[];
+  /** Receive-pack requests sent. */
+  pushes: number;
+  packBytes: number;
+  objects: PackSummary['objects'];
+}
+
+function commandOf(plan: PushPlan): PushCommand {
+  return { ref: plan.targetRef, oldHash: plan.targetHash, newHash: plan.sourceHash };
+}
+
+export async function executePlan(
+  source: UploadPackSession,
+  initialTarget: ReceivePackSession,
+  plans: readonly RefPlan[],
+  options: ExecuteOptions,
+): Promise<ExecuteOutcome> {
+  let target = initialTarget;
+  const atomic = options.atomic && !options.bestEffort && target.discovery.features.atomic;
+  const ordered = orderForPush(plans, source.discovery.head);
+  const have = targetObjectHashes(target.discovery.refs);
+  const rejections = new Map<string, string>();
+  const outcome: ExecuteOutcome = { plans: [...plans], pushes: 0, packBytes: 0, objects: { commit: 0, tree: 0, blob: 0, tag: 0, total: 0 } };
+  const chunks = chunkRefCommands(ordered.map(commandOf), options.maxRefUpdates);
+  if (chunks.length > 1) options.onDecision?.(`push: ${ordered.length} ref commands in ${chunks.length} requests of at most ${options.maxRefUpdates}`);
+
+  for (let chunk of chunks) {
+    for (let attempt = 1; ; attempt++) {
+      const wants = [...new Set(chunk.flatMap((c) => (c.newHash !== null && !have.has(c.newHash) ? [c.newHash] : [])))];
+      options.onDecision?.(
+        wants.length === 0
+          ? `push: ${chunk.length} ref command(s), ref-only (the target has every object)`
+          : `push: ${chunk.length} ref command(s), relaying ${wants.length} want(s) against ${have.size} have(s)${atomic ? ', atomic' : ''}`,
+      );
+      const { report, pack } = await relayPush(source, target, chunk, wants, [...have], {
+        atomic,
+        maxPackBytes: options.maxPackBytes,
+        stats: options.stats,
+        signal: options.signal,
+        onSourceProgress: options.onSourceProgress,
+        onTargetProgress: options.onTargetProgress,
+      });
+      outcome.pushes += 1;
+      if (pack) {
+        outcome.packBytes += pack.bytes;
+        for (const key of ['commit', 'tree', 'blob', 'tag', 'total'] as const) outcome.objects[key] += pack.objects[key];
+      }
+      const failure = pushReportError(report, chunk);
+      if (failure instanceof TargetRefMovedError && options.force === 'blind' && attempt < BLIND_ATTEMPTS && !options.bestEffort) {
+        options.onDecision?.(`push: ${failure.ref} moved on the target (${failure.reason}); --force-blind re-reads the target and retries`);
+        const stale = target;
+        target = await ReceivePackSession.open(target.transport, { signal: options.signal });
+        if (stale !== initialTarget) await stale.close().catch(() => undefined);
+        const current = new Map(target.discovery.refs.map((ref) => [ref.name, ref.hash] as const));
+        for (const hash of targetObjectHashes(target.discovery.refs)) have.add(hash);
+        chunk = chunk.map((c) => ({ ...c, oldHash: current.get(c.ref) ?? null }));
+        continue;
+      }
+      if (failure !== null) {
+        const perRef = failure instanceof TargetRejectedError && failure.unpackError === null;
+        if (!(options.bestEffort && (perRef || failure instanceof TargetRefMovedError))) throw failure;
+        for (const ref of report.refs) if (ref.status === 'ng') rejections.set(ref.ref, ref.reason);
+      }
+      for (const ref of report.refs) {
+        const command = chunk.find((c) => c.ref === ref.ref);
+        if (ref.status === 'ok' && command?.newHash) have.add(command.newHash);
+      }
+      break;
+    }
+  }
+  if (target !== initialTarget) await target.close().catch(() => undefined);
+  if (rejections.size > 0) {
+    options.onDecision?.(`push: the target rejected ${rejections.size} ref(s); best-effort turns them into warnings`);
+    outcome.plans = applyTargetRejections(outcome.plans, rejections);
+  }
+  return outcome;
+}
