@@ -271,3 +271,25 @@ describe('sync: a large relay keeps the target consistent', () => {
     }
   });
 });
+
+describe('sync: ref-command chunking', () => {
+  it('pushes 25 refs in requests of at most 7 commands, each with the objects it needs', async () => {
+    const server = await startGitHttpServer();
+    try {
+      const source = await createRepo({ parentDir: server.root, name: 'source' });
+      for (let i = 0; i < 25; i++) await source.commit(`b${String(i).padStart(2, '0')}`, { parents: i === 0 ? [] : ['b00'], files: { [`f${i}`]: `${i}` } });
+      await source.setHead('b00');
+      const target = await createRepo({ parentDir: server.root, name: 'target' });
+      const pushes = await recordPushes(target);
+      const result = await sync({ source: { url: server.url('source') }, target: { url: server.url('target') }, targetMaxRefUpdates: 7, stats: true });
+      assert.equal(result.pushed, 25);
+      assert.deepEqual((await pushes()).map((block) => block.length), [7, 7, 7, 4]);
+      assert.equal(result.stats?.phases['target push']?.requests, 4);
+      assert.equal(result.stats?.phases['target push']?.commands, 25);
+      assert.deepEqual(await forEachRef(target.path), await forEachRef(source.path));
+      await fsck(target.path);
+    } finally {
+      await server.close();
+    }
+  });
+});
