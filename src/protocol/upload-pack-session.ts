@@ -46,6 +46,7 @@ export interface SessionFetchOptions {
 
 export class UploadPackSession {
   private constructor(
+    private readonly transport: Transport,
     private readonly connection: GitConnection,
     readonly discovery: UploadPackDiscovery,
     private readonly stats: StatsRecorder | undefined,
@@ -68,6 +69,7 @@ export class UploadPackSession {
         // the same stream carries the fetch response next, so it stays open.
         if (transport.kind === 'http') await connection.advertisement.close();
         return new UploadPackSession(
+          transport,
           connection,
           { protocol: 'v1', capabilities: advertisement.capabilities, head: advertisement.head, refs: advertisement.refs },
           options.stats,
@@ -83,11 +85,15 @@ export class UploadPackSession {
       const reader = await connection.request(body, { phase: 'source ls-refs', signal: options.signal });
       const listed = await readLsRefsResponse(reader);
       if (transport.kind === 'http') await reader.close();
-      return new UploadPackSession(connection, { protocol: 'v2', capabilities, head: listed.head, refs: listed.refs }, options.stats);
+      return new UploadPackSession(transport, connection, { protocol: 'v2', capabilities, head: listed.head, refs: listed.refs }, options.stats);
     } catch (error) {
       await connection.close().catch(() => undefined);
       throw error;
     }
+  }
+
+  get displayUrl(): string {
+    return this.transport.displayUrl;
   }
 
   get supportsFilter(): boolean {
