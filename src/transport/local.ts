@@ -1,0 +1,120 @@
+/**
+ * Local paths and file:// URLs: `git upload-pack <path>` / `git receive-pack <path>` as child
+ * processes, spoken to over their stdin/stdout exactly like a remote over ssh. Protocol v2 is
+ * asked for with `GIT_PROTOCOL=version=2`. A target path that does not exist yet becomes an
+ * empty bare repository (CONTRACT §1: a local mirror needs no server).
+ */
+import { execFile } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { AbortedError, GitSyncError, NetworkError, RemoteError, UsageError, throwIfAborted } from '../errors.js';
+import type { Service } from '../protocol/advertisement.js';
+import type { StatsRecorder } from '../observe/stats.js';
+import { describeExit, spawnChannel, summarizeStderr } from './child-channel.js';
+import type { Endpoint } from './endpoint.js';
+import { StreamConnection } from './stream-connection.js';
+import type { ConnectOptions, GitConnection, Transport } from './transport.js';
+
+export type LocalEndpoint = Extract<Endpoint, { kind: 'local' }>;
+
+/**
+ * Variables that point git at a particular repository or configuration; inherited by the
+ * server process they would make it serve the wrong thing (git clears the same set).
+ */
+const REPOSITORY_ENV = [
+  'GIT_DIR',
+  'GIT_WORK_TREE',
+  'GIT_IMPLICIT_WORK_TREE',
+  'GIT_COMMON_DIR',
+  'GIT_OBJECT_DIRECTORY',
+  'GIT_ALTERNATE_OBJECT_DIRECTORIES',
+  'GIT_INDEX_FILE',
+  'GIT_GRAFT_FILE',
+  'GIT_NO_REPLACE_OBJECTS',
+  'GIT_REPLACE_REF_BASE',
+  'GIT_PREFIX',
+  'GIT_SHALLOW_FILE',
+  'GIT_CONFIG',
+  'GIT_CONFIG_PARAMETERS',
+  'GIT_CONFIG_COUNT',
+  'GIT_PROTOCOL',
+];
+
+export function serverEnv(baseEnv: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...baseEnv };
+  for (const name of REPOSITORY_ENV) delete env[name];
+  return env;
+}
+
+export interface LocalTransportOptions {
+  stats?: StatsRecorder;
+  /** The environment git runs in; default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+export class LocalTransport implements Transport {
+  readonly kind = 'local' as const;
+  readonly displayUrl: string;
+
+  constructor(
+    private readonly endpoint: LocalEndpoint,
+    private readonly options: LocalTransportOptions = {},
+  ) {
+    this.displayUrl = endpoint.display;
+  }
+
+  async connect(service: Service, options: ConnectOptions): Promise<GitConnection> {
+    throwIfAborted(options.signal);
+    const repoPath = this.endpoint.path;
+    const env = serverEnv(this.options.env ?? process.env);
+    if (!(await exists(repoPath))) {
+      if (service === 'git-upload-pack') {
+        throw new UsageError(`${this.displayUrl}: no such repository (${repoPath} does not exist)`);
+      }
+      await this.createBare(repoPath, env, options.signal);
+    }
+    if (service === 'git-upload-pack' && options.protocol === 'v2') env['GIT_PROTOCOL'] = 'version=2';
+    const where = this.displayUrl;
+    // The path is absolute (parsing resolved it), so it can never be read as an option.
+    const args = [service === 'git-upload-pack' ? 'upload-pack' : 'receive-pack', repoPath];
+    const channel = spawnChannel({
+      command: 'git',
+      args,
+      env,
+      describeFailure(exit) {
+        return new RemoteError(`${where}: git ${args[0]} failed (${describeExit(exit)}): ${exit.stderr === '' ? 'no message' : exit.stderr}`);
+      },
+      describeSpawnError(error) {
+        return new NetworkError(where, `${where}: cannot run git (${error.code ?? error.message}); the local transport needs git on PATH`, { cause: error });
+      },
+    });
+    return new StreamConnection(channel, { displayUrl: where, phase: options.phase, stats: this.options.stats, signal: options.signal });
+  }
+
+  private createBare(repoPath: string, env: NodeJS.ProcessEnv, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      execFile('git', ['init', '--bare', '--quiet', repoPath], { env, signal }, (error, _stdout, stderr) => {
+        if (error === null) {
+          resolve();
+          return;
+        }
+        if (signal?.aborted) {
+          const reason: unknown = signal.reason;
+          reject(reason instanceof GitSyncError ? reason : new AbortedError(`${this.displayUrl}: aborted`, { cause: reason }));
+          return;
+        }
+        const said = summarizeStderr(String(stderr)) || error.message;
+        reject(new UsageError(`${this.displayUrl}: cannot create an empty bare repository at ${repoPath}: ${said}`, { cause: error }));
+      });
+    });
+  }
+}

@@ -1,0 +1,329 @@
+/**
+ * A GitConnection over one duplex byte channel: a child process's stdin/stdout (ssh, local
+ * git, remote helpers) or a TCP socket (git://). The server's advertisement and every response
+ * arrive on the same input stream, so there is one PktLineReader for the connection's lifetime;
+ * `request` writes the body to the output and hands back that same reader, which continues where
+ * the protocol code stopped reading. Every byte is counted into the phase of the request that
+ * caused it.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { AbortedError, GitSyncError, ProtocolError } from '../errors.js';
+import { FLUSH_PKT, PktLineReader } from '../protocol/pktline.js';
+import type { PhaseName, PhaseStats, StatsRecorder } from '../observe/stats.js';
+import type { GitConnection, RequestBody, RequestOptions } from './transport.js';
+
+/** The two directions of a conversation with a server, and a way to end it. */
+export interface ByteChannel {
+  /** What the server says. */
+  readonly input: Readable;
+  /** What we say. */
+  readonly output: Writable;
+  /**
+   * Settles once the peer is completely gone (process exited and reaped, socket closed): null
+   * after a clean end, otherwise the error that explains the failure (with the peer's own words).
+   */
+  readonly finished: Promise<GitSyncError | null>;
+  /** Stops the peer now (kills the process group, destroys the socket). Idempotent. */
+  terminate(): void;
+}
+
+export interface Framing {
+  /**
+   * `stateless-connect` framing (gitremote-helpers): each response ends with a response-end
+   * packet after its flush. The protocol code reads up to the flush; the rest is skipped here.
+   */
+  responseEnd: boolean;
+  /**
+   * Written before the output is ended on `close()`: a flush tells upload-pack and receive-pack
+   * that no (further) request follows. Null for channels where a flush would be a request.
+   */
+  farewell: Buffer | null;
+}
+
+export interface StreamConnectionOptions {
+  displayUrl: string;
+  /** The phase the connection's advertisement is counted in. */
+  phase: PhaseName;
+  stats?: StatsRecorder;
+  signal?: AbortSignal;
+  /** See `Framing`; default: no response-end packets, a flush as farewell. */
+  framing?: Partial<Framing>;
+  /** The error when the peer ends its output cleanly without ever having said a word. */
+  silentEnd?: () => GitSyncError;
+  /** How long `close()` and the end of input wait for the peer to exit before terminating it. */
+  exitGraceMillis?: number;
+}
+
+/** Thrown inside the body writer when the peer stopped reading; the reader reports why. */
+const PEER_GONE = Symbol('peer gone');
+
+function toBuffer(chunk: Uint8Array): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+function delay(ms: number): Promise<'timeout'> {
+  return new Promise((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
+}
+
+export class StreamConnection implements GitConnection {
+  readonly advertisement: PktLineReader;
+  readonly hasServiceHeader = false;
+  private readonly channel: ByteChannel;
+  private readonly options: StreamConnectionOptions;
+  private readonly exitGraceMillis: number;
+  private framing: Framing;
+  private phase: PhaseStats | undefined;
+  /** Bytes read from the channel but not yet handed on (left over from a handshake line). */
+  private carry: Buffer | null = null;
+  private inputEnded = false;
+  private received = 0;
+  /** The first abort or request-body failure; everything after it fails with this error. */
+  private fault: Error | null = null;
+  private wake: (() => void) | null = null;
+  private readonly blockedWriters = new Set<() => void>();
+  private writing: Promise<void> = Promise.resolve();
+  private writeInFlight = false;
+  private awaitingResponseEnd = false;
+  private closing: Promise<void> | null = null;
+  private exited = false;
+  private readonly watchedSignals = new Map<AbortSignal, () => void>();
+  private readonly onReadable = (): void => this.notify();
+
+  constructor(channel: ByteChannel, options: StreamConnectionOptions) {
+    this.channel = channel;
+    this.options = options;
+    this.exitGraceMillis = options.exitGraceMillis ?? 5_000;
+    this.framing = { responseEnd: false, farewell: FLUSH_PKT, ...options.framing };
+    this.phase = options.stats?.phase(options.phase);
+    if (this.phase) this.phase.requests += 1;
+    const { input, output } = channel;
+    input.on('readable', this.onReadable);
+    const ended = (): void => {
+      this.inputEnded = true;
+      this.notify();
+    };
+    input.on('end', ended);
+    input.on('close', ended);
+    // Input errors (a reset socket) end the stream; `finished` says what happened.
+    input.on('error', ended);
+    // Writing to a peer that has gone away fails with EPIPE; the reader reports the cause.
+    output.on('error', () => this.wakeWriters());
+    void channel.finished.then(() => {
+      this.exited = true;
+      this.notify();
+      this.wakeWriters();
+    });
+    this.watch(options.signal);
+    this.advertisement = new PktLineReader(this.source());
+  }
+
+  /** Changes the framing once a handshake has chosen it (a remote helper's connect mode). */
+  setFraming(framing: Framing): void {
+    this.framing = framing;
+  }
+
+  /** Writes raw bytes outside any request (a remote helper's text handshake). */
+  async send(bytes: Buffer): Promise<void> {
+    await this.write(bytes, this.phase).catch((error: unknown) => {
+      if (error !== PEER_GONE) throw error;
+    });
+  }
+
+  /**
+   * Reads one `\n`-terminated line of text (a remote helper's handshake), keeping any bytes
+   * after it for the protocol. Null when the peer ended its output first.
+   */
+  async readLine(maxBytes = 65536): Promise<string | null> {
+    let line = Buffer.alloc(0);
+    for (;;) {
+      const chunk = await this.nextChunk();
+      if (chunk === null) {
+        await this.endOfInput();
+        return null;
+      }
+      const newline = chunk.indexOf(0x0a);
+      if (newline >= 0) {
+        if (newline + 1 < chunk.length) this.carry = chunk.subarray(newline + 1);
+        return Buffer.concat([line, chunk.subarray(0, newline)]).toString('utf8');
+      }
+      line = Buffer.concat([line, chunk]);
+      if (line.length > maxBytes) throw new ProtocolError(`${this.options.displayUrl}: handshake line longer than ${maxBytes} bytes`);
+    }
+  }
+
+  async request(body: RequestBody, options: RequestOptions): Promise<PktLineReader> {
+    this.watch(options.signal);
+    if (this.fault) throw this.fault;
+    if (this.closing) throw new ProtocolError(`${this.options.displayUrl}: request on a closed connection`);
+    await this.writing;
+    if (this.awaitingResponseEnd) await this.skipToResponseEnd();
+    this.phase = this.options.stats?.phase(options.phase);
+    if (this.phase) this.phase.requests += 1;
+    this.awaitingResponseEnd = this.framing.responseEnd;
+    // The body is written while the caller reads: a server may answer (ACKs, progress) before
+    // it has read the whole request, and must never block on a full pipe while we block on ours.
+    this.writeInFlight = true;
+    const phase = this.phase;
+    this.writing = this.writeBody(body, phase)
+      .catch((error: unknown) => {
+        if (error !== PEER_GONE) this.setFault(error instanceof Error ? error : new Error(String(error)));
+      })
+      .finally(() => {
+        this.writeInFlight = false;
+      });
+    return this.advertisement;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const { input, output } = this.channel;
+    if (this.fault || this.writeInFlight) {
+      this.channel.terminate();
+    } else if (!this.exited && !output.destroyed && !output.writableEnded) {
+      const farewell = this.framing.farewell;
+      if (farewell !== null) {
+        if (this.phase) this.phase.requestBytes += farewell.length;
+        output.write(farewell);
+      }
+      output.end();
+    }
+    // Unread output is discarded so the peer never blocks on a full pipe while exiting.
+    input.off('readable', this.onReadable);
+    input.resume();
+    this.inputEnded = true;
+    this.notify();
+    if ((await Promise.race([this.channel.finished, delay(this.exitGraceMillis)])) === 'timeout') {
+      this.channel.terminate();
+      await this.channel.finished;
+    }
+    // The peer is gone; release our ends even if something it started still holds its pipes.
+    input.destroy();
+    output.destroy();
+    for (const [signal, listener] of this.watchedSignals) signal.removeEventListener('abort', listener);
+    this.watchedSignals.clear();
+  }
+
+  private watch(signal: AbortSignal | undefined): void {
+    if (signal === undefined || this.watchedSignals.has(signal)) return;
+    const listener = (): void => {
+      const reason: unknown = signal.reason;
+      this.setFault(reason instanceof GitSyncError ? reason : new AbortedError(`${this.options.displayUrl}: aborted`, { cause: reason }));
+    };
+    this.watchedSignals.set(signal, listener);
+    if (signal.aborted) listener();
+    else signal.addEventListener('abort', listener, { once: true });
+  }
+
+  private setFault(error: Error): void {
+    if (this.fault) return;
+    this.fault = error;
+    this.channel.terminate();
+    this.notify();
+    this.wakeWriters();
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  private wakeWriters(): void {
+    for (const listener of [...this.blockedWriters]) listener();
+  }
+
+  /** The next chunk from the peer (counted), or null at the end of its output or after a fault. */
+  private async nextChunk(): Promise<Buffer | null> {
+    if (this.carry !== null) {
+      const chunk = this.carry;
+      this.carry = null;
+      return chunk;
+    }
+    for (;;) {
+      if (this.fault) return null;
+      const chunk = this.channel.input.read() as Buffer | null;
+      if (chunk !== null) {
+        if (this.phase) this.phase.responseBytes += chunk.length;
+        this.received += chunk.length;
+        return chunk;
+      }
+      // A peer that is gone says nothing more, even if something else still holds its pipe.
+      if (this.inputEnded || this.exited) return null;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+  }
+
+  /** The connection's byte stream as the PktLineReader sees it: counted, faults surfaced. */
+  private async *source(): AsyncGenerator<Buffer> {
+    for (;;) {
+      const started = performance.now();
+      const chunk = await this.nextChunk();
+      const phase = this.phase;
+      if (phase) phase.elapsedMillis += performance.now() - started;
+      if (chunk === null) break;
+      yield chunk;
+    }
+    await this.endOfInput();
+  }
+
+  /**
+   * The peer ended its output: waits for its exit status, which tells a clean end (v1 after the
+   * pack) from a failure (ssh refused, no such repository), and throws the failure.
+   */
+  private async endOfInput(): Promise<void> {
+    if (this.fault) throw this.fault;
+    const outcome = await Promise.race([this.channel.finished, delay(this.exitGraceMillis)]);
+    if (this.fault) throw this.fault;
+    if (outcome !== 'timeout' && outcome !== null) throw outcome;
+    if (this.received === 0 && this.options.silentEnd) throw this.options.silentEnd();
+  }
+
+  /** Skips the rest of a stateless-connect response through its response-end packet. */
+  private async skipToResponseEnd(): Promise<void> {
+    for (;;) {
+      const packet = await this.advertisement.read();
+      if (packet === null) throw new ProtocolError(`${this.options.displayUrl}: connection ended before the response-end packet`);
+      if (packet.type === 'response-end') break;
+    }
+    this.awaitingResponseEnd = false;
+  }
+
+  private async writeBody(body: RequestBody, phase: PhaseStats | undefined): Promise<void> {
+    if (Buffer.isBuffer(body)) {
+      await this.write(body, phase);
+      return;
+    }
+    for await (const chunk of body) await this.write(toBuffer(chunk), phase);
+  }
+
+  /** Writes one chunk, waiting while the peer's pipe or socket buffer is full (backpressure). */
+  private async write(chunk: Buffer, phase: PhaseStats | undefined): Promise<void> {
+    if (this.fault) throw this.fault;
+    const output = this.channel.output;
+    if (this.exited || output.destroyed || output.writableEnded) throw PEER_GONE;
+    const started = performance.now();
+    if (phase) phase.requestBytes += chunk.length;
+    if (!output.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          output.off('drain', done);
+          output.off('close', done);
+          this.blockedWriters.delete(done);
+          resolve();
+        };
+        output.on('drain', done);
+        output.on('close', done);
+        this.blockedWriters.add(done);
+      });
+      if (this.fault) throw this.fault;
+      if (output.destroyed) throw PEER_GONE;
+    }
+    if (phase) phase.elapsedMillis += performance.now() - started;
+  }
+}

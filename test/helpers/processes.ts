@@ -1,0 +1,60 @@
+/**
+ * Process checks for tests that must leave nothing running (Linux /proc): which processes have
+ * a command line containing a string, and which children of this process are zombies.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+
+interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  state: string;
+  commandLine: string;
+}
+
+async function listProcesses(): Promise<ProcessInfo[]> {
+  const out: ProcessInfo[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      // `pid (comm) state ppid pgrp ...`; comm may hold spaces and parentheses.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const commandLine = (await readFile(`/proc/${entry}/cmdline`)).toString('utf8').split('\0').join(' ').trim();
+      out.push({ pid: Number(entry), state: fields[0]!, ppid: Number(fields[1]), commandLine });
+    } catch {
+      // The process went away while we looked.
+    }
+  }
+  return out;
+}
+
+/** Live processes (zombies excluded) whose command line contains `needle`, this one excepted. */
+export async function processesMatching(needle: string): Promise<{ pid: number; commandLine: string }[]> {
+  return (await listProcesses()).filter((p) => p.pid !== process.pid && p.state !== 'Z' && p.commandLine.includes(needle));
+}
+
+/** Children of this process that have exited but were never waited for. */
+export async function zombieChildren(): Promise<number[]> {
+  return (await listProcesses()).filter((p) => p.ppid === process.pid && p.state === 'Z').map((p) => p.pid);
+}
+
+/** Polls until `check` returns an empty list or the time is up; resolves with the last list. */
+export async function waitUntilEmpty<T>(check: () => Promise<T[]>, timeoutMillis = 3_000): Promise<T[]> {
+  const deadline = Date.now() + timeoutMillis;
+  for (;;) {
+    const left = await check();
+    if (left.length === 0 || Date.now() > deadline) return left;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Polls until `check` returns a non-empty list; rejects after the timeout. */
+export async function waitUntilPresent<T>(check: () => Promise<T[]>, timeoutMillis = 5_000): Promise<T[]> {
+  const deadline = Date.now() + timeoutMillis;
+  for (;;) {
+    const found = await check();
+    if (found.length > 0) return found;
+    if (Date.now() > deadline) throw new Error('the expected process did not appear');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

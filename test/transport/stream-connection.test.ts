@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { describe, it, type TestContext } from 'node:test';
+import { RemoteError, NetworkError } from '../../src/errors.js';
+import { StatsRecorder } from '../../src/observe/stats.js';
+import { packetText } from '../../src/protocol/pktline.js';
+import { spawnChannel, type ChildChannel } from '../../src/transport/child-channel.js';
+import { StreamConnection, type StreamConnectionOptions } from '../../src/transport/stream-connection.js';
+import { zombieChildren } from '../helpers/processes.js';
+
+function child(command: string, args: string[]): ChildChannel {
+  return spawnChannel({
+    command,
+    args,
+    env: process.env,
+    describeFailure: (exit) => new RemoteError(`${command} failed (${exit.code}): ${exit.stderr}`),
+    describeSpawnError: (error) => new NetworkError(command, `cannot run ${command}: ${error.code}`),
+  });
+}
+
+/** A connection closed when the test ends, even when an assertion failed first. */
+function connect(t: TestContext, channel: ChildChannel, options: Partial<StreamConnectionOptions> = {}): StreamConnection {
+  const connection = new StreamConnection(channel, { displayUrl: 'test', phase: 'source fetch', ...options });
+  t.after(() => connection.close());
+  return connection;
+}
+
+function alive(pid: number | undefined): boolean {
+  try {
+    process.kill(pid!, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('StreamConnection over a child process', () => {
+  it('streams a large body while reading the answer (no pipe deadlock), counting every byte', async (t) => {
+    const stats = new StatsRecorder();
+    const connection = connect(t, child('cat', []), { stats });
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    const chunks = 256;
+    async function* body(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < chunks; i++) yield chunk;
+    }
+    const reader = await connection.request(body(), { phase: 'target push' });
+    let echoed = 0;
+    for await (const piece of reader.rest()) {
+      echoed += piece.length;
+      if (echoed >= chunk.length * chunks) break;
+    }
+    await connection.close();
+    assert.equal(echoed, chunk.length * chunks);
+    const push = stats.phase('target push');
+    assert.equal(push.requests, 1);
+    // The body plus the flush that ends the session on close.
+    assert.equal(push.requestBytes, chunk.length * chunks + 4);
+    assert.ok(push.responseBytes >= chunk.length * chunks);
+  });
+
+  it("fails the reader with the body's own error and stops the process", async (t) => {
+    const channel = child('cat', []);
+    const connection = connect(t, channel);
+    const broken = new Error('source pack broke');
+    async function* body(): AsyncGenerator<Buffer> {
+      yield Buffer.from('0008abcd');
+      throw broken;
+    }
+    const reader = await connection.request(body(), { phase: 'target push' });
+    await assert.rejects(async () => {
+      for (;;) if ((await reader.read()) === null) break;
+    }, broken);
+    await connection.close();
+    assert.equal(alive(channel.pid), false);
+    assert.deepEqual(await zombieChildren(), []);
+  });
+
+  it("reports a failed exit with the process's stderr", async (t) => {
+    const connection = connect(t, child('sh', ['-c', 'echo "fatal: nope" >&2; echo "hint: really" >&2; exit 3']));
+    await assert.rejects(connection.advertisement.read(), { code: 'REMOTE_ERROR', message: /failed \(3\): fatal: nope; hint: really/ });
+    await connection.close();
+  });
+
+  it('reports a program that cannot be started', async (t) => {
+    const connection = connect(t, child('/nonexistent/program', []));
+    await assert.rejects(connection.advertisement.read(), { code: 'NETWORK', message: /ENOENT/ });
+    await connection.close();
+  });
+
+  it('ends with the process even when something it started keeps the pipe open', async (t) => {
+    const connection = connect(t, child('sh', ['-c', 'sleep 3 & printf 0008abcd0000']));
+    const started = Date.now();
+    assert.equal(packetText((await connection.advertisement.read())!), 'abcd');
+    assert.deepEqual(await connection.advertisement.read(), { type: 'flush' });
+    assert.equal(await connection.advertisement.read(), null);
+    await connection.close();
+    assert.ok(Date.now() - started < 2_500, `took ${Date.now() - started} ms`);
+  });
+
+  it('keeps the bytes after a handshake line for the protocol', async (t) => {
+    const connection = connect(t, child('printf', ['hello\\n0008abcd0000']));
+    assert.equal(await connection.readLine(), 'hello');
+    assert.equal(packetText((await connection.advertisement.read())!), 'abcd');
+    assert.deepEqual(await connection.advertisement.read(), { type: 'flush' });
+    await connection.close();
+  });
+
+  it('skips to the response-end packet before the next stateless request', async (t) => {
+    const connection = connect(t, child('cat', []), { framing: { responseEnd: true, farewell: null } });
+    const first = await connection.request(Buffer.from('000ahello\n0000000cignored\n0002'), { phase: 'source ls-refs' });
+    assert.equal(packetText((await first.read())!), 'hello');
+    assert.deepEqual(await first.read(), { type: 'flush' });
+    const second = await connection.request(Buffer.from('000aworld\n00000002'), { phase: 'source fetch' });
+    assert.equal(packetText((await second.read())!), 'world');
+    await connection.close();
+  });
+});
