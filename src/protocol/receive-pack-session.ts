@@ -3,7 +3,8 @@
  * first; pushes are sent on the same connection.
  */
 import { ProtocolError } from '../errors.js';
-import type { Transport, GitConnection } from '../transport/transport.js';
+import type { GitConnection, RequestBody, RequestOptions, Transport } from '../transport/transport.js';
+import type { PktLineReader } from './pktline.js';
 import type { Ref } from '../types.js';
 import { readAdvertisement } from './advertisement.js';
 import type { Capabilities } from './capabilities.js';
@@ -16,8 +17,11 @@ export interface ReceivePackDiscovery {
 }
 
 export class ReceivePackSession {
+  /** receive-pack on a stateful channel takes one push and hangs up. */
+  private spent = false;
+
   private constructor(
-    readonly connection: GitConnection,
+    private connection: GitConnection,
     readonly discovery: ReceivePackDiscovery,
     readonly transport: Transport,
   ) {}
@@ -43,6 +47,21 @@ export class ReceivePackSession {
       await connection.close().catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * Sends one push request (commands and pack) and returns the reader of its report. On a
+   * stateful channel every push after the first opens a fresh connection; its advertisement is
+   * read and dropped.
+   */
+  async push(body: RequestBody, options: RequestOptions): Promise<PktLineReader> {
+    if (this.spent && this.transport.kind !== 'http') {
+      await this.connection.close().catch(() => undefined);
+      this.connection = await this.transport.connect('git-receive-pack', { protocol: 'v1', phase: 'target info-refs', signal: options.signal });
+      await readAdvertisement(this.connection.advertisement, this.connection.hasServiceHeader ? 'git-receive-pack' : undefined);
+    }
+    this.spent = true;
+    return this.connection.request(body, options);
   }
 
   async close(): Promise<void> {

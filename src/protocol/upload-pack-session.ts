@@ -45,9 +45,12 @@ export interface SessionFetchOptions {
 }
 
 export class UploadPackSession {
+  /** A v0/v1 server on a stateful channel answers one fetch and hangs up. */
+  private spent = false;
+
   private constructor(
     private readonly transport: Transport,
-    private readonly connection: GitConnection,
+    private connection: GitConnection,
     readonly discovery: UploadPackDiscovery,
     private readonly stats: StatsRecorder | undefined,
   ) {}
@@ -116,11 +119,21 @@ export class UploadPackSession {
       phase.wants += options.wants.length;
       phase.haves += options.haves.length;
     }
+    if (protocol === 'v1' && this.transport.kind !== 'http' && this.spent) await this.reconnect(options.signal);
+    this.spent = true;
     const reader = await this.connection.request(body, { phase: 'source fetch', signal: options.signal });
     const responseOptions = { onProgress: options.onProgress, signal: options.signal };
     if (protocol === 'v2') return readFetchResponseV2(reader, responseOptions);
     const sideband = capabilities.has('side-band-64k') || capabilities.has('side-band');
     return readFetchResponseV1(reader, sideband, responseOptions);
+  }
+
+  /** Opens a fresh v1 connection for the next fetch; its advertisement is read and dropped. */
+  private async reconnect(signal: AbortSignal | undefined): Promise<void> {
+    await this.connection.close().catch(() => undefined);
+    this.connection = await this.transport.connect('git-upload-pack', { protocol: 'v1', phase: 'source info-refs', signal });
+    const advertisement = await readAdvertisement(this.connection.advertisement, this.connection.hasServiceHeader ? 'git-upload-pack' : undefined);
+    if (advertisement.version !== 'v1') throw new ProtocolError(`${this.transport.displayUrl} changed protocol between two connections`);
   }
 
   async close(): Promise<void> {

@@ -49,7 +49,7 @@ export async function pushCommands(
     }
   }
   try {
-    const reader = await target.connection.request(body(), { phase: 'target push', signal: options.signal });
+    const reader = await target.push(body(), { phase: 'target push', signal: options.signal });
     return await readReportStatus(reader, { sideband: features.sideBand64k, onProgress: options.onProgress, signal: options.signal });
   } catch (error) {
     throw packFailure ?? error;

@@ -11,11 +11,12 @@ export interface CliRun {
   stderr: string;
 }
 
-export function runCli(args: readonly string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
+export function runCli(args: readonly string[], env: Record<string, string | undefined> = {}, cwd?: string): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      cwd,
     });
     let stdout = '';
     let stderr = '';
