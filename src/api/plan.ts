@@ -31,7 +31,7 @@ export async function plan(options: PlanOptions): Promise<SyncResult> {
   const policy = resolvePolicy(options, options.mode ?? 'sync');
   const context = new RunContext(options);
   try {
-    const planning = await planRun(context, options, policy);
+    const planning = await planRun(context, options, policy, true);
     await planning.source.close();
     await planning.target.close();
     const { strategy } = planning;

@@ -78,7 +78,7 @@ export function resolvePolicy(options: PlanningOptions, mode: SyncMode): PlanPol
 }
 
 /** Lists both sides and plans. On failure every session opened so far is closed. */
-export async function planRun(context: RunContext, options: PlanningOptions, policy: PlanPolicy): Promise<Planning> {
+export async function planRun(context: RunContext, options: PlanningOptions, policy: PlanPolicy, dryRun = false): Promise<Planning> {
   const sourceEndpoint = context.endpoint(options.source);
   const targetEndpoint = context.endpoint(options.target);
   const sourceTransport = context.transport('source', sourceEndpoint, options.source);
@@ -93,7 +93,7 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
   });
   let target: ReceivePackSession | null = null;
   try {
-    target = await ReceivePackSession.open(targetTransport, { signal: options.signal });
+    target = await ReceivePackSession.open(targetTransport, { signal: options.signal, readOnly: dryRun });
     const input: PlanInput = {
       mode: policy.mode,
       scope: policy.scope,

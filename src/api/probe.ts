@@ -37,7 +37,7 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
 
     let target: ProbeResult['target'] = null;
     if (targetEndpoint !== null && options.target) {
-      const targetSession = await ReceivePackSession.open(context.transport('target', targetEndpoint, options.target), { signal: options.signal });
+      const targetSession = await ReceivePackSession.open(context.transport('target', targetEndpoint, options.target), { signal: options.signal, readOnly: true });
       await targetSession.close();
       target = { url: targetSession.transport.displayUrl, capabilities: targetSession.discovery.capabilities.toList() };
     }

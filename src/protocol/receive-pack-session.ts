@@ -26,11 +26,13 @@ export class ReceivePackSession {
     readonly transport: Transport,
   ) {}
 
-  static async open(transport: Transport, options: { signal?: AbortSignal } = {}): Promise<ReceivePackSession> {
+  /** `readOnly`: only look (plan, probe): a target that does not exist yet is not created. */
+  static async open(transport: Transport, options: { signal?: AbortSignal; readOnly?: boolean } = {}): Promise<ReceivePackSession> {
     const connection = await transport.connect('git-receive-pack', {
       protocol: 'v1',
       phase: 'target info-refs',
       signal: options.signal,
+      readOnly: options.readOnly,
     });
     try {
       const advertisement = await readAdvertisement(connection.advertisement, connection.hasServiceHeader ? 'git-receive-pack' : undefined);

@@ -12,6 +12,7 @@ import type { StatsRecorder } from '../observe/stats.js';
 import { describeExit, spawnChannel, summarizeStderr } from './child-channel.js';
 import type { Endpoint } from './endpoint.js';
 import { StreamConnection } from './stream-connection.js';
+import { FLUSH_PKT, PktLineReader } from '../protocol/pktline.js';
 import type { ConnectOptions, GitConnection, Transport } from './transport.js';
 
 export type LocalEndpoint = Extract<Endpoint, { kind: 'local' }>;
@@ -61,6 +62,21 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * A target that does not exist yet, looked at without creating it (plan, probe): it advertises
+ * what an empty repository would — no refs — and refuses pushes.
+ */
+function missingTarget(displayUrl: string): GitConnection {
+  return {
+    advertisement: new PktLineReader((async function* empty() {
+      yield FLUSH_PKT;
+    })()),
+    hasServiceHeader: false,
+    request: () => Promise.reject(new UsageError(`${displayUrl}: the target does not exist yet; sync creates it`)),
+    close: async () => undefined,
+  };
+}
+
 export class LocalTransport implements Transport {
   readonly kind = 'local' as const;
   readonly displayUrl: string;
@@ -80,6 +96,7 @@ export class LocalTransport implements Transport {
       if (service === 'git-upload-pack') {
         throw new UsageError(`${this.displayUrl}: no such repository (${repoPath} does not exist)`);
       }
+      if (options.readOnly) return missingTarget(this.displayUrl);
       await this.createBare(repoPath, env, options.signal);
     }
     if (service === 'git-upload-pack' && options.protocol === 'v2') env['GIT_PROTOCOL'] = 'version=2';

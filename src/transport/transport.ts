@@ -15,6 +15,11 @@ export interface ConnectOptions {
   protocol: ProtocolVersion;
   phase: PhaseName;
   signal?: AbortSignal;
+  /**
+   * receive-pack only: a transport that creates missing targets (local paths) does not when this
+   * is true; a missing target then reads as an empty repository (for plan and probe).
+   */
+  readOnly?: boolean;
 }
 
 export interface RequestOptions {

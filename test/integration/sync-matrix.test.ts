@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { existsSync } from 'node:fs';
+import { plan } from '../../src/api/plan.js';
 import { sync } from '../../src/api/sync.js';
 import { createRepo, openRepo, type FixtureRepo } from '../helpers/fixtures.js';
 import { forEachRef, fsck, git, makeTempDir, type TempDir } from '../helpers/git.js';
@@ -89,6 +91,15 @@ describe('sync across transports', () => {
     const { repo } = await sampleRepo(dir.path, 'r2l-source');
     const target = path.join(dir.path, 'r2l-target.git');
     await twoSyncs('helper-local', repo, `teststateless://${repo.path}`, target, target);
+  });
+
+  it('plans against a local target that does not exist yet without creating it', async () => {
+    const { repo } = await sampleRepo(dir.path, 'p2l-source');
+    const target = path.join(dir.path, 'not-yet.git');
+    const result = await plan({ source: { url: repo.path }, target: { url: target } });
+    assert.equal(result.bootstrapSuggested, true);
+    assert.equal(result.relayMode, 'bootstrap');
+    assert.equal(existsSync(target), false, 'plan creates nothing');
   });
 
   it('`git-sync sync <https source> ./backup.git` creates and fills a local mirror in one command', async () => {

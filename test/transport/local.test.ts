@@ -4,6 +4,8 @@ import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { probe } from '../../src/index.js';
+import { StatsRecorder } from '../../src/observe/stats.js';
+import { ReceivePackSession } from '../../src/protocol/receive-pack-session.js';
 import { parseEndpoint } from '../../src/transport/endpoint.js';
 import { LocalTransport, type LocalEndpoint } from '../../src/transport/local.js';
 import { createRepo } from '../helpers/fixtures.js';
@@ -71,14 +73,20 @@ describe('local transport (git upload-pack / receive-pack as child processes)', 
     });
   });
 
-  it('creates a missing target as an empty bare repository for receive-pack', async () => {
+  it('creates a missing target as an empty bare repository for receive-pack, but not when only looking', async () => {
     const target = join(dir.path, 'new', 'mirror.git');
-    const result = await probe({ source: { url: repoPath }, target: { url: target }, stats: true });
-    assert.ok(result.target?.capabilities.includes('report-status'));
+    const looked = await probe({ source: { url: repoPath }, target: { url: target } });
+    assert.deepEqual(looked.target?.capabilities, [], 'a target that does not exist yet reads as empty');
+    assert.equal(existsSync(target), false, 'probe creates nothing');
+
+    const stats = new StatsRecorder();
+    const session = await ReceivePackSession.open(new LocalTransport(localEndpoint(target), { stats }));
+    await session.close();
+    assert.ok(session.discovery.features.reportStatus);
     assert.equal(await git(['rev-parse', '--is-bare-repository'], { cwd: target }), 'true');
     assert.equal((await forEachRef(target)).size, 0);
-    assert.equal(result.stats?.phases['target info-refs']?.requests, 1);
-    assert.ok((result.stats?.phases['target info-refs']?.responseBytes ?? 0) > 0);
+    assert.equal(stats.report().phases['target info-refs']?.requests, 1);
+    assert.ok((stats.report().phases['target info-refs']?.responseBytes ?? 0) > 0);
   });
 
   it('abort kills the upload-pack child and leaves no process behind', async (t) => {
