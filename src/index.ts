@@ -11,3 +11,4 @@ export type { Oid, Ref, RefName, ProtocolVersion, ProtocolPreference, ObjectType
 export type { StatsReport, PhaseStats, SideStats } from './observe/stats.js';
 export type { Measurement } from './observe/memory.js';
 export { VERSION } from './version.js';
+export { enableGcPacing } from './observe/gc-pacer.js';

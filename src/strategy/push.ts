@@ -1,8 +1,8 @@
 /**
  * One receive-pack request: the command section, then the pack bytes (relayed from the source,
  * or the empty pack of a ref-only push, or nothing when every command deletes), then the
- * target's report read back. The body streams: undici pulls the next pack chunk only as the
- * socket drains.
+ * target's report read back. The body streams: the next pack chunk is pulled only once the
+ * socket has drained.
  */
 import { AGENT } from '../version.js';
 import { emptyPack } from '../pack/pack-writer.js';

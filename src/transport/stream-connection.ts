@@ -6,6 +6,7 @@
  * the protocol code stopped reading. Every byte is counted into the phase of the request that
  * caused it.
  */
+import { noteStreamedBytes } from '../observe/gc-pacer.js';
 import type { Readable, Writable } from 'node:stream';
 import { AbortedError, GitSyncError, ProtocolError } from '../errors.js';
 import { FLUSH_PKT, PktLineReader } from '../protocol/pktline.js';
@@ -249,6 +250,7 @@ export class StreamConnection implements GitConnection {
       if (chunk !== null) {
         if (this.phase) this.phase.responseBytes += chunk.length;
         this.received += chunk.length;
+        noteStreamedBytes(chunk.length);
         return chunk;
       }
       // A peer that is gone says nothing more, even if something else still holds its pipe.
