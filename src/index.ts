@@ -5,10 +5,23 @@ export { sync, replicate, bootstrap, type SyncOptions } from './api/sync.js';
 export type { SyncScopeOptions } from './api/planning.js';
 export type { RefPlan } from './plan/index.js';
 export { fetch, type FetchOptions, type FetchResult, type ObjectCounts } from './api/fetch.js';
-export type { CommonOptions, EndpointOptions, ProgressEvent, RefSelection, Observed } from './api/options.js';
+export type { CommonOptions, EndpointOptions, RefSelection, Observed } from './api/options.js';
+export type {
+  ProgressEvent,
+  ServerProgressEvent,
+  DecisionEvent,
+  PhaseEvent,
+  PhaseStep,
+  RunPhase,
+  TransferEvent,
+} from './observe/progress.js';
 export * from './errors.js';
 export type { Oid, Ref, RefName, ProtocolVersion, ProtocolPreference, ObjectType } from './types.js';
 export type { StatsReport, PhaseStats, SideStats } from './observe/stats.js';
 export type { Measurement } from './observe/memory.js';
 export { VERSION } from './version.js';
 export { enableGcPacing } from './observe/gc-pacer.js';
+export type { SideCredentials } from './transport/open.js';
+export type { Credential, CredentialProvider, CredentialRequest } from './auth/credential-provider.js';
+export { GitCredentialHelper, type GitCredentialHelperOptions } from './auth/credential-helper.js';
+export { HTTP_TRACE_CHANNEL, formatHttpTrace, traceHttp, type HttpTraceEvent } from './observe/http-trace.js';

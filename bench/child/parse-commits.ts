@@ -6,6 +6,7 @@
  *   node dist/bench/child/parse-commits.js <file.pack>
  */
 import { createReadStream } from 'node:fs';
+import { enableGcPacing, noteStreamedBytes } from '../../src/observe/gc-pacer.js';
 import { extractCommits } from '../../src/pack/commit-extractor.js';
 
 export interface ParseCommitsOutput {
@@ -25,7 +26,16 @@ if (path === undefined) {
 } else {
   const baselineRssBytes = process.resourceUsage().maxRSS * 1024;
   const started = performance.now();
-  const { graph, summary } = await extractCommits(createReadStream(path));
+  // As the CLI runs: GC pacing on, and every byte noted as it arrives (the transports do this
+  // for fetched packs; here the pack comes from a file).
+  enableGcPacing();
+  async function* counted(): AsyncGenerator<Buffer> {
+    for await (const chunk of createReadStream(path!)) {
+      noteStreamedBytes((chunk as Buffer).length);
+      yield chunk as Buffer;
+    }
+  }
+  const { graph, summary } = await extractCommits(counted());
   const output: ParseCommitsOutput = {
     elapsedMillis: performance.now() - started,
     commits: graph.size,

@@ -9,12 +9,13 @@ import type { CommitGraph } from '../pack/commit-graph.js';
 import { ancestryFromGraph } from '../pack/commit-graph.js';
 import { extractCommits } from '../pack/commit-extractor.js';
 import { ancestryKey, type AncestryAnswer, type AncestryQuestion } from '../plan/index.js';
+import type { ProgressCallback } from '../protocol/sideband.js';
 import type { UploadPackSession } from '../protocol/upload-pack-session.js';
 import type { Oid } from '../types.js';
 
 export interface AncestryOptions {
   signal?: AbortSignal;
-  onProgress?: (message: string) => void;
+  onProgress?: ProgressCallback;
   /** Told about each request: why it was made. */
   onDecision?: (message: string) => void;
 }

@@ -52,6 +52,7 @@ export async function fetch(options: FetchOptions): Promise<FetchResult> {
   try {
     const transport = context.transport('source', endpoint, options.source);
     const prefixes = options.allRefs ? [] : [...selectionPrefixes(options), ...(options.haveRefs ?? [])];
+    context.phase('discover');
     const session = await UploadPackSession.open(transport, {
       protocol: options.protocol ?? 'auto',
       refPrefixes: prefixes,
@@ -71,6 +72,8 @@ export async function fetch(options: FetchOptions): Promise<FetchResult> {
       const objects: ObjectCounts = { commit: 0, tree: 0, blob: 0, tag: 0, total: 0 };
       let packBytes = 0;
       if (wants.length > 0) {
+        context.decisions()?.(`fetch: ${wants.length} want(s), ${haves.size} have(s), protocol ${discovery.protocol}`);
+        context.phase('fetch');
         const response = await session.fetch({
           wants,
           haves: [...haves],
@@ -86,6 +89,7 @@ export async function fetch(options: FetchOptions): Promise<FetchResult> {
         packBytes = summary.bytes;
         Object.assign(objects, summary.objects);
       }
+      await context.succeeded();
       return {
         source: { url: transport.displayUrl, protocol: discovery.protocol, head: discovery.head },
         wants: wanted.map((ref) => ({ name: ref.name, hash: ref.hash })),

@@ -1,5 +1,6 @@
 /** Option and result types shared by the public verbs. */
 import type { Measurement } from '../observe/memory.js';
+import type { ProgressEvent } from '../observe/progress.js';
 import type { StatsReport } from '../observe/stats.js';
 import type { HttpTimeouts } from '../transport/http.js';
 import type { SideCredentials } from '../transport/open.js';
@@ -10,13 +11,7 @@ export interface EndpointOptions extends SideCredentials {
   url: string;
 }
 
-/** A line of the servers' own progress, or a decision worth telling the user (`-v`). */
-export interface ProgressEvent {
-  side: 'source' | 'target';
-  /** `server`: the server's own progress text; `decision`: git-sync explaining a choice. */
-  kind: 'server' | 'decision';
-  message: string;
-}
+export type { ProgressEvent } from '../observe/progress.js';
 
 export interface CommonOptions {
   /** Source-side protocol: `auto` (v2 when the server speaks it), `v1` or `v2`. */
@@ -26,10 +21,21 @@ export interface CommonOptions {
   /** Sample RSS and heap while the operation runs (`measurement` in the result). */
   measureMemory?: boolean;
   signal?: AbortSignal;
+  /**
+   * Told what the run is doing while it works: the servers' progress lines, decisions and why,
+   * phases (push request or batch `i/N`), and bytes moved per side (ProgressEvent).
+   */
   onProgress?: (event: ProgressEvent) => void;
+  /** How often `transfer` events report moving byte counts (default 200 ms). */
+  progressIntervalMillis?: number;
   timeouts?: Partial<HttpTimeouts>;
   /** Resolves relative local paths; defaults to the process's working directory. */
   cwd?: string;
+  /**
+   * Where `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY` are read and `git credential` runs; defaults to
+   * the process's environment.
+   */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Which source refs an operation reads (CONTRACT §2, §3). */

@@ -35,6 +35,7 @@ export async function plan(options: PlanOptions): Promise<SyncResult> {
     await planning.source.close();
     await planning.target.close();
     const { strategy } = planning;
+    await context.succeeded();
     return {
       operation: 'plan',
       dryRun: true,

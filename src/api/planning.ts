@@ -60,6 +60,26 @@ export interface Planning {
   ancestryRequests: number;
 }
 
+function describeSource(source: UploadPackSession): string {
+  const { discovery } = source;
+  const filter = source.supportsFilter ? 'offers filter' : 'no filter';
+  return `source: protocol ${discovery.protocol}, ${discovery.refs.length} ref(s) listed, HEAD ${discovery.head ?? '(none)'}, ${filter}`;
+}
+
+function describeTarget(target: ReceivePackSession): string {
+  const { refs, features } = target.discovery;
+  const offered = [features.atomic && 'atomic', features.sideBand64k && 'side-band-64k', features.reportStatusV2 && 'report-status-v2'].filter(Boolean);
+  return `target: ${refs.length} ref(s), offers ${offered.length > 0 ? offered.join(', ') : 'neither atomic nor side-band-64k'}`;
+}
+
+/** `plan: 5 ref(s): 2 create, 1 update, 2 skip`. */
+function describePlans(plans: readonly RefPlan[]): string {
+  const counts = new Map<string, number>();
+  for (const plan of plans) counts.set(plan.action, (counts.get(plan.action) ?? 0) + 1);
+  const parts = [...counts].map(([action, count]) => `${count} ${action}`);
+  return `plan: ${plans.length} ref(s)${parts.length > 0 ? `: ${parts.join(', ')}` : ''}`;
+}
+
 /** Usage checks that need no network: run them before opening anything. */
 export function resolvePolicy(options: PlanningOptions, mode: SyncMode): PlanPolicy {
   const policy = resolvePlanPolicy({
@@ -85,6 +105,7 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
   const targetTransport = context.transport('target', targetEndpoint, options.target);
   const onDecision = context.decisions();
 
+  context.phase('discover');
   const source = await UploadPackSession.open(sourceTransport, {
     protocol: options.protocol ?? 'auto',
     refPrefixes: sourceRefPrefixes(policy.scope),
@@ -94,6 +115,8 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
   let target: ReceivePackSession | null = null;
   try {
     target = await ReceivePackSession.open(targetTransport, { signal: options.signal, readOnly: dryRun });
+    onDecision?.(describeSource(source));
+    onDecision?.(describeTarget(target));
     const input: PlanInput = {
       mode: policy.mode,
       scope: policy.scope,
@@ -103,6 +126,7 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
       targetRefs: target.discovery.refs,
     };
     const questions = ancestryQuestions(input);
+    if (questions.length > 0) context.phase('ancestry');
     const ancestry = await answerAncestry(source, questions, {
       signal: options.signal,
       onProgress: context.progress('source'),
@@ -115,6 +139,7 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
       targetRefs: target.discovery.refs,
       targetMaxPackBytes: options.targetMaxPackBytes ?? null,
     });
+    onDecision?.(describePlans(plans));
     onDecision?.(`strategy: ${strategy.relayMode} (${strategy.relayReason})`);
     return {
       context,

@@ -26,6 +26,7 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
   const refPrefixes = selectionPrefixes(options);
   try {
     const sourceTransport = context.transport('source', sourceEndpoint, options.source);
+    context.phase('discover');
     const session = await UploadPackSession.open(sourceTransport, {
       protocol: options.protocol ?? 'auto',
       refPrefixes: options.allRefs ? [] : refPrefixes,
@@ -42,6 +43,7 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
       target = { url: targetSession.transport.displayUrl, capabilities: targetSession.discovery.capabilities.toList() };
     }
 
+    await context.succeeded();
     return {
       source: {
         url: sourceTransport.displayUrl,

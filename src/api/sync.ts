@@ -2,9 +2,10 @@
  * `sync`, `replicate` and `bootstrap` (CONTRACT §2-§4): plan, then execute the plan by relaying
  * the source's pack into the target. A plan with blocked refs pushes nothing.
  */
-import { RefBlockedError, UnsupportedError } from '../errors.js';
+import { HttpStatusError, RefBlockedError } from '../errors.js';
 import { DEFAULT_MAX_REF_UPDATES, summarizePlans, type SyncMode } from '../plan/index.js';
-import { executePlan } from '../strategy/execute.js';
+import { executeBatched, type BatchOptions } from '../strategy/batched.js';
+import { executePlan, type ExecuteOptions } from '../strategy/execute.js';
 import type { SyncResult } from './plan.js';
 import { planRun, resolvePolicy, type Planning, type PlanningOptions } from './planning.js';
 import { RunContext } from './run-context.js';
@@ -18,6 +19,11 @@ export interface SyncOptions extends PlanningOptions {
   atomic?: boolean;
   bootstrapStrategy?: 'first-parent' | 'topo';
 }
+
+/** The body limit a resumed batched run assumes when none is given (GitHub's is about 2 GiB). */
+const DEFAULT_RESUME_LIMIT_BYTES = 1024 * 1024 * 1024;
+/** The smallest limit guessed from a refused push. */
+const MIN_GUESSED_LIMIT_BYTES = 256 * 1024;
 
 function resultOf(operation: SyncResult['operation'], planning: Planning): SyncResult {
   const { strategy } = planning;
@@ -53,25 +59,54 @@ async function run(operation: 'sync' | 'replicate' | 'bootstrap', mode: SyncMode
         error.result = { ...result, ...context.finish() };
         throw error;
       }
-      if (planning.strategy.relayMode === 'bootstrap-batch' || planning.strategy.relayMode === 'incremental-batch') {
-        throw new UnsupportedError('batched pushes (--target-max-pack-bytes, or a resume of an earlier batched run) are not available in this build; run without --target-max-pack-bytes');
-      }
-      if (planning.strategy.relayMode !== 'none') {
-        const outcome = await executePlan(planning.source, planning.target, planning.plans, {
-          atomic: options.atomic ?? true,
-          bestEffort: policy.bestEffort,
-          force: policy.force,
-          maxPackBytes: options.maxPackBytes ?? null,
-          maxRefUpdates: options.targetMaxRefUpdates ?? DEFAULT_MAX_REF_UPDATES,
-          stats: context.stats,
-          signal: options.signal,
-          onSourceProgress: context.progress('source'),
-          onTargetProgress: context.progress('target'),
-          onDecision: context.decisions(),
-        });
+      const executeOptions: ExecuteOptions = {
+        atomic: options.atomic ?? true,
+        bestEffort: policy.bestEffort,
+        force: policy.force,
+        maxPackBytes: options.maxPackBytes ?? null,
+        maxRefUpdates: options.targetMaxRefUpdates ?? DEFAULT_MAX_REF_UPDATES,
+        stats: context.stats,
+        signal: options.signal,
+        onSourceProgress: context.progress('source'),
+        onTargetProgress: context.progress('target'),
+        onDecision: context.decisions(),
+        onPhase: context.phases(),
+      };
+      const batchOptions = (limitBytes: number): BatchOptions => ({
+        ...executeOptions,
+        limitBytes,
+        strategy: options.bootstrapStrategy ?? 'first-parent',
+      });
+      const batched = async (limitBytes: number): Promise<void> => {
+        const outcome = await executeBatched(planning.source, planning.target, planning.plans, batchOptions(limitBytes));
         result.plans = outcome.plans;
         Object.assign(result, summarizePlans(outcome.plans));
+        result.batching = true;
+        result.batchCount = outcome.batchCount;
+        result.plannedBatchCount = outcome.plannedBatchCount;
+        result.tempRefs = outcome.tempRefs;
+      };
+      const mode = planning.strategy.relayMode;
+      if (mode === 'bootstrap-batch' || mode === 'incremental-batch') {
+        await batched(options.targetMaxPackBytes ?? DEFAULT_RESUME_LIMIT_BYTES);
+      } else if (mode !== 'none') {
+        const progress = { packBytesSent: 0 };
+        try {
+          const outcome = await executePlan(planning.source, planning.target, planning.plans, { ...executeOptions, progress });
+          result.plans = outcome.plans;
+          Object.assign(result, summarizePlans(outcome.plans));
+        } catch (error) {
+          // A target that refuses a one-shot push for its size or duration gets batches instead.
+          const refused = error instanceof HttpStatusError && [408, 413, 504].includes(error.status);
+          if (!refused || mode === 'replicate' || mode === 'ref-only') throw error;
+          const limit = Math.max(MIN_GUESSED_LIMIT_BYTES, Math.floor(progress.packBytesSent * (error.status === 413 ? 0.9 : 0.5)));
+          context.decisions()?.(`strategy: the target answered HTTP ${error.status} to a one-shot push after ${progress.packBytesSent} pack bytes; switching to batches of at most ${limit} bytes`);
+          result.relayMode = mode === 'bootstrap' ? 'bootstrap-batch' : 'incremental-batch';
+          result.relayReason = 'target-body-limit';
+          await batched(limit);
+        }
       }
+      await context.succeeded();
       return { ...result, ...context.finish() };
     } finally {
       await planning.source.close().catch(() => undefined);

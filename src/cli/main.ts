@@ -2,7 +2,7 @@
  * The `git-sync` command line: parses flags, calls the library, renders the result, and picks the
  * exit code. No logic lives here.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help } from 'commander';
 import { fetch, type FetchOptions } from '../api/fetch.js';
 import type { CommonOptions, EndpointOptions, RefSelection } from '../api/options.js';
 import { plan, type PlanOptions } from '../api/plan.js';
@@ -10,16 +10,21 @@ import type { SyncScopeOptions } from '../api/planning.js';
 import { probe, type ProbeOptions } from '../api/probe.js';
 import { bootstrap, replicate, sync, type SyncOptions } from '../api/sync.js';
 import { RefBlockedError } from '../errors.js';
+import { httpTraceRequested, traceHttp } from '../observe/http-trace.js';
 import { redactUrl } from '../observe/redact.js';
 import { VERSION } from '../version.js';
 import { EXIT_OK, EXIT_USAGE, errorReport, exitCodeFor } from './exit-codes.js';
-import { isBooleanOption, optionsFor, readBooleanEnv, toCommanderOption, type CommandName } from './option-table.js';
+import { helpText, isBooleanOption, optionsFor, readBooleanEnv, toCommanderOption, type CommandName } from './option-table.js';
+import { startProgress, type ProgressTerminal, type ProgressView } from './progress.js';
+import { endpointLabel } from './progress-state.js';
 import { failedFetchJson, failedProbeJson, failedSyncJson, renderFetchText, renderProbeText, renderSyncText, toJson } from './render.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   env: NodeJS.ProcessEnv;
+  /** stderr when it is a terminal: `--progress` draws live there. */
+  terminal?: ProgressTerminal | null;
 }
 
 /** Parsed flag values, keyed by commander's camelCase attribute names. */
@@ -34,7 +39,7 @@ const EXAMPLES: Partial<Record<CommandName, string[]>> = {
   sync: [
     'git-sync sync https://github.com/org/repo.git https://mirror.example.com/org/repo.git',
     'git-sync sync --tags --prune --json https://host/a.git https://host/b.git',
-    'git-sync sync --all-refs --exclude-ref-prefix refs/pull/ --force-with-lease https://host/a.git https://host/b.git',
+    'git-sync sync --tags --progress https://github.com/org/repo.git ./backup.git',
   ],
   replicate: [
     'git-sync replicate --tags --prune https://host/a.git https://host/b.git',
@@ -43,6 +48,7 @@ const EXAMPLES: Partial<Record<CommandName, string[]>> = {
   bootstrap: [
     'git-sync bootstrap --tags https://github.com/org/repo.git https://mirror.example.com/org/new.git',
     'git-sync bootstrap --branch main,release --stats https://host/a.git https://host/b.git',
+    'git-sync bootstrap --progress --target-max-pack-bytes 1GiB https://host/big.git https://host/new.git',
   ],
   plan: [
     'git-sync plan https://github.com/org/repo.git https://mirror.example.com/org/repo.git',
@@ -52,9 +58,22 @@ const EXAMPLES: Partial<Record<CommandName, string[]>> = {
   fetch: [
     'git-sync fetch https://github.com/org/repo.git',
     'git-sync fetch --branch main --have-ref refs/heads/release --stats https://host/repo.git',
-    'git-sync fetch --all-refs --json --measure-memory https://host/repo.git',
+    'git-sync fetch --progress -v https://host/repo.git',
   ],
 };
+
+const PROGRAM_HELP = `
+Run 'git-sync <command> --help' for a command's flags, their defaults and environment variables.
+
+Examples:
+  $ git-sync plan --tags https://github.com/org/repo.git https://mirror.example.com/org/repo.git
+  $ git-sync sync --tags --progress https://github.com/org/repo.git https://mirror.example.com/org/repo.git
+  $ git-sync sync --tags https://github.com/org/repo.git ./backup.git
+
+Exit codes: 0 success, 1 failure (network, protocol, auth, target rejection), 2 usage error,
+3 refused (blocked refs, nothing pushed). Results go to stdout (--json for JSON); errors,
+--progress and -v go to stderr. Documentation: README.md and docs/ in the package.
+`;
 
 function side(flags: Flags, name: 'source' | 'target', url: string): EndpointOptions {
   return {
@@ -63,6 +82,7 @@ function side(flags: Flags, name: 'source' | 'target', url: string): EndpointOpt
     username: (flags[`${name}Username`] as string | undefined) ?? null,
     bearerToken: (flags[`${name}BearerToken`] as string | undefined) ?? null,
     insecureSkipTlsVerify: Boolean(flags[`${name}InsecureSkipTlsVerify`]),
+    followInfoRefsRedirect: Boolean(flags[`${name}FollowInfoRefsRedirect`]),
   };
 }
 
@@ -72,14 +92,26 @@ function secretsOf(flags: Flags): string[] {
     .filter((value): value is string => typeof value === 'string' && value.length > 0);
 }
 
-function common(flags: Flags, io: CliIo): CommonOptions {
-  const verbose = Boolean(flags.verbose);
+function common(flags: Flags, view: ProgressView | null, env: NodeJS.ProcessEnv): CommonOptions {
   return {
+    env,
     protocol: flags.protocol as CommonOptions['protocol'],
     stats: Boolean(flags.stats),
     measureMemory: Boolean(flags.measureMemory),
-    onProgress: verbose ? (event) => io.stderr(`${event.kind === 'decision' ? 'git-sync' : event.side}: ${event.message}\n`) : undefined,
+    onProgress: view?.listener,
   };
+}
+
+/** What `--progress` and `-v` show, where (src/cli/progress.ts); null when nothing. */
+function progressView(flags: Flags, io: CliIo, source: string, target: string | null): Promise<ProgressView | null> {
+  return startProgress({
+    progress: Boolean(flags.progress),
+    verbose: Boolean(flags.verbose),
+    terminal: io.terminal ?? null,
+    stderr: io.stderr,
+    env: io.env,
+    labels: { source: endpointLabel(source), target: target === null ? null : endpointLabel(target) },
+  });
 }
 
 function syncScope(flags: Flags): SyncScopeOptions {
@@ -109,6 +141,14 @@ function selection(flags: Flags): RefSelection {
 function withOptions(command: Command, name: CommandName, io: CliIo): Command {
   const specs = optionsFor(name);
   for (const spec of specs) command.addOption(toCommanderOption(spec));
+  // Help text comes from the option table: purpose, choices, default and env var of every flag.
+  const fallback = new Help();
+  command.configureHelp({
+    optionDescription: (option) => {
+      const spec = specs.find((candidate) => candidate.flags === option.flags);
+      return spec ? helpText(spec) : fallback.optionDescription(option);
+    },
+  });
   command.hook('preAction', (self) => {
     for (const spec of specs) {
       if (spec.env === undefined || !isBooleanOption(spec)) continue;
@@ -138,7 +178,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .version(`git-sync ${VERSION}`, '--version', 'print the version')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .showSuggestionAfterError(true);
+    .showSuggestionAfterError(true)
+    .addHelpText('after', PROGRAM_HELP);
 
   program
     .command('version')
@@ -154,13 +195,14 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     'probe',
     io,
   ).action(async (source: string, target: string | undefined, flags: Flags) => {
+    const view = await progressView(flags, io, source, target ?? null);
     const options: ProbeOptions = {
-      ...common(flags, io),
+      ...common(flags, view, io.env),
       ...selection(flags),
       source: side(flags, 'source', source),
       target: target === undefined ? null : side(flags, 'target', target),
     };
-    exitCode = await run(flags, io, () => probe(options), renderProbeText, (error) => failedProbeJson(safeDisplay(source), error));
+    exitCode = await run(flags, io, view, () => probe(options), renderProbeText, (error) => failedProbeJson(safeDisplay(source), error));
   });
 
   const syncCommands = [
@@ -178,8 +220,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       command.name,
       io,
     ).action(async (source: string, target: string, flags: Flags) => {
+      const view = await progressView(flags, io, source, target);
       const options: SyncOptions = {
-        ...common(flags, io),
+        ...common(flags, view, io.env),
         ...syncScope(flags),
         source: side(flags, 'source', source),
         target: side(flags, 'target', target),
@@ -188,7 +231,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         atomic: flags.atomic !== false,
         bootstrapStrategy: flags.bootstrapStrategy as SyncOptions['bootstrapStrategy'],
       };
-      exitCode = await run(flags, io, () => command.run(options), renderSyncText, (error) =>
+      exitCode = await run(flags, io, view, () => command.run(options), renderSyncText, (error) =>
         failedSyncJson(command.name, false, { source: safeDisplay(source), target: safeDisplay(target) }, error),
       );
     });
@@ -203,14 +246,15 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     'plan',
     io,
   ).action(async (source: string, target: string, flags: Flags) => {
+    const view = await progressView(flags, io, source, target);
     const options: PlanOptions = {
-      ...common(flags, io),
+      ...common(flags, view, io.env),
       ...syncScope(flags),
       mode: flags.mode as PlanOptions['mode'],
       source: side(flags, 'source', source),
       target: side(flags, 'target', target),
     };
-    exitCode = await run(flags, io, () => plan(options), renderSyncText, (error) =>
+    exitCode = await run(flags, io, view, () => plan(options), renderSyncText, (error) =>
       failedSyncJson('plan', true, { source: safeDisplay(source), target: safeDisplay(target) }, error),
     );
   });
@@ -223,16 +267,19 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     'fetch',
     io,
   ).action(async (source: string, flags: Flags) => {
+    const view = await progressView(flags, io, source, null);
     const options: FetchOptions = {
-      ...common(flags, io),
+      ...common(flags, view, io.env),
       ...selection(flags),
       source: side(flags, 'source', source),
       haveRefs: (flags.haveRef as string[] | undefined) ?? [],
       haves: (flags.have as string[] | undefined) ?? [],
     };
-    exitCode = await run(flags, io, () => fetch(options), renderFetchText, (error) => failedFetchJson(safeDisplay(source), error));
+    exitCode = await run(flags, io, view, () => fetch(options), renderFetchText, (error) => failedFetchJson(safeDisplay(source), error));
   });
 
+  // GITSYNC_HTTP_TRACE=1: a line per HTTP request and response on stderr, URLs redacted.
+  const stopTrace = httpTraceRequested(io.env) ? traceHttp(io.stderr) : null;
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
@@ -241,6 +288,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
     throw error;
+  } finally {
+    stopTrace?.();
   }
   return exitCode;
 }
@@ -252,15 +301,18 @@ function safeDisplay(url: string): string {
 async function run<T>(
   flags: Flags,
   io: CliIo,
+  view: ProgressView | null,
   operation: () => Promise<T>,
   renderText: (result: T) => string,
   failedJson: (error: { code: string; message: string }) => object,
 ): Promise<number> {
   try {
     const result = await operation();
+    view?.finish(false);
     io.stdout(flags.json ? toJson({ ...result, error: null }) : renderText(result));
     return EXIT_OK;
   } catch (error) {
+    view?.finish(true);
     const report = errorReport(error, secretsOf(flags));
     // A blocked plan is still a plan: show every ref and why, then refuse.
     const partial = error instanceof RefBlockedError ? (error.result as T | null) : null;

@@ -59,6 +59,7 @@ function sideOptions(side: 'source' | 'target'): OptionSpec[] {
       description: `${side} HTTP token or password (basic auth)`,
       env: `GITSYNC_${upper}_TOKEN`,
       commands: EVERY,
+      defaultDescription: 'none',
       secret: true,
     },
     {
@@ -73,12 +74,20 @@ function sideOptions(side: 'source' | 'target'): OptionSpec[] {
       description: `${side} bearer token (wins over basic auth)`,
       env: `GITSYNC_${upper}_BEARER_TOKEN`,
       commands: EVERY,
+      defaultDescription: 'none',
       secret: true,
     },
     {
       flags: `--${side}-insecure-skip-tls-verify`,
       description: `do not verify the ${side}'s TLS certificate`,
       env: `GITSYNC_${upper}_INSECURE_SKIP_TLS_VERIFY`,
+      defaultValue: false,
+      commands: EVERY,
+    },
+    {
+      flags: `--${side}-follow-info-refs-redirect`,
+      description: `when the ${side}'s info/refs is redirected, send every later request there too (credentials stay with the original host)`,
+      env: `GITSYNC_${upper}_FOLLOW_INFO_REFS_REDIRECT`,
       defaultValue: false,
       commands: EVERY,
     },
@@ -97,6 +106,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   {
     flags: '--branch <names>',
     description: 'only these branches (comma-separated short names; repeatable)',
+    defaultDescription: 'all branches',
     parse: commaList,
     commands: [...SYNCING, 'fetch'],
   },
@@ -110,12 +120,14 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   {
     flags: '--exclude-ref-prefix <prefix>',
     description: 'leave refs under this prefix alone (repeatable)',
+    defaultDescription: 'none',
     parse: collect,
     commands: EVERY,
   },
   {
     flags: '--map <src:dst>',
     description: 'push source ref src to target ref dst: short branch names (main:stable) or full names (repeatable)',
+    defaultDescription: 'none',
     parse: collect,
     commands: SYNCING,
   },
@@ -135,12 +147,14 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   {
     flags: '--max-pack-bytes <size>',
     description: 'abort when the relayed source pack grows past this size (e.g. 2GiB); the target is left untouched',
+    defaultDescription: 'no limit',
     parse: byteSize,
     commands: SYNCING,
   },
   {
     flags: '--target-max-pack-bytes <size>',
     description: "the target's body limit (e.g. 100MB): split pushes into batches that fit",
+    defaultDescription: 'no limit',
     parse: byteSize,
     commands: SYNCING,
   },
@@ -162,6 +176,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   {
     flags: '--no-atomic',
     description: 'do not ask for an atomic push even when the target offers one',
+    defaultDescription: 'atomic when offered',
     commands: ['sync', 'replicate', 'bootstrap'],
   },
   {
@@ -174,12 +189,14 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   {
     flags: '--have-ref <ref>',
     description: 'a source ref whose objects count as already present (repeatable)',
+    defaultDescription: 'none',
     parse: collect,
     commands: ['fetch'],
   },
   {
     flags: '--have <hash>',
     description: 'an object id to send as a have (repeatable)',
+    defaultDescription: 'none',
     parse: collect,
     commands: ['fetch'],
   },
@@ -191,7 +208,18 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     defaultValue: false,
     commands: EVERY,
   },
-  { flags: '-v, --verbose', description: 'server progress and decisions on stderr', defaultValue: false, commands: EVERY },
+  {
+    flags: '--progress',
+    description: 'show live throughput per side, the phase or batch i/N and server progress on stderr, then a summary line (on a terminal; elsewhere only with -v)',
+    defaultValue: false,
+    commands: EVERY,
+  },
+  {
+    flags: '-v, --verbose',
+    description: "explain on stderr: git-sync's decisions (strategy and why, subdivisions, retries, checkpoints) and the servers' progress, as git-sync:/source:/target: lines",
+    defaultValue: false,
+    commands: EVERY,
+  },
   ...sideOptions('source'),
   ...sideOptions('target'),
 ];
@@ -217,6 +245,21 @@ export function toCommanderOption(spec: OptionSpec): Option {
   if (spec.defaultValue !== undefined && !spec.secret) option.default(spec.defaultValue, spec.defaultDescription);
   else if (spec.defaultDescription !== undefined) option.default(undefined, spec.defaultDescription);
   return option;
+}
+
+/** A flag's help: what it does, then its choices, default and environment variable. */
+export function helpText(spec: OptionSpec): string {
+  const details: string[] = [];
+  if (spec.choices) details.push(`choices: ${spec.choices.join(', ')}`);
+  const shown = spec.defaultDescription ?? (spec.secret || spec.defaultValue === undefined ? undefined : formatDefault(spec.defaultValue));
+  if (shown !== undefined) details.push(`default: ${shown}`);
+  if (spec.env) details.push(`env: ${spec.env}`);
+  return details.length > 0 ? `${spec.description} (${details.join('; ')})` : spec.description;
+}
+
+function formatDefault(value: unknown): string {
+  if (typeof value === 'boolean') return value ? 'on' : 'off';
+  return String(value);
 }
 
 /** `1`, `true`, `yes`, `on` are true; `0`, `false`, `no`, `off` and empty are false. */

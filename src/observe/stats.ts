@@ -52,6 +52,18 @@ export class StatsRecorder {
     return phase;
   }
 
+  /** Bytes sent to and received from one side so far; cheap enough to poll for progress. */
+  bytes(side: Side): { bytesSent: number; bytesReceived: number } {
+    let bytesSent = 0;
+    let bytesReceived = 0;
+    for (const [name, phase] of this.phases) {
+      if (!name.startsWith(`${side} `)) continue;
+      bytesSent += phase.requestBytes;
+      bytesReceived += phase.responseBytes;
+    }
+    return { bytesSent, bytesReceived };
+  }
+
   report(): StatsReport {
     const phases: Record<string, PhaseStats> = {};
     for (const [name, phase] of this.phases) phases[name] = { ...phase };

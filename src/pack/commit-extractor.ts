@@ -9,34 +9,49 @@ import { CommitGraphBuilder, commitId } from './commit-graph.js';
 import { applyDelta } from './delta.js';
 import { PackReader, type PackReaderOptions, type PackSummary } from './pack-reader.js';
 
-/** Bytes of commit bodies kept for delta bases; deltas reach back a short window in practice. */
-const DEFAULT_COMMIT_CACHE_BYTES = 32 * 1024 * 1024;
+/**
+ * Bytes of recent commit bodies kept as possible delta bases. pack-objects looks for delta bases
+ * in a small window of similar objects, so a commit's base is a recent commit in practice.
+ */
+const DEFAULT_COMMIT_CACHE_BYTES = 1024 * 1024;
 
+/** A first-in, first-out cache of commit bodies by pack offset (and id, for REF_DELTA bases). */
 class CommitBodyCache {
-  private readonly byOffset = new Map<number, Buffer>();
+  private readonly byOffset = new Map<number, { id: string; body: Buffer }>();
   private readonly byId = new Map<string, number>();
+  /** Insertion order, consumed from `head`: eviction is O(1). */
+  private readonly queue: number[] = [];
+  private head = 0;
   private bytes = 0;
   constructor(private readonly limit: number) {}
 
   put(offset: number, id: Buffer, body: Buffer): void {
-    this.byOffset.set(offset, body);
-    this.byId.set(id.toString('hex'), offset);
+    const hex = id.toString('hex');
+    this.byOffset.set(offset, { id: hex, body });
+    this.byId.set(hex, offset);
+    this.queue.push(offset);
     this.bytes += body.length;
-    // Maps iterate in insertion order: evict the oldest bodies first.
-    for (const [oldOffset, oldBody] of this.byOffset) {
-      if (this.bytes <= this.limit) break;
-      this.byOffset.delete(oldOffset);
-      this.bytes -= oldBody.length;
+    while (this.bytes > this.limit && this.head < this.queue.length) {
+      const oldest = this.queue[this.head++]!;
+      const entry = this.byOffset.get(oldest);
+      if (entry === undefined) continue;
+      this.byOffset.delete(oldest);
+      if (this.byId.get(entry.id) === oldest) this.byId.delete(entry.id);
+      this.bytes -= entry.body.length;
+    }
+    if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
     }
   }
 
   atOffset(offset: number): Buffer | undefined {
-    return this.byOffset.get(offset);
+    return this.byOffset.get(offset)?.body;
   }
 
   withId(id: string): Buffer | undefined {
     const offset = this.byId.get(id);
-    return offset === undefined ? undefined : this.byOffset.get(offset);
+    return offset === undefined ? undefined : this.byOffset.get(offset)?.body;
   }
 }
 
@@ -51,9 +66,16 @@ export function commitExtractingReader(
     builder.addCommit(body, id);
     cache.put(offset, id, body);
   };
-  return new PackReader({
+  let reserved = false;
+  const reader: PackReader = new PackReader({
     ...options,
-    wantData: (type, entry) => type === 'commit' || ((type === 'ofs-delta' || type === 'ref-delta') && entry.objectType === 'commit'),
+    wantData: (type, entry) => {
+      if (!reserved) {
+        reserved = true;
+        builder.reserve(reader.declaredObjects ?? 0);
+      }
+      return type === 'commit' || ((type === 'ofs-delta' || type === 'ref-delta') && entry.objectType === 'commit');
+    },
     onData: (object, data) => {
       if (object.type === 'commit') {
         add(object.offset, data);
@@ -68,6 +90,7 @@ export function commitExtractingReader(
       add(object.offset, applyDelta(base, data));
     },
   });
+  return reader;
 }
 
 /** Reads a whole pack stream and returns the commit graph it carries with the pack summary. */

@@ -17,6 +17,14 @@ class GrowableBytes {
   constructor(initial: number) {
     this.buffer = Buffer.allocUnsafe(initial);
   }
+  /** Grows the buffer once to hold `size` bytes in all (no effect when it already does). */
+  reserve(size: number): void {
+    if (size <= this.buffer.length) return;
+    const next = Buffer.allocUnsafe(size);
+    this.buffer.copy(next, 0, 0, this.length);
+    this.buffer = next;
+  }
+
   append(source: Buffer, start: number, end: number): void {
     const size = end - start;
     if (this.length + size > this.buffer.length) {
@@ -34,6 +42,12 @@ class GrowableUint32 {
   length = 0;
   constructor(initial: number) {
     this.array = new Uint32Array(initial);
+  }
+  reserve(size: number): void {
+    if (size <= this.array.length) return;
+    const next = new Uint32Array(size);
+    next.set(this.array.subarray(0, this.length));
+    this.array = next;
   }
   push(value: number): void {
     if (this.length === this.array.length) {
@@ -77,6 +91,17 @@ export class CommitGraphBuilder {
 
   get size(): number {
     return this.count;
+  }
+
+  /**
+   * Sizes the arrays for about `commits` commits at once (a pack header declares its object
+   * count), so they do not grow by doubling — which would briefly hold two copies.
+   */
+  reserve(commits: number): void {
+    this.ids.reserve(commits * ID_BYTES);
+    // Most commits have one parent; merges are a small share.
+    this.parentIds.reserve(Math.ceil(commits * 1.05) * ID_BYTES);
+    this.parentStart.reserve(commits + 1);
   }
 
   /** Adds a commit from its raw body (as stored in the pack, without the object header). */
@@ -165,6 +190,13 @@ export class CommitGraph {
     for (let k = this.parentStart[index]!; k < this.parentStart[index + 1]!; k++) {
       out.push(this.parentIds.toString('hex', k * ID_BYTES, k * ID_BYTES + ID_BYTES));
     }
+    return out;
+  }
+
+  /** Indices of a commit's parents, in order; -1 for a parent outside the graph. */
+  parentIndicesOf(index: number): number[] {
+    const out: number[] = [];
+    for (let k = this.parentStart[index]!; k < this.parentStart[index + 1]!; k++) out.push(this.parentIndex[k]!);
     return out;
   }
 

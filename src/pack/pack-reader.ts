@@ -211,6 +211,11 @@ export class PackReader {
     return this.table.count;
   }
 
+  /** The object count the header declares; null until the header has been read. */
+  get declaredObjects(): number | null {
+    return this.phase === 'header' ? null : this.objectCount;
+  }
+
   /**
    * Feeds the next chunk of the pack; await it before writing the next (see the file comment).
    * The reader may keep a reference to the chunk until it is parsed: do not modify it.

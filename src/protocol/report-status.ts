@@ -152,9 +152,9 @@ export async function readReportStatus(reader: PktLineReader, options: ReportSta
   const remoteErrors: string[] = [];
   try {
     if (!options.sideband) return { ...(await readReportLines(reader, options.signal)), remoteErrors };
-    const onProgress = (message: string): void => {
+    const onProgress = (message: string, transient: boolean): void => {
       if (message.startsWith('error:') && remoteErrors.length < MAX_REMOTE_ERRORS) remoteErrors.push(message);
-      options.onProgress?.(message);
+      options.onProgress?.(message, transient);
     };
     const inner = new PktLineReader(demuxSideband(reader, { onProgress, signal: options.signal }));
     const report = await readReportLines(inner, options.signal);

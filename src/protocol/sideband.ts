@@ -6,7 +6,11 @@
 import { ProtocolError, RemoteError, throwIfAborted } from '../errors.js';
 import { PktLineReader, describePacket } from './pktline.js';
 
-export type ProgressCallback = (message: string) => void;
+/**
+ * One line of a server's progress text. `transient` is true when git ended it with `\r`: an
+ * in-place update the next line replaces (a terminal shows only the latest).
+ */
+export type ProgressCallback = (message: string, transient: boolean) => void;
 
 export interface DemuxOptions {
   onProgress?: ProgressCallback;
@@ -22,13 +26,18 @@ export class ProgressSplitter {
   constructor(private readonly emit: ProgressCallback) {}
 
   push(text: string): void {
-    const parts = (this.pending + text).split(/[\r\n]/);
-    this.pending = parts.pop() ?? '';
-    for (const part of parts) if (part.length > 0) this.emit(part);
+    const all = this.pending + text;
+    let start = 0;
+    for (const end of all.matchAll(/[\r\n]/g)) {
+      const part = all.slice(start, end.index);
+      if (part.length > 0) this.emit(part, end[0] === '\r');
+      start = end.index + 1;
+    }
+    this.pending = all.slice(start);
   }
 
   flush(): void {
-    if (this.pending.length > 0) this.emit(this.pending);
+    if (this.pending.length > 0) this.emit(this.pending, false);
     this.pending = '';
   }
 }

@@ -82,6 +82,7 @@ export class UploadPackSession {
         throw new ProtocolError(`${transport.displayUrl} answered with protocol v2 although v1 was requested`);
       }
       const capabilities = advertisement.capabilities;
+      if (transport.kind === 'http') await connection.advertisement.close();
       // HEAD matches no `refs/` prefix: ask for it too, or its symref target would be lost.
       const prefixes = options.refPrefixes && options.refPrefixes.length > 0 ? [...new Set(['HEAD', ...options.refPrefixes])] : [];
       const body = lsRefsRequest(capabilities, { refPrefixes: prefixes, agent: AGENT });

@@ -26,8 +26,10 @@ import type { PushCommand } from '../protocol/receive-pack.js';
 import { ReceivePackSession } from '../protocol/receive-pack-session.js';
 import { pushReportError } from '../protocol/report-status.js';
 import type { UploadPackSession } from '../protocol/upload-pack-session.js';
+import type { PhaseStep, RunPhase } from '../observe/progress.js';
 import type { StatsRecorder } from '../observe/stats.js';
-import { relayPush } from './relay.js';
+import type { Oid } from '../types.js';
+import { relayPush, type RelayProgress } from './relay.js';
 
 /** How often `--force-blind` re-reads the target and tries again after a moved ref. */
 const BLIND_ATTEMPTS = 3;
@@ -44,6 +46,12 @@ export interface ExecuteOptions {
   onSourceProgress?: (message: string) => void;
   onTargetProgress?: (message: string) => void;
   onDecision?: (message: string) => void;
+  /** Told before each receive-pack request: request `i` of `N` when the push is split. */
+  onPhase?: (phase: RunPhase, step: PhaseStep | null) => void;
+  /** Objects the target holds beyond its advertised refs (pushed earlier in this run). */
+  extraHaves?: Iterable<Oid>;
+  /** Updated as pack bytes leave for the target: how far a refused push got. */
+  progress?: RelayProgress;
 }
 
 export interface ExecuteOutcome {
@@ -69,12 +77,16 @@ export async function executePlan(
   const atomic = options.atomic && !options.bestEffort && target.discovery.features.atomic;
   const ordered = orderForPush(plans, source.discovery.head);
   const have = targetObjectHashes(target.discovery.refs);
+  for (const hash of options.extraHaves ?? []) have.add(hash);
   const rejections = new Map<string, string>();
   const outcome: ExecuteOutcome = { plans: [...plans], pushes: 0, packBytes: 0, objects: { commit: 0, tree: 0, blob: 0, tag: 0, total: 0 } };
   const chunks = chunkRefCommands(ordered.map(commandOf), options.maxRefUpdates);
   if (chunks.length > 1) options.onDecision?.(`push: ${ordered.length} ref commands in ${chunks.length} requests of at most ${options.maxRefUpdates}`);
 
+  let request = 0;
   for (let chunk of chunks) {
+    request += 1;
+    options.onPhase?.('push', chunks.length > 1 ? { unit: 'request', index: request, total: chunks.length } : null);
     for (let attempt = 1; ; attempt++) {
       const wants = [...new Set(chunk.flatMap((c) => (c.newHash !== null && !have.has(c.newHash) ? [c.newHash] : [])))];
       options.onDecision?.(
@@ -89,6 +101,7 @@ export async function executePlan(
         signal: options.signal,
         onSourceProgress: options.onSourceProgress,
         onTargetProgress: options.onTargetProgress,
+        progress: options.progress,
       });
       outcome.pushes += 1;
       if (pack) {

@@ -6,7 +6,7 @@
  * pack git-sync has not checked. A failure on either side aborts the other; the target then
  * sees a truncated pack and refuses it, and no ref moves.
  */
-import { PackTooLargeError } from '../errors.js';
+import { GitSyncError, PackTooLargeError, throwIfAborted } from '../errors.js';
 import { PackReader, type PackSummary } from '../pack/pack-reader.js';
 import type { PushCommand } from '../protocol/receive-pack.js';
 import type { ReceivePackSession } from '../protocol/receive-pack-session.js';
@@ -16,9 +16,32 @@ import type { StatsRecorder } from '../observe/stats.js';
 import type { Oid } from '../types.js';
 import { pushCommands } from './push.js';
 
+/**
+ * A batch's pack would not fit the target's body limit: either it crossed the limit, or the pack
+ * so far (bytes per object times the objects the header declares) projects well past it. Thrown
+ * before the offending bytes leave, so the target sees a truncated pack and applies nothing.
+ */
+export class PackOverBudgetError extends GitSyncError {
+  constructor(
+    readonly budgetBytes: number,
+    readonly sentBytes: number,
+    readonly projectedBytes: number,
+  ) {
+    super('PACK_TOO_LARGE', `pack projected at ${projectedBytes} bytes does not fit the target's limit of ${budgetBytes} bytes`);
+  }
+}
+
+/** How much of the current pack has left for the target (for sizing after a refusal). */
+export interface RelayProgress {
+  packBytesSent: number;
+}
+
 export interface RelayOptions {
   atomic: boolean;
+  progress?: RelayProgress;
   maxPackBytes?: number | null;
+  /** The target's body limit for this push: abort early when the pack will not fit it. */
+  budgetBytes?: number | null;
   stats?: StatsRecorder;
   signal?: AbortSignal;
   onSourceProgress?: (message: string) => void;
@@ -31,19 +54,44 @@ export interface RelayOutcome {
   pack: PackSummary | null;
 }
 
+/** Past this share of a budget, a projection over it aborts the push early. */
+const PROJECTION_MIN_SHARE = 0.25;
+
 /** Holds back one chunk so the checksum is verified before the pack's last bytes leave. */
-async function* observedPack(source: AsyncIterable<Buffer>, reader: PackReader, limit: number | null, done: (summary: PackSummary) => void): AsyncGenerator<Buffer> {
+async function* observedPack(
+  source: AsyncIterable<Buffer>,
+  reader: PackReader,
+  limit: number | null,
+  budget: number | null,
+  progress: RelayProgress | undefined,
+  done: (summary: PackSummary) => void,
+): AsyncGenerator<Buffer> {
   let held: Buffer | null = null;
   let total = 0;
+  if (progress) progress.packBytesSent = 0;
   for await (const chunk of source) {
     total += chunk.length;
     if (limit !== null && total > limit) throw new PackTooLargeError(limit);
+    if (budget !== null && total > budget) throw new PackOverBudgetError(budget, total - chunk.length, total);
     await reader.write(chunk);
-    if (held !== null) yield held;
+    if (budget !== null && total > budget * PROJECTION_MIN_SHARE) {
+      // Bytes per object so far, times the objects the header declares.
+      const declared = reader.declaredObjects ?? 0;
+      const read = reader.objectsRead;
+      const projected = read > 0 ? Math.round((total / read) * declared) : total;
+      if (read >= 8 && projected > budget * 1.5) throw new PackOverBudgetError(budget, total, projected);
+    }
+    if (held !== null) {
+      yield held;
+      if (progress) progress.packBytesSent += held.length;
+    }
     held = chunk;
   }
   done(await reader.end());
-  if (held !== null) yield held;
+  if (held !== null) {
+    yield held;
+    if (progress) progress.packBytesSent += held.length;
+  }
 }
 
 /**
@@ -58,6 +106,7 @@ export async function relayPush(
   haves: readonly Oid[],
   options: RelayOptions,
 ): Promise<RelayOutcome> {
+  throwIfAborted(options.signal);
   const pushOptions = { atomic: options.atomic, stats: options.stats, signal: options.signal, onProgress: options.onTargetProgress };
   if (wants.length === 0) {
     return { report: await pushCommands(target, commands, null, pushOptions), pack: null };
@@ -71,12 +120,13 @@ export async function relayPush(
     const limit = options.maxPackBytes ?? null;
     const reader = new PackReader({ maxBytes: limit ?? undefined, signal: controller.signal });
     let summary: PackSummary | null = null;
-    const pack = observedPack(response.pack, reader, limit, (result) => (summary = result));
+    const pack = observedPack(response.pack, reader, limit, options.budgetBytes ?? null, options.progress, (result) => (summary = result));
     try {
       const report = await pushCommands(target, commands, pack, { ...pushOptions, signal: controller.signal });
       return { report, pack: summary };
     } catch (error) {
       controller.abort(error);
+      reader.destroy(error instanceof Error ? error : undefined);
       await pack.return(undefined).catch(() => undefined);
       throw error;
     }

@@ -4,6 +4,12 @@
  * written chunk by chunk, waiting for 'drain'; responses are consumed as async iterables), and
  * every byte is counted into the phase's statistics where it passes.
  *
+ * Around each exchange (CONTRACT §7): credentials from `auth/http-authenticator.ts` (a 401 to an
+ * anonymous request asks the credential provider once, then the request is sent again when its
+ * body can be replayed), redirects of `info/refs` followed (`Authorization` only ever goes to the
+ * origin it belongs to), proxies from the environment (`proxy-env.ts`, `http-proxy-agent.ts`),
+ * and one trace event per request and per response (`observe/http-trace.ts`).
+ *
  * Built on Node's own `http`/`https` clients rather than undici: measured on a 44 MB relay,
  * undici (its module graph, its WebAssembly HTTP parser and a copy of every body chunk) cost
  * 30-40 MB more peak RSS than `node:http`, which alone breaks the 100 MB budget the relay is held
@@ -13,6 +19,8 @@
 import { once } from 'node:events';
 import http, { type IncomingMessage, type ClientRequest } from 'node:http';
 import https from 'node:https';
+import { HttpAuthenticator, type Authorization, type HttpAuth } from '../auth/http-authenticator.js';
+import type { CredentialProvider } from '../auth/credential-provider.js';
 import {
   AbortedError,
   GitSyncError,
@@ -21,23 +29,25 @@ import {
   HttpStatusError,
   HttpTooLargeError,
   NetworkError,
+  ProtocolError,
   TimeoutError,
   type HttpErrorData,
 } from '../errors.js';
 import { PktLineReader } from '../protocol/pktline.js';
 import type { Service } from '../protocol/advertisement.js';
 import { noteStreamedBytes } from '../observe/gc-pacer.js';
+import { httpTraceEnabled, publishHttpTrace } from '../observe/http-trace.js';
 import { redactSecrets, redactUrl } from '../observe/redact.js';
-import type { PhaseStats, Side, StatsRecorder } from '../observe/stats.js';
+import type { Side, StatsRecorder } from '../observe/stats.js';
 import { AGENT } from '../version.js';
+import { TunnelingAgent, proxiedRequestOptions } from './http-proxy-agent.js';
+import { proxyFor, type ProxyEnv } from './proxy-env.js';
 import type { ConnectOptions, GitConnection, RequestBody, RequestOptions, Transport } from './transport.js';
 
-export type HttpAuth =
-  | { readonly kind: 'basic'; readonly username: string; readonly password: string }
-  | { readonly kind: 'bearer'; readonly token: string };
+export type { HttpAuth } from '../auth/http-authenticator.js';
 
 export interface HttpTimeouts {
-  /** TCP + TLS connection establishment. */
+  /** TCP + TLS connection establishment (through a proxy: until the tunnel is open). */
   connectMillis: number;
   /** From the request being sent to the response headers. */
   headersMillis: number;
@@ -54,12 +64,28 @@ export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = {
 /** Advertisements are parsed as they stream, but a server sending without end is cut off. */
 export const DEFAULT_MAX_ADVERTISEMENT_BYTES = 512 * 1024 * 1024;
 
+/** Redirects followed for one `info/refs` request (Go's net/http default). */
+export const MAX_REDIRECTS = 10;
+
 export interface HttpTransportOptions {
   side: Side;
   /** What to print for this endpoint (already redacted); derived from the URL when absent. */
   displayUrl?: string;
+  /** Credentials the user gave (flags, env, the URL): sent to the URL's own origin only. */
   auth?: HttpAuth | null;
+  /** A user name given without a password, offered to the credential provider. */
+  username?: string | null;
+  /** Asked after a 401 when no given credentials apply (`git credential`); null or absent: never. */
+  credentialProvider?: CredentialProvider | null;
   insecureSkipTlsVerify?: boolean;
+  /**
+   * After `info/refs` was redirected, send every later request to where it ended (git's own
+   * behaviour). Off: redirects are followed for `info/refs` only, later requests go to the URL
+   * as given.
+   */
+  followInfoRefsRedirect?: boolean;
+  /** Where `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY` are read (default: this process's environment). */
+  proxyEnv?: ProxyEnv;
   timeouts?: Partial<HttpTimeouts>;
   maxAdvertisementBytes?: number;
   stats?: StatsRecorder;
@@ -77,6 +103,20 @@ const REQUEST_ID_HEADERS = [
   'x-trace-id',
   'x-served-by',
 ];
+
+/** Node's codes for a certificate that could not be verified. */
+const TLS_VERIFY_ERRORS = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 
 type Headers = IncomingMessage['headers'];
 
@@ -103,12 +143,69 @@ function toBuffer(chunk: Uint8Array): Buffer {
   return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
+function isRedirect(status: number): boolean {
+  return status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
+}
+
+/** The repository path of a smart-HTTP URL (`/org/repo.git/info/refs` -> `/org/repo.git`). */
+function repositoryPath(url: URL): string {
+  return url.pathname.replace(/\/(?:info\/refs|git-upload-pack|git-receive-pack)$/, '');
+}
+
+/** The trace of one exchange: a `request` event now, a `response` event once it is over. */
+class ExchangeTrace {
+  private readonly started = performance.now();
+  private readonly enabled = httpTraceEnabled();
+  private over = false;
+  requestBytes = 0;
+
+  constructor(
+    private readonly side: Side,
+    private readonly method: string,
+    private readonly url: string,
+    proxy: URL | null,
+  ) {
+    if (this.enabled) publishHttpTrace({ type: 'request', side, method, url, proxy: proxy === null ? null : redactUrl(proxy.toString()) });
+  }
+
+  end(outcome: { status: number; headers?: Headers; responseBytes?: number; location?: string | null; error?: unknown }): void {
+    if (this.over) return;
+    this.over = true;
+    if (!this.enabled) return;
+    const error = outcome.error === undefined ? null : outcome.error instanceof GitSyncError ? outcome.error.code : 'NETWORK';
+    publishHttpTrace({
+      type: 'response',
+      side: this.side,
+      method: this.method,
+      url: this.url,
+      status: outcome.status,
+      requestBytes: this.requestBytes,
+      responseBytes: outcome.responseBytes ?? 0,
+      durationMillis: performance.now() - this.started,
+      requestIds: outcome.headers ? requestIds(outcome.headers) : {},
+      location: outcome.location ?? null,
+      error,
+    });
+  }
+}
+
+interface Exchange {
+  response: IncomingMessage;
+  trace: ExchangeTrace;
+}
+
 export class HttpTransport implements Transport {
   readonly kind = 'http' as const;
   readonly displayUrl: string;
-  private readonly base: URL;
-  private readonly auth: HttpAuth | null;
-  private readonly agent: http.Agent;
+  /** Where requests go; moves when an adopted `info/refs` redirect says so. */
+  private base: URL;
+  /** The origin of the URL as given: the one explicit credentials belong to. */
+  private readonly homeOrigin: string;
+  private readonly authenticator: HttpAuthenticator;
+  private readonly agents = new Map<string, http.Agent>();
+  private readonly insecureSkipTlsVerify: boolean;
+  private readonly followInfoRefsRedirect: boolean;
+  private readonly proxyEnv: ProxyEnv;
   private readonly timeouts: HttpTimeouts;
   private readonly maxAdvertisementBytes: number;
   private readonly stats: StatsRecorder | undefined;
@@ -118,22 +215,34 @@ export class HttpTransport implements Transport {
     this.base = new URL(url.toString());
     this.base.username = '';
     this.base.password = '';
+    this.base.hash = '';
     this.base.pathname = this.base.pathname.replace(/\/+$/, '');
+    this.homeOrigin = this.base.origin;
     this.displayUrl = options.displayUrl ?? redactUrl(url.toString());
-    this.auth = options.auth ?? null;
     this.side = options.side;
+    this.insecureSkipTlsVerify = options.insecureSkipTlsVerify ?? false;
+    this.followInfoRefsRedirect = options.followInfoRefsRedirect ?? false;
+    this.proxyEnv = options.proxyEnv ?? process.env;
     this.timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...options.timeouts };
     this.maxAdvertisementBytes = options.maxAdvertisementBytes ?? DEFAULT_MAX_ADVERTISEMENT_BYTES;
     this.stats = options.stats;
-    // One keep-alive pool per transport: discovery, fetches and pushes reuse connections.
-    this.agent =
-      this.base.protocol === 'https:'
-        ? new https.Agent({ keepAlive: true, rejectUnauthorized: !options.insecureSkipTlsVerify })
-        : new http.Agent({ keepAlive: true });
+    this.authenticator = new HttpAuthenticator({
+      explicit: options.auth ?? null,
+      home: this.base,
+      username: options.username ?? null,
+      provider: options.credentialProvider ?? null,
+      insecureSkipTlsVerify: this.insecureSkipTlsVerify,
+    });
   }
 
   async close(): Promise<void> {
-    this.agent.destroy();
+    for (const agent of this.agents.values()) agent.destroy();
+    this.agents.clear();
+  }
+
+  /** The operation succeeded: credentials the provider filled may be stored (`git credential approve`). */
+  async approveCredentials(): Promise<void> {
+    await this.authenticator.approve();
   }
 
   private endpoint(suffix: string): URL {
@@ -144,26 +253,37 @@ export class HttpTransport implements Transport {
     return url;
   }
 
-  private secrets(): string[] {
-    if (this.auth === null) return [];
-    return this.auth.kind === 'basic' ? [this.auth.password] : [this.auth.token];
+  /** One keep-alive pool per scheme and proxy: discovery, fetches and pushes reuse connections. */
+  private agent(url: URL, proxy: URL | null): http.Agent {
+    const key = `${url.protocol}${proxy === null ? '' : ` via ${proxy.href}`}`;
+    let agent = this.agents.get(key);
+    if (agent === undefined) {
+      const rejectUnauthorized = !this.insecureSkipTlsVerify;
+      if (url.protocol !== 'https:') agent = new http.Agent({ keepAlive: true });
+      else if (proxy === null) agent = new https.Agent({ keepAlive: true, rejectUnauthorized });
+      else agent = new TunnelingAgent(proxy, { keepAlive: true, rejectUnauthorized, connectTimeoutMillis: this.timeouts.connectMillis });
+      this.agents.set(key, agent);
+    }
+    return agent;
   }
 
-  private headers(protocol: ConnectOptions['protocol'] | null, extra: Record<string, string>): Record<string, string> {
+  private secrets(): string[] {
+    return this.authenticator.secrets();
+  }
+
+  private headers(protocol: ConnectOptions['protocol'] | null, extra: Record<string, string>, authorization: Authorization | null): Record<string, string> {
     const headers: Record<string, string> = { 'user-agent': AGENT, ...extra };
     if (protocol === 'v2') headers['git-protocol'] = 'version=2';
-    if (this.auth?.kind === 'bearer') headers.authorization = `Bearer ${this.auth.token}`;
-    else if (this.auth?.kind === 'basic') {
-      headers.authorization = `Basic ${Buffer.from(`${this.auth.username}:${this.auth.password}`).toString('base64')}`;
-    }
+    if (authorization !== null) headers.authorization = authorization.header;
     return headers;
   }
 
   async connect(service: Service, options: ConnectOptions): Promise<GitConnection> {
-    const url = this.endpoint(`info/refs?service=${service}`);
-    const response = await this.send('GET', url, null, options.protocol, {}, options.phase, options.signal);
-    this.expectContentType(response, url, `application/x-${service}-advertisement`);
-    const body = this.countedBody(response, options.phase, url, this.maxAdvertisementBytes, options.signal);
+    const requested = this.endpoint(`info/refs?service=${service}`);
+    const { response, url, trace } = await this.send('GET', requested, null, options.protocol, {}, options.phase, options.signal, true);
+    this.expectContentType(response, url, trace, `application/x-${service}-advertisement`);
+    if (this.followInfoRefsRedirect) this.adoptRedirect(requested, { response, trace, url });
+    const body = this.countedBody(response, trace, options.phase, url, this.maxAdvertisementBytes, options.signal);
     const protocol = options.protocol;
     return {
       advertisement: new PktLineReader(body),
@@ -174,22 +294,39 @@ export class HttpTransport implements Transport {
     };
   }
 
+  /** Later requests go where `info/refs` was redirected to, as git does (`http.followRedirects`). */
+  private adoptRedirect(requested: URL, { response, trace, url: final }: Exchange & { url: URL }): void {
+    if (final.href === requested.href) return;
+    const suffix = '/info/refs';
+    if (!final.pathname.endsWith(suffix)) {
+      const error = new ProtocolError(
+        `${redactUrl(requested.toString())} was redirected to ${redactUrl(final.toString())}, which is not an info/refs URL, so later requests cannot follow it: use the final repository URL instead of --${this.side}-follow-info-refs-redirect`,
+      );
+      response.destroy();
+      trace.end({ status: response.statusCode ?? 0, headers: response.headers, error });
+      throw error;
+    }
+    const base = new URL(final.toString());
+    base.pathname = final.pathname.slice(0, -suffix.length);
+    base.search = '';
+    this.base = base;
+  }
+
   private async post(service: Service, protocol: ConnectOptions['protocol'], body: RequestBody, options: RequestOptions): Promise<PktLineReader> {
-    const url = this.endpoint(service);
     const headers = {
       'content-type': `application/x-${service}-request`,
       accept: `application/x-${service}-result`,
     };
-    const response = await this.send('POST', url, body, protocol, headers, options.phase, options.signal);
-    this.expectContentType(response, url, `application/x-${service}-result`);
-    return new PktLineReader(this.countedBody(response, options.phase, url, Number.POSITIVE_INFINITY, options.signal));
+    const { response, url, trace } = await this.send('POST', this.endpoint(service), body, protocol, headers, options.phase, options.signal, false);
+    this.expectContentType(response, url, trace, `application/x-${service}-result`);
+    return new PktLineReader(this.countedBody(response, trace, options.phase, url, Number.POSITIVE_INFINITY, options.signal));
   }
 
   /**
-   * One request. Resolves with the response once its headers arrive and its status is below
-   * 300; the body is left to the caller. A streamed request body is written chunk by chunk,
-   * waiting for 'drain', and stops as soon as the server has answered (a server may refuse a
-   * body early, e.g. with 413).
+   * One request, with what it takes to get an answer: credentials after a 401 (sent again when
+   * the body can be replayed: a streamed push cannot, which is why discovery's `info/refs` is
+   * where a host that gates pushes asks for them) and, for `info/refs`, redirects. Resolves with
+   * the response below 300, its body left to the caller, and the URL that answered.
    */
   private async send(
     method: 'GET' | 'POST',
@@ -199,17 +336,90 @@ export class HttpTransport implements Transport {
     extraHeaders: Record<string, string>,
     phaseName: RequestOptions['phase'],
     signal: AbortSignal | undefined,
-  ): Promise<IncomingMessage> {
+    followRedirects: boolean,
+  ): Promise<Exchange & { url: URL }> {
+    const replayable = body === null || Buffer.isBuffer(body);
+    let target = url;
+    for (let redirects = 0; ; ) {
+      const authorization = this.authenticator.authorization(target);
+      const exchange = await this.exchange(method, target, body, this.headers(protocol, extraHeaders, authorization), phaseName, signal);
+      const { response, trace } = exchange;
+      const status = response.statusCode ?? 0;
+      if (status === 401 && authorization === null && replayable && (await this.authenticator.fill(target, repositoryPath(target), signal))) {
+        this.discard(exchange);
+        continue;
+      }
+      if (isRedirect(status) && followRedirects) {
+        const next = this.redirectTarget(exchange, target, redirects);
+        this.discard(exchange, next);
+        target = next;
+        redirects += 1;
+        continue;
+      }
+      if (status >= 300) {
+        if (status === 401 || status === 403) await this.authenticator.refused(authorization);
+        throw await this.statusError(exchange, target, method, authorization, replayable);
+      }
+      this.authenticator.succeeded(authorization);
+      return { response, trace, url: target };
+    }
+  }
+
+  /** Drops the body of a response that is not used (a redirect, a 401 about to be answered). */
+  private discard({ response, trace }: Exchange, location: URL | null = null): void {
+    trace.end({ status: response.statusCode ?? 0, headers: response.headers, location: location === null ? null : redactUrl(location.toString()) });
+    response.destroy();
+  }
+
+  private redirectTarget({ response, trace }: Exchange, from: URL, redirects: number): URL {
+    const data = this.errorData(response.statusCode ?? 0, from, response.headers);
+    const where = `GET ${data.url}: HTTP ${data.status} redirect`;
+    const fail = (why: string): never => {
+      response.destroy();
+      trace.end({ status: data.status, headers: response.headers });
+      throw new HttpStatusError(data, `${where} ${why}${describeRequestIds(data.requestIds)}`);
+    };
+    const location = headerValue(response.headers, 'location');
+    if (location === '') fail('without a Location header');
+    if (redirects >= MAX_REDIRECTS) fail(`after ${MAX_REDIRECTS} redirects already; giving up (a redirect loop?)`);
+    let next: URL;
+    try {
+      next = new URL(location, from);
+    } catch {
+      return fail('to an invalid URL');
+    }
+    // Credentials never come from a Location header; the authenticator decides per origin.
+    next.username = '';
+    next.password = '';
+    next.hash = '';
+    if (next.protocol !== 'http:' && next.protocol !== 'https:') fail(`to ${redactUrl(next.toString())}: only http and https are followed`);
+    if (from.protocol === 'https:' && next.protocol === 'http:') fail(`to ${redactUrl(next.toString())}: refusing to leave https for plain http`);
+    return next;
+  }
+
+  /** Sends one request; resolves once the response headers arrive, whatever the status. */
+  private async exchange(
+    method: 'GET' | 'POST',
+    url: URL,
+    body: RequestBody | null,
+    headers: Record<string, string>,
+    phaseName: RequestOptions['phase'],
+    signal: AbortSignal | undefined,
+  ): Promise<Exchange> {
     const phase = this.stats?.phase(phaseName);
     if (phase) phase.requests += 1;
     const started = performance.now();
-    const headers = this.headers(protocol, extraHeaders);
-    if (Buffer.isBuffer(body)) headers['content-length'] = String(body.length);
-    const client = url.protocol === 'https:' ? https : http;
-    const request = client.request(url, { method, headers, agent: this.agent, signal });
-    let response: IncomingMessage;
+    let trace: ExchangeTrace | null = null;
     try {
-      response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const proxy = proxyFor(url, this.proxyEnv);
+      trace = new ExchangeTrace(this.side, method, redactUrl(url.toString()), proxy);
+      const sent = trace;
+      if (Buffer.isBuffer(body)) headers['content-length'] = String(body.length);
+      const request =
+        proxy !== null && url.protocol === 'http:'
+          ? http.request({ ...proxiedRequestOptions(url, proxy, headers), method, agent: this.agent(url, proxy), signal })
+          : (url.protocol === 'https:' ? https : http).request(url, { method, headers, agent: this.agent(url, proxy), signal });
+      const response = await new Promise<IncomingMessage>((resolve, reject) => {
         const timers = new RequestTimers(request, this.timeouts, url, this.side);
         request.once('response', (incoming) => {
           timers.clear();
@@ -224,26 +434,31 @@ export class HttpTransport implements Transport {
           timers.awaitHeaders();
         } else if (Buffer.isBuffer(body)) {
           if (phase) phase.requestBytes += body.length;
+          sent.requestBytes += body.length;
           request.end(body);
           timers.awaitHeaders();
         } else {
-          writeStreamed(request, countRequestBody(body, phase)).then(
+          const counted = countRequestBody(body, (bytes) => {
+            if (phase) phase.requestBytes += bytes;
+            sent.requestBytes += bytes;
+          });
+          writeStreamed(request, counted).then(
             () => timers.awaitHeaders(),
             (error: unknown) => request.destroy(error instanceof Error ? error : new Error(String(error))),
           );
         }
       });
+      return { response, trace };
     } catch (error) {
-      throw this.classify(error, url, signal);
+      const classified = this.classify(error, url, signal);
+      trace?.end({ status: 0, error: classified });
+      throw classified;
     } finally {
       if (phase) phase.elapsedMillis += performance.now() - started;
     }
-    const status = response.statusCode ?? 0;
-    if (status >= 300) throw await this.statusError(response, url, method);
-    return response;
   }
 
-  private expectContentType(response: IncomingMessage, url: URL, expected: string): void {
+  private expectContentType(response: IncomingMessage, url: URL, trace: ExchangeTrace, expected: string): void {
     const contentType = headerValue(response.headers, 'content-type').split(';')[0]!.trim().toLowerCase();
     if (contentType === expected) return;
     response.destroy();
@@ -251,31 +466,33 @@ export class HttpTransport implements Transport {
     const hint = url.pathname.endsWith('/info/refs')
       ? 'the server does not speak git smart HTTP here (dumb HTTP is not supported); check the repository URL'
       : 'the server answered a git request with something else; check the repository URL and any proxy in between';
-    throw new HttpContentTypeError(
+    const error = new HttpContentTypeError(
       data,
       contentType,
       `${data.url}: expected content type ${expected}, got ${JSON.stringify(contentType || 'none')}: ${hint}${describeRequestIds(data.requestIds)}`,
     );
+    trace.end({ status: data.status, headers: response.headers, error });
+    throw error;
   }
 
   private errorData(status: number, url: URL, headers: Headers): HttpErrorData {
     return { status, url: redactUrl(url.toString()), requestIds: requestIds(headers) };
   }
 
-  private async statusError(response: IncomingMessage, url: URL, method: string): Promise<GitSyncError> {
+  private async statusError({ response, trace }: Exchange, url: URL, method: string, authorization: Authorization | null, replayable: boolean): Promise<GitSyncError> {
     const status = response.statusCode ?? 0;
     const data = this.errorData(status, url, response.headers);
     const detail = await readErrorSnippet(response);
+    trace.end({ status, headers: response.headers, responseBytes: Buffer.byteLength(detail) });
     const said = detail === '' ? '' : `: ${redactSecrets(detail, this.secrets())}`;
     const ids = describeRequestIds(data.requestIds);
     const where = `${method} ${data.url}`;
-    const flag = `--${this.side}-token (or GITSYNC_${this.side.toUpperCase()}_TOKEN)`;
-    if (status === 401) {
-      const hint = this.auth === null ? `credentials are required: pass ${flag}` : `the ${this.side} credentials were refused: check ${flag}`;
-      return new HttpAuthError(data, `${where}: HTTP 401 Unauthorized; ${hint}${said}${ids}`);
+    if (status === 401 || status === 403) {
+      const what = status === 401 ? 'HTTP 401 Unauthorized' : 'HTTP 403 Forbidden';
+      return new HttpAuthError(data, `${where}: ${what}; ${this.authHint(status, url, authorization, replayable)}${said}${ids}`);
     }
-    if (status === 403) {
-      return new HttpAuthError(data, `${where}: HTTP 403 Forbidden; the ${this.side} credentials lack access to this repository: check ${flag} and its permissions${said}${ids}`);
+    if (status === 407) {
+      return new HttpAuthError(data, `${where}: HTTP 407 Proxy Authentication Required; the proxy wants credentials: put them in the proxy URL (HTTP_PROXY=http://user:password@proxy:port)${ids}`);
     }
     if (status === 404) {
       return new HttpStatusError(data, `${where}: HTTP 404 Not Found; check that the ${this.side} repository exists and the URL is right${said}${ids}`);
@@ -283,12 +500,35 @@ export class HttpTransport implements Transport {
     if (status === 413) {
       return new HttpStatusError(data, `${where}: HTTP 413 Payload Too Large; the ${this.side} refused the request body${said}${ids}`);
     }
-    if (status >= 300 && status < 400) {
+    if (isRedirect(status)) {
       const location = headerValue(response.headers, 'location');
-      const to = location === '' ? '' : ` to ${redactUrl(new URL(location, url).toString())}`;
-      return new HttpStatusError(data, `${where}: HTTP ${status} redirect${to}; use the final repository URL${ids}`);
+      let to = '';
+      try {
+        to = location === '' ? '' : ` to ${redactUrl(new URL(location, url).toString())}`;
+      } catch {
+        // An unparsable Location adds nothing to the message.
+      }
+      return new HttpStatusError(data, `${where}: HTTP ${status} redirect${to}; use the final repository URL, or pass --${this.side}-follow-info-refs-redirect to send every request where info/refs leads${ids}`);
     }
     return new HttpStatusError(data, `${where}: HTTP ${status}${said}${ids}`);
+  }
+
+  /** What to do about a 401/403, given which credentials (if any) the request carried. */
+  private authHint(status: number, url: URL, authorization: Authorization | null, replayable: boolean): string {
+    const flags = `--${this.side}-token (or GITSYNC_${this.side.toUpperCase()}_TOKEN) or --${this.side}-bearer-token`;
+    if (authorization?.source === 'provider') {
+      return `the credentials from git's credential helper were refused (and rejected from it): update them there, or pass ${flags}`;
+    }
+    if (authorization?.source === 'explicit') {
+      return status === 401
+        ? `the ${this.side} credentials were refused: check ${flags}`
+        : `the ${this.side} credentials lack access to this repository: check ${flags} and its permissions`;
+    }
+    const redirected = url.origin === this.homeOrigin ? '' : this.authenticator.hasExplicit
+      ? ` (the credentials given for ${this.displayUrl} are not sent to ${url.origin}, where it redirected)`
+      : this.insecureSkipTlsVerify ? ` (with TLS verification off, git's credential helper is not asked for ${url.origin}, where it redirected)` : '';
+    const late = replayable ? '' : '; the server asked only once the streamed request had started, and it cannot be replayed';
+    return `credentials are required${redirected}: pass ${flags}, or set up a git credential helper${late}`;
   }
 
   private classify(error: unknown, url: URL, signal: AbortSignal | undefined): GitSyncError {
@@ -300,19 +540,33 @@ export class HttpTransport implements Transport {
     }
     const code = (error as { code?: string }).code;
     const message = error instanceof Error ? error.message : String(error);
-    return new NetworkError(where, `${where}: ${code && !message.includes(code) ? `${code} ` : ''}${redactSecrets(message, this.secrets())}`, { cause: error });
+    const hint =
+      code !== undefined && TLS_VERIFY_ERRORS.has(code)
+        ? `; the ${this.side}'s TLS certificate could not be verified: trust its CA with NODE_EXTRA_CA_CERTS=/path/to/ca.pem, or pass --${this.side}-insecure-skip-tls-verify`
+        : '';
+    return new NetworkError(where, `${where}: ${code && !message.includes(code) ? `${code} ` : ''}${redactSecrets(message, this.secrets())}${hint}`, { cause: error });
   }
 
   /** The response body as counted chunks; errors are classified, the limit enforced. */
-  private countedBody(response: IncomingMessage, phaseName: RequestOptions['phase'], url: URL, limit: number, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+  private countedBody(
+    response: IncomingMessage,
+    trace: ExchangeTrace,
+    phaseName: RequestOptions['phase'],
+    url: URL,
+    limit: number,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<Buffer> {
     const phase = this.stats?.phase(phaseName);
     const transport = this;
     const idle = this.timeouts.bodyIdleMillis;
     response.setTimeout(idle, () => {
       response.destroy(new TimeoutError(redactUrl(url.toString()), `${redactUrl(url.toString())}: no data for ${idle} ms; the ${this.side} server stopped sending`));
     });
+    let total = 0;
+    // A body its reader leaves unfinished still gets its trace line, once the connection lets go.
+    response.once('close', () => trace.end({ status: response.statusCode ?? 0, headers: response.headers, responseBytes: total }));
     return (async function* body(): AsyncGenerator<Buffer> {
-      let total = 0;
+      let failure: unknown;
       const started = performance.now();
       try {
         for await (const chunk of response) {
@@ -331,10 +585,16 @@ export class HttpTransport implements Transport {
         // A connection cut mid-body ends the stream without an error on some Node versions.
         if (!response.complete) throw new NetworkError(redactUrl(url.toString()), `${redactUrl(url.toString())}: the connection closed before the response was complete`);
       } catch (error) {
-        throw transport.classify(error, url, signal);
+        failure = transport.classify(error, url, signal);
+        throw failure;
       } finally {
         if (phase) phase.elapsedMillis += performance.now() - started;
-        if (!response.destroyed && !response.complete) response.destroy();
+        // A complete response is drained so that its connection goes back to the pool; a partial one is cut.
+        if (!response.destroyed) {
+          if (response.complete) response.resume();
+          else response.destroy();
+        }
+        trace.end({ status: response.statusCode ?? 0, headers: response.headers, responseBytes: total, error: failure });
       }
     })();
   }
@@ -382,16 +642,22 @@ async function writeStreamed(request: ClientRequest, body: AsyncIterable<Buffer>
   for await (const chunk of body) {
     if (request.destroyed) return;
     if (!request.write(chunk)) {
-      await Promise.race([once(request, 'drain'), once(request, 'close')]);
+      // Whichever event loses the race must stop listening, or a long push piles up listeners.
+      const settled = new AbortController();
+      try {
+        await Promise.race([once(request, 'drain', { signal: settled.signal }), once(request, 'close', { signal: settled.signal })]);
+      } finally {
+        settled.abort();
+      }
     }
   }
   if (!request.destroyed) request.end();
 }
 
-async function* countRequestBody(body: AsyncIterable<Uint8Array>, phase: PhaseStats | undefined): AsyncGenerator<Buffer> {
+async function* countRequestBody(body: AsyncIterable<Uint8Array>, count: (bytes: number) => void): AsyncGenerator<Buffer> {
   for await (const chunk of body) {
     const buffer = toBuffer(chunk);
-    if (phase) phase.requestBytes += buffer.length;
+    count(buffer.length);
     yield buffer;
   }
 }

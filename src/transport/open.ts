@@ -2,6 +2,8 @@
  * Chooses the transport for an endpoint (CONTRACT §1) and applies the side's credentials (HTTP
  * only: ssh brings its own keys, local paths and git:// need none, helpers do their own).
  */
+import type { CredentialProvider } from '../auth/credential-provider.js';
+import { GitCredentialHelper } from '../auth/credential-helper.js';
 import type { StatsRecorder, Side } from '../observe/stats.js';
 import type { Endpoint } from './endpoint.js';
 import { GitDaemonTransport } from './daemon.js';
@@ -11,6 +13,7 @@ import { RemoteHelperTransport } from './remote-helper.js';
 import { SshTransport } from './ssh.js';
 import type { Transport } from './transport.js';
 
+/** How one side authenticates and connects over HTTP (CONTRACT §7). */
 export interface SideCredentials {
   /** Basic-auth password or personal access token. */
   token?: string | null;
@@ -18,7 +21,14 @@ export interface SideCredentials {
   username?: string | null;
   /** Sent as `Authorization: Bearer`; wins over basic. */
   bearerToken?: string | null;
+  /**
+   * Asked after the server answers 401 when no credentials are given above or in the URL.
+   * Default: the user's git credential helpers (`git credential fill`); null: never.
+   */
+  credentialHelper?: CredentialProvider | null;
   insecureSkipTlsVerify?: boolean;
+  /** After a redirected `info/refs`, send every later request to where it ended. */
+  followInfoRefsRedirect?: boolean;
 }
 
 export interface OpenTransportOptions {
@@ -26,6 +36,8 @@ export interface OpenTransportOptions {
   credentials?: SideCredentials;
   stats?: StatsRecorder;
   timeouts?: Partial<HttpTimeouts>;
+  /** Where proxy variables are read and `git credential` runs (default: this process's environment). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Bearer first, then a token (or a password embedded in the URL) as basic auth, else none. */
@@ -38,15 +50,21 @@ export function resolveHttpAuth(endpoint: Extract<Endpoint, { kind: 'http' }>, c
 
 export function openTransport(endpoint: Endpoint, options: OpenTransportOptions): Transport {
   switch (endpoint.kind) {
-    case 'http':
+    case 'http': {
+      const credentials = options.credentials ?? {};
       return new HttpTransport(endpoint.url, {
         side: options.side,
         displayUrl: endpoint.display,
-        auth: resolveHttpAuth(endpoint, options.credentials),
-        insecureSkipTlsVerify: options.credentials?.insecureSkipTlsVerify ?? false,
+        auth: resolveHttpAuth(endpoint, credentials),
+        username: credentials.username || endpoint.username,
+        credentialProvider: credentials.credentialHelper === undefined ? new GitCredentialHelper({ env: options.env }) : credentials.credentialHelper,
+        insecureSkipTlsVerify: credentials.insecureSkipTlsVerify ?? false,
+        followInfoRefsRedirect: credentials.followInfoRefsRedirect ?? false,
+        proxyEnv: options.env,
         stats: options.stats,
         timeouts: options.timeouts,
       });
+    }
     case 'ssh':
       return new SshTransport(endpoint, { stats: options.stats });
     case 'local':

@@ -45,4 +45,6 @@ export interface Transport {
   connect(service: Service, options: ConnectOptions): Promise<GitConnection>;
   /** Releases what the transport keeps between connections (an HTTP connection pool). */
   close?(): Promise<void>;
+  /** The whole operation succeeded: credentials a helper supplied may be stored (HTTP). */
+  approveCredentials?(): Promise<void>;
 }

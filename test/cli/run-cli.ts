@@ -11,10 +11,20 @@ export interface CliRun {
   stderr: string;
 }
 
+/**
+ * Cleared for every run (a test sets what it needs): the machine's proxy would carry loopback
+ * traffic elsewhere, and its askpass program would answer `git credential` behind a test's back.
+ */
+const HERMETIC: Record<string, string | undefined> = {
+  HTTP_PROXY: undefined, http_proxy: undefined, HTTPS_PROXY: undefined, https_proxy: undefined,
+  ALL_PROXY: undefined, all_proxy: undefined, NO_PROXY: undefined, no_proxy: undefined,
+  GIT_ASKPASS: '', SSH_ASKPASS: undefined, GITSYNC_HTTP_TRACE: undefined,
+};
+
 export function runCli(args: readonly string[], env: Record<string, string | undefined> = {}, cwd?: string): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', NO_COLOR: '1', ...env },
+      env: { ...process.env, ...HERMETIC, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       cwd,
     });

@@ -101,3 +101,20 @@ export function truncateResponse(bytes: number): Middleware {
     next();
   };
 }
+
+/**
+ * Let git answer, but no faster than `bytesPerSecond`: each response chunk is followed by a pause
+ * as long as sending it would take at that rate (the CGI waits, as on a slow link).
+ */
+export function throttleResponse(bytesPerSecond: number): Middleware {
+  return (_req, res, next) => {
+    const write = res.write as (...args: unknown[]) => boolean;
+    res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]): boolean {
+      const size = typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as Buffer).length;
+      write.call(this, chunk, ...rest);
+      setTimeout(() => res.emit('drain'), (size * 1000) / bytesPerSecond);
+      return false;
+    } as ServerResponse['write'];
+    next();
+  };
+}

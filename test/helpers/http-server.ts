@@ -12,6 +12,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { isolatedGitEnv, makeTempDir } from './git.js';
 
@@ -32,12 +33,22 @@ export interface GitHttpServerOptions {
    * says so); the CGI gets only a truncated body, so it cannot apply anything.
    */
   maxRequestBytes?: number;
+  /**
+   * How a body over `maxRequestBytes` is refused: 413 (default), or 408 / 504 as a proxy with a
+   * deadline would, after `limitDelayMs`.
+   */
+  limitStatus?: 408 | 413 | 504;
+  limitDelayMs?: number;
   /** Middleware run in order before auth and git, e.g. the fault injectors of `http-faults.ts`. */
   onRequest?: Middleware | readonly Middleware[];
   /** Allow pushes (`http.receivepack`). Default true. */
   receivePack?: boolean;
   /** Extra config for every served git process, e.g. `{'uploadpack.allowFilter': 'true'}`. */
   config?: Readonly<Record<string, string>>;
+  /** Loopback address to listen on. Default `127.0.0.1`; `127.0.0.2` makes a second "host". */
+  host?: string;
+  /** Serve HTTPS with this key and certificate (PEM) instead of plain HTTP. */
+  https?: { key: string | Buffer; cert: string | Buffer };
 }
 
 export type GitService = 'git-upload-pack' | 'git-receive-pack';
@@ -92,7 +103,7 @@ export interface RequestLogEntry {
 export interface GitHttpServer {
   readonly root: string;
   readonly port: number;
-  /** `http://127.0.0.1:PORT` */
+  /** `http://127.0.0.1:PORT` (`https://` and the bind host as configured) */
   readonly baseUrl: string;
   /** `http://127.0.0.1:PORT/<name>.git` (`.git` not doubled). With `auth`, credentials are embedded. */
   url(name: string, auth?: { username: string; password: string }): string;
@@ -161,7 +172,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions = {}): Pr
       const limit = options.maxRequestBytes;
       const declared = Number(req.headers['content-length'] ?? NaN);
       if (limit !== undefined && declared > limit) {
-        rejectTooLarge(req, res, entry, limit);
+        rejectTooLarge(req, res, entry, limit, options.limitStatus, options.limitDelayMs);
         return;
       }
       const cgi = startCgi(req, res, entry, { root, port, options });
@@ -199,16 +210,19 @@ export async function startGitHttpServer(options: GitHttpServerOptions = {}): Pr
     return done;
   };
 
-  const server: Server = createServer((req, res) => { void handle(req, res); });
+  const host = options.host ?? '127.0.0.1';
+  const scheme = options.https === undefined ? 'http' : 'https';
+  const listener = (req: IncomingMessage, res: ServerResponse): void => { void handle(req, res); };
+  const server: Server = options.https === undefined ? createServer(listener) : createHttpsServer(options.https, listener);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, host, () => {
       server.off('error', reject);
       resolve();
     });
   });
   port = (server.address() as AddressInfo).port;
-  const baseUrl = `http://127.0.0.1:${port}`;
+  const baseUrl = `${scheme}://${host}:${port}`;
 
   let closing: Promise<void> | undefined;
   const idle = async (): Promise<void> => {
@@ -223,7 +237,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions = {}): Pr
     url(name, auth) {
       const path = name.endsWith('.git') ? name : `${name}.git`;
       if (auth === undefined) return `${baseUrl}/${path}`;
-      return `http://${encodeURIComponent(auth.username)}:${encodeURIComponent(auth.password)}@127.0.0.1:${port}/${path}`;
+      return `${scheme}://${encodeURIComponent(auth.username)}:${encodeURIComponent(auth.password)}@${host}:${port}/${path}`;
     },
     clearLog() {
       log.length = 0;
@@ -360,7 +374,7 @@ function startCgi(req: IncomingMessage, res: ServerResponse, entry: RequestLogEn
     if (limit !== undefined && entry.requestBytes > limit && entry.outcome === 'pending') {
       responseTakenOver = true;
       abandon();
-      rejectTooLarge(req, res, entry, limit);
+      rejectTooLarge(req, res, entry, limit, ctx.options.limitStatus, ctx.options.limitDelayMs);
       return;
     }
     if (!stdinOpen || entry.outcome === 'limit-exceeded') return; // discarding the rest
@@ -475,11 +489,18 @@ function checkAuth(req: IncomingMessage, res: ServerResponse, auth: GitHttpServe
  * outright would reset the connection and the client might never read the 413 (curl stops
  * sending as soon as it sees an error status, then closes).
  */
-function rejectTooLarge(req: IncomingMessage, res: ServerResponse, entry: RequestLogEntry, limit: number): void {
+const STATUS_TEXT: Record<number, string> = { 408: 'Request Timeout', 413: 'Payload Too Large', 504: 'Gateway Timeout' };
+
+function rejectTooLarge(req: IncomingMessage, res: ServerResponse, entry: RequestLogEntry, limit: number, status: 408 | 413 | 504 = 413, delayMs = 0): void {
   entry.outcome = 'limit-exceeded';
+  if (delayMs > 0) {
+    req.resume();
+    setTimeout(() => rejectTooLarge(req, res, entry, limit, status, 0), delayMs).unref();
+    return;
+  }
   entry.handledBy = 'limit';
-  entry.status = 413;
-  const body = `request body exceeds ${limit} bytes\n`;
+  entry.status = status;
+  const body = status === 413 ? `request body exceeds ${limit} bytes\n` : `${STATUS_TEXT[status]}\n`;
   entry.responseBytes += Buffer.byteLength(body);
   const socket = req.socket;
   if (res.headersSent || socket.destroyed) {
@@ -487,7 +508,7 @@ function rejectTooLarge(req: IncomingMessage, res: ServerResponse, entry: Reques
     return;
   }
   socket.end(
-    `HTTP/1.1 413 Payload Too Large\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
     `Connection: close\r\n\r\n${body}`,
   );
   req.resume();

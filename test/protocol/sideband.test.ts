@@ -21,9 +21,9 @@ describe('sideband demultiplexer', () => {
     ]);
     const progress: string[] = [];
     const reader = new PktLineReader(chunked(bytes, 3));
-    const data = await collect(demuxSideband(reader, { onProgress: (m) => progress.push(m) }));
+    const data = await collect(demuxSideband(reader, { onProgress: (m, transient) => progress.push(`${m}${transient ? ' (in place)' : ''}`) }));
     assert.equal(data.toString(), 'PACKrest');
-    assert.deepEqual(progress, ['Counting: 50%', 'Counting: 100%']);
+    assert.deepEqual(progress, ['Counting: 50% (in place)', 'Counting: 100%']);
     assert.equal((await reader.read())?.type, 'data', 'bytes after the flush stay unread');
   });
 

@@ -1,0 +1,278 @@
+/**
+ * Batched relay (DESIGN "Body limits"): when one push would exceed the target's body limit, the
+ * branches' history goes over in checkpoints. Each checkpoint is pushed to a temporary ref
+ * (`refs/gitsync/bootstrap/heads/<branch>`) with a pack fetched against everything the target
+ * already holds (its refs, and every checkpoint pushed so far), so consecutive packs never
+ * repeat an object. When every branch is across, the real refs are created or updated (and tags
+ * and other refs follow) in a cutover push, then the temporary refs are deleted. A rerun after an
+ * interruption finds the temporary refs, fetches only what lies beyond them, and finishes.
+ *
+ * Checkpoints come from the compact commit graph of the commits the target lacks:
+ * - `first-parent`: along each branch's first-parent chain; a merge brings its side branch in
+ *   the same batch;
+ * - `topo`: every commit in a deterministic topological order (parents first, first parents
+ *   explored first), so side branches are split too. A cut then may have several tips, each
+ *   held by a temporary ref (`refs/gitsync/bootstrap/tips/<branch>/<batch>-<n>`).
+ *
+ * Sizing comes from evidence: a pack that crosses the budget, or whose bytes per object so far
+ * project well past it, is aborted before the target can apply it and its range is split; a
+ * pack that fit tells the bytes per commit, from which the next range is sized (small ranges
+ * grow again).
+ */
+import { HttpStatusError, UnsupportedError, throwIfAborted } from '../errors.js';
+import { extractCommits } from '../pack/commit-extractor.js';
+import type { CommitGraph } from '../pack/commit-graph.js';
+import { BOOTSTRAP_TEMP_PREFIX, orderForPush, targetObjectHashes, type DeletePlan, type PushPlan, type RefPlan } from '../plan/index.js';
+import type { ReceivePackSession } from '../protocol/receive-pack-session.js';
+import { pushReportError } from '../protocol/report-status.js';
+import type { PushCommand } from '../protocol/receive-pack.js';
+import type { UploadPackSession } from '../protocol/upload-pack-session.js';
+import type { Oid } from '../types.js';
+import { executePlan, type ExecuteOptions, type ExecuteOutcome } from './execute.js';
+import { PackOverBudgetError, relayPush } from './relay.js';
+
+export type BootstrapStrategy = 'first-parent' | 'topo';
+
+export interface BatchOptions extends ExecuteOptions {
+  /** The target's body limit in bytes. */
+  limitBytes: number;
+  strategy: BootstrapStrategy;
+}
+
+export interface BatchOutcome extends ExecuteOutcome {
+  /** Checkpoint pushes that landed in this run. */
+  batchCount: number;
+  /** Checkpoint pushes this run expected (updated as evidence came in). */
+  plannedBatchCount: number;
+  /** Temporary refs this run used (all deleted when it succeeds). */
+  tempRefs: string[];
+}
+
+/** Aim each pack at this share of the limit, leaving room for misjudged sizes. */
+const TARGET_SHARE = 0.75;
+/** Room for the command section and HTTP framing in each push body. */
+const HEADROOM_BYTES = 16 * 1024;
+
+export function primaryTempRef(branch: string): string {
+  return `${BOOTSTRAP_TEMP_PREFIX}heads/${branch.replace(/^refs\/heads\//, '')}`;
+}
+
+function extraTempRef(branch: string, batch: number, n: number): string {
+  return `${BOOTSTRAP_TEMP_PREFIX}tips/${branch.replace(/^refs\/heads\//, '')}/${batch}-${n}`;
+}
+
+/** Commits of the graph reachable from `start` that are not covered yet, marked covered. */
+function cover(graph: CommitGraph, covered: Uint8Array, start: number): void {
+  if (start < 0 || covered[start]) return;
+  const stack = [start];
+  covered[start] = 1;
+  while (stack.length > 0) {
+    for (const parent of graph.parentIndicesOf(stack.pop()!)) {
+      if (parent >= 0 && !covered[parent]) {
+        covered[parent] = 1;
+        stack.push(parent);
+      }
+    }
+  }
+}
+
+/** The cut points of one branch, oldest first, over commits not covered yet. */
+function cutPoints(graph: CommitGraph, covered: Uint8Array, tip: number, strategy: BootstrapStrategy): number[] {
+  if (strategy === 'first-parent') {
+    const chain: number[] = [];
+    for (let at = tip; at >= 0 && !covered[at]; at = graph.parentIndicesOf(at)[0] ?? -1) chain.push(at);
+    return chain.reverse();
+  }
+  // Iterative depth-first post-order: a commit comes after all its (uncovered) parents.
+  const order: number[] = [];
+  const state = new Uint8Array(graph.size); // 0 new, 1 on stack, 2 done
+  const stack: { at: number; next: number }[] = [{ at: tip, next: 0 }];
+  state[tip] = 1;
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1]!;
+    const parents = graph.parentIndicesOf(frame.at);
+    if (frame.next < parents.length) {
+      const parent = parents[frame.next++]!;
+      if (parent >= 0 && !covered[parent] && state[parent] === 0) {
+        state[parent] = 1;
+        stack.push({ at: parent, next: 0 });
+      }
+    } else {
+      state[frame.at] = 2;
+      order.push(frame.at);
+      stack.pop();
+    }
+  }
+  return order;
+}
+
+/** The tips of the ancestor-closed prefix `cuts[0..end]`: commits with no child inside it. */
+function prefixTips(graph: CommitGraph, cuts: readonly number[], end: number): number[] {
+  const tips = new Set<number>();
+  for (let i = 0; i <= end; i++) {
+    for (const parent of graph.parentIndicesOf(cuts[i]!)) tips.delete(parent);
+    tips.add(cuts[i]!);
+  }
+  // The cut itself first: it is what the primary temporary ref holds.
+  return [cuts[end]!, ...[...tips].filter((tip) => tip !== cuts[end])];
+}
+
+/** A size the server named in its 413 answer ("max 104857600 bytes", "limit is 100MB"), if any. */
+function limitFromRefusal(error: HttpStatusError): number | null {
+  const match = /(\d+(?:\.\d+)?)\s*(bytes|b|kb|kib|mb|mib|gb|gib)\b/i.exec(error.message);
+  if (!match) return null;
+  const units: Record<string, number> = { bytes: 1, b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
+  const value = Math.floor(Number(match[1]) * units[match[2]!.toLowerCase()]!);
+  return value > 0 ? value : null;
+}
+
+function isRefusal(error: unknown): error is HttpStatusError {
+  return error instanceof HttpStatusError && [408, 413, 504].includes(error.status);
+}
+
+export async function executeBatched(
+  source: UploadPackSession,
+  target: ReceivePackSession,
+  plans: readonly RefPlan[],
+  options: BatchOptions,
+): Promise<BatchOutcome> {
+  const decide = options.onDecision ?? (() => undefined);
+  const { protocol, capabilities } = source.discovery;
+  if (protocol === 'v1' && !capabilities.has('allow-reachable-sha1-in-want')) {
+    throw new UnsupportedError(
+      `${source.displayUrl}: batching needs the source to serve commits that are not ref tips, which it refuses over protocol v1; use --protocol v2 (or auto) or enable uploadpack.allowReachableSHA1InWant on the source`,
+    );
+  }
+  let limit = options.limitBytes;
+  const ordered = orderForPush(plans, source.discovery.head);
+  const branches = ordered.filter((plan): plan is PushPlan & { sourceHash: Oid } => plan.kind === 'branch' && plan.action !== 'delete' && plan.sourceHash !== null);
+  const have = targetObjectHashes(target.discovery.refs);
+  const tempValues = new Map<string, Oid>(target.discovery.refs.filter((ref) => ref.name.startsWith(BOOTSTRAP_TEMP_PREFIX)).map((ref) => [ref.name, ref.hash]));
+  const usedTemps = new Set<string>();
+  const outcome: BatchOutcome = { plans: [...plans], pushes: 0, packBytes: 0, objects: { commit: 0, tree: 0, blob: 0, tag: 0, total: 0 }, batchCount: 0, plannedBatchCount: 0, tempRefs: [] };
+
+  if (tempValues.size > 0) decide(`batch: resuming from ${tempValues.size} checkpoint ref(s) left on the target`);
+  const wants = [...new Set(branches.map((plan) => plan.sourceHash))].filter((hash) => !have.has(hash));
+  let graph: CommitGraph | null = null;
+  if (wants.length > 0) {
+    decide(
+      source.supportsFilter
+        ? `batch: fetching the commits the target lacks (filter tree:0) to place checkpoints`
+        : `batch: the source offers no commit filter; reading its pack once to place checkpoints (only commits are kept)`,
+    );
+    const response = await source.fetch({ wants, haves: [...have], filter: source.supportsFilter ? 'tree:0' : null, signal: options.signal });
+    graph = (await extractCommits(response.pack, { signal: options.signal })).graph;
+  }
+  const covered = new Uint8Array(graph?.size ?? 0);
+  let bytesPerCommit: number | null = null;
+
+  for (const plan of branches) {
+    if (graph === null) break;
+    const tip = graph.indexOf(plan.sourceHash);
+    if (tip < 0 || covered[tip]) continue;
+    const cuts = cutPoints(graph, covered, tip, options.strategy);
+    const tempRef = primaryTempRef(plan.targetRef);
+    decide(`batch: ${plan.targetRef}: ${cuts.length} commit(s) to send (${options.strategy}) under a limit of ${limit} bytes`);
+    let done = -1;
+    let step = bytesPerCommit === null ? cuts.length : Math.max(1, Math.floor((limit * TARGET_SHARE) / bytesPerCommit));
+    while (done < cuts.length - 1) {
+      throwIfAborted(options.signal);
+      const end = Math.min(done + step, cuts.length - 1);
+      const tips = options.strategy === 'topo' ? prefixTips(graph, cuts, end) : [cuts[end]!];
+      const batch = outcome.batchCount + 1;
+      const commands: PushCommand[] = tips.map((index, n) => {
+        const ref = n === 0 ? tempRef : extraTempRef(plan.targetRef, batch, n);
+        return { ref, oldHash: tempValues.get(ref) ?? null, newHash: graph!.idOf(index) as Oid };
+      });
+      const tipWants = commands.map((command) => command.newHash!).filter((hash) => !have.has(hash));
+      if (bytesPerCommit !== null) {
+        const remaining = cuts.length - 1 - done;
+        outcome.plannedBatchCount = Math.max(outcome.plannedBatchCount, outcome.batchCount + Math.ceil((remaining * bytesPerCommit) / (limit * TARGET_SHARE)));
+      }
+      decide(`batch ${batch}${outcome.plannedBatchCount > 0 ? `/${outcome.plannedBatchCount}` : ''}: ${plan.targetRef} commits ${done + 2}-${end + 1} of ${cuts.length} -> ${tempRef}`);
+      options.onPhase?.('push', { unit: 'batch', index: batch, total: outcome.plannedBatchCount > 0 ? outcome.plannedBatchCount : null });
+      let result: Awaited<ReturnType<typeof relayPush>>;
+      try {
+        result = await relayPush(source, target, commands, tipWants, [...have], {
+          atomic: target.discovery.features.atomic,
+          budgetBytes: Math.max(1, limit - HEADROOM_BYTES),
+          maxPackBytes: options.maxPackBytes,
+          stats: options.stats,
+          signal: options.signal,
+          onSourceProgress: options.onSourceProgress,
+          onTargetProgress: options.onTargetProgress,
+        });
+      } catch (error) {
+        const tooLarge = error instanceof PackOverBudgetError || isRefusal(error);
+        if (!tooLarge) throw error;
+        if (isRefusal(error)) {
+          const named = limitFromRefusal(error);
+          if (named !== null && named < limit) {
+            decide(`batch: the target named its limit: ${named} bytes (was ${limit})`);
+            limit = named;
+          }
+        }
+        const span = end - done;
+        if (span <= 1) {
+          const what = options.strategy === 'first-parent' && graph.parentIndicesOf(cuts[end]!).length > 1 ? ' (a merge: its side branch comes with it; --bootstrap-strategy topo splits side branches)' : '';
+          throw new UnsupportedError(
+            `${plan.targetRef}: commit ${graph.idOf(cuts[end]!).slice(0, 12)} alone needs more than the target's limit of ${limit} bytes${what}; raise --target-max-pack-bytes or the target's body limit`,
+            { cause: error },
+          );
+        }
+        const projected = error instanceof PackOverBudgetError ? error.projectedBytes : 0;
+        const shrink = projected > 0 ? Math.max(1, Math.floor((span * limit * TARGET_SHARE) / projected)) : Math.floor(span / 2);
+        step = Math.max(1, Math.min(Math.floor(span / 2), shrink));
+        decide(`batch ${batch}: ${span} commit(s) do not fit (${error instanceof PackOverBudgetError ? `projected ${projected} bytes` : `HTTP ${(error as HttpStatusError).status}`}); subdividing to ${step}`);
+        continue;
+      }
+      const failure = pushReportError(result.report, commands);
+      if (failure !== null) throw failure;
+      outcome.pushes += 1;
+      outcome.batchCount += 1;
+      const bytes = result.pack?.bytes ?? 0;
+      outcome.packBytes += bytes;
+      if (result.pack) for (const key of ['commit', 'tree', 'blob', 'tag', 'total'] as const) outcome.objects[key] += result.pack.objects[key];
+      for (const command of commands) {
+        tempValues.set(command.ref, command.newHash!);
+        usedTemps.add(command.ref);
+        have.add(command.newHash!);
+      }
+      for (const index of tips) cover(graph, covered, index);
+      const span = end - done;
+      bytesPerCommit = Math.max(1, bytes / span);
+      done = end;
+      const next = Math.max(1, Math.floor((limit * TARGET_SHARE) / bytesPerCommit));
+      decide(`batch ${batch}: ${bytes} bytes for ${span} commit(s)${next !== step ? `; next batches of ${next} commit(s)` : ''}`);
+      step = next;
+    }
+  }
+  outcome.plannedBatchCount = Math.max(outcome.plannedBatchCount, outcome.batchCount);
+
+  // Cutover: real refs (their objects are across now), tags and other refs, then the temporaries.
+  decide(`batch: cutover of ${ordered.length} ref(s)`);
+  const cutover = await executePlan(source, target, plans, { ...options, extraHaves: have });
+  const temps = [...tempValues].map(([name, hash]): DeletePlan => ({
+    branch: null,
+    sourceRef: null,
+    targetRef: name,
+    kind: 'other',
+    action: 'delete',
+    reason: `${hash.slice(0, 8)} -> deleted`,
+    sourceHash: null,
+    targetHash: hash,
+    forced: false,
+  }));
+  let cleanup: ExecuteOutcome | null = null;
+  if (temps.length > 0) {
+    decide(`batch: deleting ${temps.length} checkpoint ref(s)`);
+    cleanup = await executePlan(source, target, temps, { ...options, bestEffort: false, extraHaves: have });
+  }
+  outcome.plans = cutover.plans;
+  outcome.pushes += cutover.pushes + (cleanup?.pushes ?? 0);
+  outcome.packBytes += cutover.packBytes;
+  for (const key of ['commit', 'tree', 'blob', 'tag', 'total'] as const) outcome.objects[key] += cutover.objects[key];
+  outcome.tempRefs = [...new Set([...usedTemps, ...tempValues.keys()])].sort();
+  return outcome;
+}
+

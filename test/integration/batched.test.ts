@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { bootstrap, sync, type SyncOptions } from '../../src/api/sync.js';
+import type { SyncResult } from '../../src/api/plan.js';
+import { createRepo, pseudoRandomBytes, type FixtureRepo } from '../helpers/fixtures.js';
+import { forEachRef, fsck, git } from '../helpers/git.js';
+import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
+
+const MiB = 1024 * 1024;
+const LIMIT = 2 * MiB;
+
+/** main: 12 commits adding 1 MiB of incompressible data each; dev: 5 more from main~6; docs: small. */
+async function largeRepo(parentDir: string, name: string): Promise<FixtureRepo> {
+  const repo = await createRepo({ parentDir, name, config: { 'uploadpack.allowFilter': true } });
+  for (let i = 0; i < 12; i++) await repo.commit('main', { files: { [`data/main-${i}.bin`]: pseudoRandomBytes(MiB, `main${i}`) } });
+  await repo.commit('dev', { parents: ['main~6'], files: { 'dev-0.bin': pseudoRandomBytes(MiB, 'dev0') } });
+  for (let i = 1; i < 5; i++) await repo.commit('dev', { files: { [`dev-${i}.bin`]: pseudoRandomBytes(MiB, `dev${i}`) } });
+  await repo.commit('docs', { parents: ['main~11'], files: { 'README.md': 'docs\n' } });
+  await repo.annotatedTag('v1', 'main~3', { message: 'v1' });
+  await repo.lightweightTag('light', 'dev');
+  return repo;
+}
+
+const MANAGED = ['refs/heads/', 'refs/tags/'];
+
+async function assertDone(source: FixtureRepo, targetPath: string, result: SyncResult): Promise<void> {
+  assert.deepEqual(await forEachRef(targetPath, MANAGED), await forEachRef(source.path, MANAGED));
+  assert.deepEqual(await forEachRef(targetPath, ['refs/gitsync/']), new Map(), 'no refs/gitsync/* left behind');
+  await fsck(targetPath);
+  assert.equal(result.batching, true);
+  assert.ok(result.batchCount >= 2, `${result.batchCount} batches`);
+}
+
+describe('batched relay into a target with a body limit', () => {
+  let server: GitHttpServer;
+  let source: FixtureRepo;
+  let freshBatches = 0;
+
+  before(async () => {
+    server = await startGitHttpServer({ maxRequestBytes: LIMIT });
+    source = await largeRepo(server.root, 'source');
+  });
+  after(async () => server.close());
+
+  async function freshTarget(name: string): Promise<string> {
+    const target = path.join(server.root, `${name}.git`);
+    await rm(target, { recursive: true, force: true });
+    await createRepo({ parentDir: server.root, name });
+    return target;
+  }
+
+  const options = (target: string, extra: Partial<SyncOptions> = {}): SyncOptions => ({
+    source: { url: server.url('source') },
+    target: { url: server.url(target) },
+    tags: true,
+    stats: true,
+    ...extra,
+  });
+
+  it('bootstraps a 20 MB multi-branch repository through a 2 MB limit in several batches', async () => {
+    const target = await freshTarget('t-flag');
+    const result = await sync(options('t-flag', { targetMaxPackBytes: LIMIT }));
+    assert.equal(result.relayMode, 'bootstrap-batch');
+    assert.equal(result.relayReason, 'target-body-limit');
+    await assertDone(source, target, result);
+    assert.ok(result.plannedBatchCount >= result.batchCount);
+    assert.ok(result.tempRefs.includes('refs/gitsync/bootstrap/heads/main'));
+    freshBatches = result.batchCount;
+    const refused = server.requests.filter((r) => r.status === 413).length;
+    assert.equal(refused, 0, 'sized from evidence: the target never had to refuse a body');
+  });
+
+  it('switches to batches by itself after the target answers 413', async () => {
+    const target = await freshTarget('t-413');
+    const result = await sync(options('t-413'));
+    assert.equal(result.relayMode, 'bootstrap-batch');
+    assert.equal(result.relayReason, 'target-body-limit');
+    await assertDone(source, target, result);
+  });
+
+  it('switches to batches after a 408 from a proxy deadline', async () => {
+    // A proxy that gives up on slow uploads: 408 a moment after the body passes 2 MiB.
+    const proxy = await startGitHttpServer({ root: server.root, maxRequestBytes: LIMIT, limitStatus: 408, limitDelayMs: 100 });
+    try {
+      const target = await freshTarget('t-408');
+      const result = await sync({ ...options('t-408'), target: { url: proxy.url('t-408') } });
+      assert.equal(result.relayReason, 'target-body-limit');
+      await assertDone(source, target, result);
+      assert.ok(proxy.requests.some((r) => r.status === 408));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('resumes an interrupted run from its checkpoints, pushing fewer batches', async () => {
+    const target = await freshTarget('t-resume');
+    const controller = new AbortController();
+    let batches = 0;
+    await assert.rejects(
+      sync(
+        options('t-resume', {
+          targetMaxPackBytes: LIMIT,
+          signal: controller.signal,
+          onProgress: (event) => {
+            if (event.kind === 'decision' && /^batch \d+: \d+ bytes for/.test(event.message)) {
+              batches += 1;
+              if (batches === 2) controller.abort();
+            }
+          },
+        }),
+      ),
+      { code: 'ABORTED' },
+    );
+    const checkpoints = await forEachRef(target, ['refs/gitsync/']);
+    assert.ok(checkpoints.has('refs/gitsync/bootstrap/heads/main'), 'the interrupted run left its checkpoint');
+    assert.deepEqual(await forEachRef(target, MANAGED), new Map(), 'no real ref moved yet');
+
+    const resumed = await bootstrap(options('t-resume', { targetMaxPackBytes: LIMIT }));
+    assert.equal(resumed.relayReason, 'resume-checkpoints');
+    await assertDone(source, target, resumed);
+    assert.ok(resumed.batchCount < freshBatches, `resumed in ${resumed.batchCount} batches, fresh took ${freshBatches}`);
+  });
+
+  it('says clearly when batching is impossible: protocol v1 refuses wants of non-tip commits', async () => {
+    await freshTarget('t-v1');
+    await assert.rejects(sync(options('t-v1', { protocol: 'v1', targetMaxPackBytes: LIMIT })), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'UNSUPPORTED');
+      assert.match(error.message, /--protocol v2.*uploadpack\.allowReachableSHA1InWant/);
+      return true;
+    });
+  });
+
+  it('replaces a stale checkpoint that is not in the history', async () => {
+    const target = await freshTarget('t-stale');
+    const stranger = await createRepo({ parentDir: server.root, name: 'stranger' });
+    const unrelated = await stranger.commit('main', { files: { 'x.txt': 'unrelated' } });
+    await git(['push', '--quiet', target, `${unrelated}:refs/gitsync/bootstrap/heads/main`], { cwd: stranger.path });
+    const result = await sync(options('t-stale', { targetMaxPackBytes: LIMIT }));
+    await assertDone(source, target, result);
+  });
+
+  it('fast-forwards a large range into the limited target in checkpoints (incremental-batch)', async () => {
+    const target = await freshTarget('t-ff');
+    await git(['push', '--quiet', target, 'main~10:refs/heads/main'], { cwd: source.path });
+    const result = await sync(options('t-ff', { branches: ['main'], tags: false, targetMaxPackBytes: LIMIT }));
+    assert.equal(result.relayMode, 'incremental-batch');
+    assert.deepEqual(result.plans.map((p) => [p.action, p.targetRef]), [['update', 'refs/heads/main']]);
+    assert.equal((await forEachRef(target)).get('refs/heads/main'), await source.revParse('main'));
+    assert.deepEqual(await forEachRef(target, ['refs/gitsync/']), new Map());
+    await fsck(target);
+    assert.ok(result.batchCount >= 2);
+  });
+});
+
+describe('batched relay: first-parent against topo on a merge-heavy history', () => {
+  let server: GitHttpServer;
+  let source: FixtureRepo;
+
+  before(async () => {
+    server = await startGitHttpServer({ maxRequestBytes: LIMIT });
+    source = await createRepo({ parentDir: server.root, name: 'source', config: { 'uploadpack.allowFilter': true } });
+    await source.commit('main', { files: { 'base.txt': 'base' } });
+    // A side branch of 4 MiB merged in one go: first-parent checkpoints cannot split it.
+    for (let i = 0; i < 4; i++) await source.commit('side', { parents: i === 0 ? ['main'] : undefined, files: { [`side-${i}.bin`]: pseudoRandomBytes(MiB, `side${i}`) } });
+    await source.commit('main', { files: { 'main.txt': 'on main' } });
+    await source.merge('main', 'side', { message: 'merge side' });
+    await source.deleteRef('refs/heads/side');
+  });
+  after(async () => server.close());
+
+  it('first-parent cannot fit the merge and says to use topo; topo splits the side branch', async () => {
+    await createRepo({ parentDir: server.root, name: 'fp' });
+    await assert.rejects(
+      sync({ source: { url: server.url('source') }, target: { url: server.url('fp') }, targetMaxPackBytes: LIMIT }),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'UNSUPPORTED');
+        assert.match(error.message, /--bootstrap-strategy topo/);
+        return true;
+      },
+    );
+    assert.deepEqual(await forEachRef(path.join(server.root, 'fp.git'), ['refs/heads/']), new Map(), 'no real ref moved');
+
+    await createRepo({ parentDir: server.root, name: 'topo' });
+    const result = await sync({ source: { url: server.url('source') }, target: { url: server.url('topo') }, targetMaxPackBytes: LIMIT, bootstrapStrategy: 'topo' });
+    const target = path.join(server.root, 'topo.git');
+    assert.deepEqual(await forEachRef(target, ['refs/heads/']), await forEachRef(source.path, ['refs/heads/']));
+    assert.deepEqual(await forEachRef(target, ['refs/gitsync/']), new Map());
+    await fsck(target);
+    assert.ok(result.batchCount >= 3, `${result.batchCount} batches`);
+  });
+});
