@@ -149,7 +149,7 @@ export async function executeBatched(
   const have = targetObjectHashes(target.discovery.refs);
   const tempValues = new Map<string, Oid>(target.discovery.refs.filter((ref) => ref.name.startsWith(BOOTSTRAP_TEMP_PREFIX)).map((ref) => [ref.name, ref.hash]));
   const usedTemps = new Set<string>();
-  const outcome: BatchOutcome = { plans: [...plans], pushes: 0, packBytes: 0, objects: { commit: 0, tree: 0, blob: 0, tag: 0, total: 0 }, batchCount: 0, plannedBatchCount: 0, tempRefs: [] };
+  const outcome: BatchOutcome = { plans: [...plans], pushes: 0, packBytes: 0, objects: 0, batchCount: 0, plannedBatchCount: 0, tempRefs: [] };
 
   if (tempValues.size > 0) decide(`batch: resuming from ${tempValues.size} checkpoint ref(s) left on the target`);
   const wants = [...new Set(branches.map((plan) => plan.sourceHash))].filter((hash) => !have.has(hash));
@@ -232,7 +232,7 @@ export async function executeBatched(
       outcome.batchCount += 1;
       const bytes = result.pack?.bytes ?? 0;
       outcome.packBytes += bytes;
-      if (result.pack) for (const key of ['commit', 'tree', 'blob', 'tag', 'total'] as const) outcome.objects[key] += result.pack.objects[key];
+      outcome.objects += result.pack?.objectCount ?? 0;
       for (const command of commands) {
         tempValues.set(command.ref, command.newHash!);
         usedTemps.add(command.ref);
@@ -271,7 +271,7 @@ export async function executeBatched(
   outcome.plans = cutover.plans;
   outcome.pushes += cutover.pushes + (cleanup?.pushes ?? 0);
   outcome.packBytes += cutover.packBytes;
-  for (const key of ['commit', 'tree', 'blob', 'tag', 'total'] as const) outcome.objects[key] += cutover.objects[key];
+  outcome.objects += cutover.objects;
   outcome.tempRefs = [...new Set([...usedTemps, ...tempValues.keys()])].sort();
   return outcome;
 }

@@ -12,7 +12,6 @@
  * into `warn`.
  */
 import { TargetRefMovedError, TargetRejectedError } from '../errors.js';
-import type { PackSummary } from '../pack/pack-reader.js';
 import {
   applyTargetRejections,
   chunkRefCommands,
@@ -60,7 +59,8 @@ export interface ExecuteOutcome {
   /** Receive-pack requests sent. */
   pushes: number;
   packBytes: number;
-  objects: PackSummary['objects'];
+  /** Objects in the relayed packs, as their headers declare them. */
+  objects: number;
 }
 
 function commandOf(plan: PushPlan): PushCommand {
@@ -79,7 +79,7 @@ export async function executePlan(
   const have = targetObjectHashes(target.discovery.refs);
   for (const hash of options.extraHaves ?? []) have.add(hash);
   const rejections = new Map<string, string>();
-  const outcome: ExecuteOutcome = { plans: [...plans], pushes: 0, packBytes: 0, objects: { commit: 0, tree: 0, blob: 0, tag: 0, total: 0 } };
+  const outcome: ExecuteOutcome = { plans: [...plans], pushes: 0, packBytes: 0, objects: 0 };
   const chunks = chunkRefCommands(ordered.map(commandOf), options.maxRefUpdates);
   if (chunks.length > 1) options.onDecision?.(`push: ${ordered.length} ref commands in ${chunks.length} requests of at most ${options.maxRefUpdates}`);
 
@@ -106,7 +106,7 @@ export async function executePlan(
       outcome.pushes += 1;
       if (pack) {
         outcome.packBytes += pack.bytes;
-        for (const key of ['commit', 'tree', 'blob', 'tag', 'total'] as const) outcome.objects[key] += pack.objects[key];
+        outcome.objects += pack.objectCount;
       }
       const failure = pushReportError(report, chunk);
       if (failure instanceof TargetRefMovedError && options.force === 'blind' && attempt < BLIND_ATTEMPTS && !options.bestEffort) {

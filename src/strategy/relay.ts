@@ -8,6 +8,7 @@
  */
 import { GitSyncError, PackTooLargeError, throwIfAborted } from '../errors.js';
 import { PackReader, type PackSummary } from '../pack/pack-reader.js';
+import { PackStreamCheck } from '../pack/pack-stream-check.js';
 import type { PushCommand } from '../protocol/receive-pack.js';
 import type { ReceivePackSession } from '../protocol/receive-pack-session.js';
 import type { PushReport } from '../protocol/report-status.js';
@@ -51,20 +52,68 @@ export interface RelayOptions {
 export interface RelayOutcome {
   report: PushReport;
   /** The relayed pack, or null for a ref-only push. */
-  pack: PackSummary | null;
+  pack: RelayedPack | null;
 }
 
 /** Past this share of a budget, a projection over it aborts the push early. */
 const PROJECTION_MIN_SHARE = 0.25;
 
+/** What watches the pack as it passes: the full object walk, or the header-and-checksum check. */
+interface PackWatcher {
+  write(chunk: Buffer): Promise<void> | void;
+  end(): Promise<RelayedPack> | RelayedPack;
+  readonly declaredObjects: number | null;
+  /** Objects walked so far; null when the watcher does not walk objects. */
+  readonly objectsRead: number | null;
+  destroy(reason?: Error): void;
+}
+
+/** What the relay reports of a pack it passed on. */
+export interface RelayedPack {
+  bytes: number;
+  objectCount: number;
+  checksum: string;
+}
+
+function objectWalker(maxBytes: number | undefined, signal: AbortSignal): PackWatcher {
+  const reader = new PackReader({ maxBytes, signal });
+  return {
+    write: (chunk) => reader.write(chunk),
+    end: async () => {
+      const summary: PackSummary = await reader.end();
+      return { bytes: summary.bytes, objectCount: summary.objectCount, checksum: summary.checksum };
+    },
+    get declaredObjects() {
+      return reader.declaredObjects;
+    },
+    get objectsRead() {
+      return reader.objectsRead;
+    },
+    destroy: (reason) => reader.destroy(reason),
+  };
+}
+
+function checksumOnly(maxBytes: number | undefined): PackWatcher {
+  const check = new PackStreamCheck({ maxBytes });
+  return {
+    write: (chunk) => check.write(chunk),
+    end: () => check.end(),
+    get declaredObjects() {
+      return check.declaredObjects;
+    },
+    objectsRead: null,
+    destroy: () => undefined,
+  };
+}
+
 /** Holds back one chunk so the checksum is verified before the pack's last bytes leave. */
 async function* observedPack(
   source: AsyncIterable<Buffer>,
-  reader: PackReader,
+  watcher: PackWatcher,
   limit: number | null,
   budget: number | null,
   progress: RelayProgress | undefined,
-  done: (summary: PackSummary) => void,
+  done: (summary: RelayedPack) => void,
 ): AsyncGenerator<Buffer> {
   let held: Buffer | null = null;
   let total = 0;
@@ -73,11 +122,11 @@ async function* observedPack(
     total += chunk.length;
     if (limit !== null && total > limit) throw new PackTooLargeError(limit);
     if (budget !== null && total > budget) throw new PackOverBudgetError(budget, total - chunk.length, total);
-    await reader.write(chunk);
-    if (budget !== null && total > budget * PROJECTION_MIN_SHARE) {
+    await watcher.write(chunk);
+    const read = watcher.objectsRead;
+    if (budget !== null && read !== null && total > budget * PROJECTION_MIN_SHARE) {
       // Bytes per object so far, times the objects the header declares.
-      const declared = reader.declaredObjects ?? 0;
-      const read = reader.objectsRead;
+      const declared = watcher.declaredObjects ?? 0;
       const projected = read > 0 ? Math.round((total / read) * declared) : total;
       if (read >= 8 && projected > budget * 1.5) throw new PackOverBudgetError(budget, total, projected);
     }
@@ -87,7 +136,7 @@ async function* observedPack(
     }
     held = chunk;
   }
-  done(await reader.end());
+  done(await watcher.end());
   if (held !== null) {
     yield held;
     if (progress) progress.packBytesSent += held.length;
@@ -118,15 +167,17 @@ export async function relayPush(
   try {
     const response = await source.fetch({ wants, haves, onProgress: options.onSourceProgress, signal: controller.signal });
     const limit = options.maxPackBytes ?? null;
-    const reader = new PackReader({ maxBytes: limit ?? undefined, signal: controller.signal });
-    let summary: PackSummary | null = null;
-    const pack = observedPack(response.pack, reader, limit, options.budgetBytes ?? null, options.progress, (result) => (summary = result));
+    // Sizing a batch needs the object walk; a plain relay leaves object checks to the target.
+    const budget = options.budgetBytes ?? null;
+    const watcher = budget !== null ? objectWalker(limit ?? undefined, controller.signal) : checksumOnly(limit ?? undefined);
+    let summary: RelayedPack | null = null;
+    const pack = observedPack(response.pack, watcher, limit, budget, options.progress, (result) => (summary = result));
     try {
       const report = await pushCommands(target, commands, pack, { ...pushOptions, signal: controller.signal });
       return { report, pack: summary };
     } catch (error) {
       controller.abort(error);
-      reader.destroy(error instanceof Error ? error : undefined);
+      watcher.destroy(error instanceof Error ? error : undefined);
       await pack.return(undefined).catch(() => undefined);
       throw error;
     }

@@ -1,0 +1,104 @@
+/**
+ * `batched` scenario (issue 5's goals): a batched bootstrap of about ten checkpoints against a
+ * one-shot bootstrap of the same repository, through the same loopback `git http-backend`
+ * (the large `relay` repository, over 100 MB of pack). The batched run gets
+ * `--target-max-pack-bytes` of a tenth of the pack (plus a little), so sizing, checkpoint
+ * pushes, cutover and cleanup are all measured. Fresh empty target each run; the target's refs
+ * must equal the source's after every run.
+ *
+ * Goals: batched wall time <= 1.3 x one-shot; batched peak RSS under 150 MiB.
+ */
+import { rm, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { makeTempDir } from '../../test/helpers/git.js';
+import { startGitHttpServer } from '../../test/helpers/http-server.js';
+import { generateProjectHistory, type ProjectShape } from '../generate/project-history.js';
+import { cached } from '../lib/cache.js';
+import { runGitSync } from '../lib/git-sync.js';
+import { median, mib, ratio, spread, type Goal, type ScenarioReport } from '../lib/report.js';
+import { assertSameRefs, forEachRef, initBare } from '../lib/repos.js';
+import type { Scenario, ScenarioContext } from '../lib/scenario.js';
+
+const MAX_RATIO = 1.3;
+const MAX_RSS = 150 * 1024 * 1024;
+const BATCHES = 10;
+
+// The same shapes (and so the same cached repositories) as the `relay` scenario's large size.
+const FULL: ProjectShape = { files: 8000, meanLines: 180, commits: 500, filesPerCommit: 200, binaries: 8, binaryBytes: 4 << 20, binaryRewrites: 4, binaryRewriteShare: 0.4, branches: 3, tagEvery: 25, seed: 3 };
+const QUICK: ProjectShape = { files: 2500, meanLines: 150, commits: 150, filesPerCommit: 60, binaries: 2, binaryBytes: 3 << 20, binaryRewrites: 2, binaryRewriteShare: 0.4, branches: 2, tagEvery: 25, seed: 4 };
+
+interface Run {
+  wallMillis: number;
+  peakRssBytes: number;
+  batches: number;
+  planned: number;
+}
+
+export const scenario: Scenario = {
+  name: 'batched',
+  description: 'batched bootstrap (~10 checkpoints) vs one-shot bootstrap of the same repository',
+  async run(context: ScenarioContext): Promise<ScenarioReport> {
+    const shape = context.quick ? QUICK : FULL;
+    const label = context.quick ? 'quick' : 'large';
+    const key = `relay-${label}-${Object.values(shape).join('_')}-v1`;
+    const { dir, meta } = await cached(context.cacheDir, key, (into) => generateProjectHistory(into, shape), context.log);
+    const limit = Math.ceil(meta.packBytes / BATCHES) + 256 * 1024;
+
+    const root = makeTempDir('git-sync-bench-batched-');
+    const server = await startGitHttpServer({ root: root.path });
+    const sourcePath = join(dir, meta.repo);
+    await symlink(sourcePath, join(root.path, 'source.git'));
+    const oneShot: Run[] = [];
+    const batched: Run[] = [];
+    let next = 1;
+    try {
+      for (let r = 0; r < context.runs; r++) {
+        for (const method of r % 2 === 0 ? (['one-shot', 'batched'] as const) : (['batched', 'one-shot'] as const)) {
+          context.log(`batched: ${method} run ${r + 1}/${context.runs}`);
+          const name = `target-${next++}`;
+          const targetPath = await initBare(root.path, name);
+          const extra = method === 'batched' ? ['--target-max-pack-bytes', String(limit)] : [];
+          const run = await runGitSync('bootstrap', ['--tags', ...extra, server.url('source'), server.url(`${name}.git`)]);
+          await server.idle();
+          await assertSameRefs(sourcePath, targetPath, `git-sync bootstrap (${method})`);
+          const leftovers = await forEachRef(targetPath, ['refs/gitsync/']);
+          if (leftovers.size > 0) throw new Error(`${method}: ${leftovers.size} refs/gitsync/* left on the target`);
+          const measured: Run = {
+            wallMillis: run.child.wallMillis,
+            peakRssBytes: run.peakRssBytes ?? Number.NaN,
+            batches: run.result.batchCount,
+            planned: run.result.plannedBatchCount,
+          };
+          (method === 'batched' ? batched : oneShot).push(measured);
+          await rm(targetPath, { recursive: true, force: true });
+        }
+      }
+    } finally {
+      await server.close();
+      await root.remove();
+    }
+    const oneWall = median(oneShot.map((r) => r.wallMillis));
+    const batchWall = median(batched.map((r) => r.wallMillis));
+    const batchRss = Math.max(...batched.map((r) => r.peakRssBytes));
+    const oneRss = Math.max(...oneShot.map((r) => r.peakRssBytes));
+    const goals: Goal[] = [
+      { label: 'wall batched / one-shot', expected: `<= ${MAX_RATIO}`, measured: ratio(batchWall / oneWall), pass: batchWall / oneWall <= MAX_RATIO },
+      { label: 'batched peak RSS', expected: `< ${mib(MAX_RSS)}`, measured: mib(batchRss), pass: batchRss < MAX_RSS },
+    ];
+    return {
+      scenario: 'batched',
+      tables: [
+        {
+          title: `${label}: ${mib(meta.packBytes)} pack; limit ${mib(limit)}; ${context.runs} run(s) each, median (min-max)`,
+          columns: ['method', 'wall', 'peak RSS', 'batches (planned)'],
+          rows: [
+            ['one-shot bootstrap', spread(oneShot.map((r) => r.wallMillis)), mib(oneRss), '-'],
+            ['batched bootstrap', spread(batched.map((r) => r.wallMillis)), mib(batchRss), batched.map((r) => `${r.batches} (${r.planned})`).join(', ')],
+          ],
+        },
+      ],
+      goals,
+      notes: ['both runs: git-sync bootstrap --tags into a fresh empty target; refs checked with for-each-ref, no refs/gitsync/* left'],
+    };
+  },
+};
