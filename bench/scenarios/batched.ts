@@ -10,7 +10,7 @@
  */
 import { rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeTempDir } from '../../test/helpers/git.js';
+import { git, gitRaw, makeTempDir } from '../../test/helpers/git.js';
 import { startGitHttpServer } from '../../test/helpers/http-server.js';
 import { generateProjectHistory, type ProjectShape } from '../generate/project-history.js';
 import { cached } from '../lib/cache.js';
@@ -34,6 +34,19 @@ interface Run {
   planned: number;
 }
 
+/** Bytes of the biggest single-commit pack on the default branch (each commit against its parent). */
+async function largestCommitPack(repoDir: string): Promise<number> {
+  const commits = (await git(['rev-list', '--first-parent', 'HEAD'], { cwd: repoDir })).split('\n').filter(Boolean);
+  let largest = 0;
+  // The root commit brings the initial import; sample it and a few others.
+  for (const commit of [commits[commits.length - 1]!, ...commits.slice(0, 5)]) {
+    const parents = (await git(['rev-list', '--parents', '-n1', commit], { cwd: repoDir })).split(' ').slice(1);
+    const pack = await gitRaw(['pack-objects', '--stdout', '--revs', '-q'], { cwd: repoDir, input: `${commit}\n${parents.map((p) => `^${p}`).join('\n')}\n` });
+    largest = Math.max(largest, pack.length);
+  }
+  return largest;
+}
+
 export const scenario: Scenario = {
   name: 'batched',
   description: 'batched bootstrap (~10 checkpoints) vs one-shot bootstrap of the same repository',
@@ -42,11 +55,13 @@ export const scenario: Scenario = {
     const label = context.quick ? 'quick' : 'large';
     const key = `relay-${label}-${Object.values(shape).join('_')}-v1`;
     const { dir, meta } = await cached(context.cacheDir, key, (into) => generateProjectHistory(into, shape), context.log);
-    const limit = Math.ceil(meta.packBytes / BATCHES) + 256 * 1024;
+    const sourcePath = join(dir, meta.repo);
+    // Checkpoints are whole commits: the limit must hold the largest one (the initial import).
+    const largestCommit = await largestCommitPack(sourcePath);
+    const limit = Math.max(Math.ceil(meta.packBytes / BATCHES), Math.ceil(largestCommit * 1.25)) + 256 * 1024;
 
     const root = makeTempDir('git-sync-bench-batched-');
     const server = await startGitHttpServer({ root: root.path });
-    const sourcePath = join(dir, meta.repo);
     await symlink(sourcePath, join(root.path, 'source.git'));
     const oneShot: Run[] = [];
     const batched: Run[] = [];
@@ -89,7 +104,7 @@ export const scenario: Scenario = {
       scenario: 'batched',
       tables: [
         {
-          title: `${label}: ${mib(meta.packBytes)} pack; limit ${mib(limit)}; ${context.runs} run(s) each, median (min-max)`,
+          title: `${label}: ${mib(meta.packBytes)} pack, largest commit ${mib(largestCommit)}; limit ${mib(limit)}; ${context.runs} run(s) each, median (min-max)`,
           columns: ['method', 'wall', 'peak RSS', 'batches (planned)'],
           rows: [
             ['one-shot bootstrap', spread(oneShot.map((r) => r.wallMillis)), mib(oneRss), '-'],

@@ -238,7 +238,8 @@ export function isBooleanOption(spec: OptionSpec): boolean {
  */
 export function toCommanderOption(spec: OptionSpec): Option {
   const booleanEnv = spec.env !== undefined && isBooleanOption(spec);
-  const option = new Option(spec.flags, booleanEnv ? `${spec.description} (env: ${spec.env})` : spec.description);
+  // The help text (choices, default, env var) is helpText's, installed by the CLI.
+  const option = new Option(spec.flags, spec.description);
   if (spec.choices) option.choices(spec.choices);
   if (spec.env && !booleanEnv) option.env(spec.env);
   if (spec.parse) option.argParser(spec.parse);

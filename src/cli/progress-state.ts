@@ -34,6 +34,7 @@ export interface EndpointLabels {
 const PHASE_WORDS: Record<RunPhase, string> = {
   discover: 'listing refs',
   ancestry: 'checking ancestry',
+  checkpoints: 'placing checkpoints',
   fetch: 'fetching',
   push: 'pushing',
 };

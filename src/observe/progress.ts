@@ -24,8 +24,8 @@ export interface DecisionEvent {
   message: string;
 }
 
-/** What a run is doing: listing refs, answering ancestry questions, fetching, pushing. */
-export type RunPhase = 'discover' | 'ancestry' | 'fetch' | 'push';
+/** What a run is doing: listing refs, answering ancestry questions, placing batch checkpoints, fetching, pushing. */
+export type RunPhase = 'discover' | 'ancestry' | 'checkpoints' | 'fetch' | 'push';
 
 /** Where a repeated phase stands: receive-pack request `index` of `total`, or batch `index` of `total`. */
 export interface PhaseStep {

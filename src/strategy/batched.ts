@@ -160,6 +160,7 @@ export async function executeBatched(
         ? `batch: fetching the commits the target lacks (filter tree:0) to place checkpoints`
         : `batch: the source offers no commit filter; reading its pack once to place checkpoints (only commits are kept)`,
     );
+    options.onPhase?.('checkpoints', null);
     const response = await source.fetch({ wants, haves: [...have], filter: source.supportsFilter ? 'tree:0' : null, signal: options.signal });
     graph = (await extractCommits(response.pack, { signal: options.signal })).graph;
   }

@@ -125,10 +125,12 @@ async function* observedPack(
     await watcher.write(chunk);
     const read = watcher.objectsRead;
     if (budget !== null && read !== null && total > budget * PROJECTION_MIN_SHARE) {
-      // Bytes per object so far, times the objects the header declares.
+      // Bytes per object so far, times the objects the header declares. Object sizes vary a
+      // lot (a few big blobs among many small trees), so only a projection made on a good share
+      // of the objects, and far over the budget, aborts early; the byte limit catches the rest.
       const declared = watcher.declaredObjects ?? 0;
       const projected = read > 0 ? Math.round((total / read) * declared) : total;
-      if (read >= 8 && projected > budget * 1.5) throw new PackOverBudgetError(budget, total, projected);
+      if (read >= Math.max(64, declared / 4) && projected > budget * 2) throw new PackOverBudgetError(budget, total, projected);
     }
     if (held !== null) {
       yield held;

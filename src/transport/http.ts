@@ -638,10 +638,15 @@ class RequestTimers {
 }
 
 /** Writes a streamed body with backpressure; stops quietly once the request is gone. */
+/** Bytes a streamed request body may queue in the socket before the writer waits for 'drain'. */
+const WRITE_WINDOW = 1024 * 1024;
+
 async function writeStreamed(request: ClientRequest, body: AsyncIterable<Buffer>): Promise<void> {
   for await (const chunk of body) {
     if (request.destroyed) return;
-    if (!request.write(chunk)) {
+    // Keep up to WRITE_WINDOW queued before waiting: the default 16 KiB high-water mark stalls a
+    // fast relay on every few chunks, while the window still bounds memory.
+    if (!request.write(chunk) && request.writableLength > WRITE_WINDOW) {
       // Whichever event loses the race must stop listening, or a long push piles up listeners.
       const settled = new AbortController();
       try {
