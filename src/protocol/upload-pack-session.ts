@@ -47,6 +47,8 @@ export interface SessionFetchOptions {
 export class UploadPackSession {
   /** A v0/v1 server on a stateful channel answers one fetch and hangs up. */
   private spent = false;
+  /** The last fetch's pack was not read to its end. */
+  private unfinished = false;
 
   private constructor(
     private readonly transport: Transport,
@@ -120,21 +122,37 @@ export class UploadPackSession {
       phase.wants += options.wants.length;
       phase.haves += options.haves.length;
     }
-    if (protocol === 'v1' && this.transport.kind !== 'http' && this.spent) await this.reconnect(options.signal);
+    // A stateful channel carries one response after another: after a v1 fetch (the server hangs
+    // up) or a response read only in part (a relay aborted mid-pack), the next fetch needs a
+    // fresh connection, or it would read the rest of the old pack.
+    if (this.transport.kind !== 'http' && (this.unfinished || (protocol === 'v1' && this.spent))) await this.reconnect(options.signal);
     this.spent = true;
+    this.unfinished = true;
     const reader = await this.connection.request(body, { phase: 'source fetch', signal: options.signal });
     const responseOptions = { onProgress: options.onProgress, signal: options.signal };
-    if (protocol === 'v2') return readFetchResponseV2(reader, responseOptions);
-    const sideband = capabilities.has('side-band-64k') || capabilities.has('side-band');
-    return readFetchResponseV1(reader, sideband, responseOptions);
+    const response =
+      protocol === 'v2'
+        ? await readFetchResponseV2(reader, responseOptions)
+        : await readFetchResponseV1(reader, capabilities.has('side-band-64k') || capabilities.has('side-band'), responseOptions);
+    const session = this;
+    const pack = response.pack;
+    return {
+      ...response,
+      pack: (async function* finished(): AsyncGenerator<Buffer> {
+        yield* pack;
+        session.unfinished = false;
+      })(),
+    };
   }
 
-  /** Opens a fresh v1 connection for the next fetch; its advertisement is read and dropped. */
+  /** Opens a fresh connection for the next fetch; its advertisement is read and dropped. */
   private async reconnect(signal: AbortSignal | undefined): Promise<void> {
+    const protocol = this.discovery.protocol;
     await this.connection.close().catch(() => undefined);
-    this.connection = await this.transport.connect('git-upload-pack', { protocol: 'v1', phase: 'source info-refs', signal });
+    this.connection = await this.transport.connect('git-upload-pack', { protocol, phase: 'source info-refs', signal });
     const advertisement = await readAdvertisement(this.connection.advertisement, this.connection.hasServiceHeader ? 'git-upload-pack' : undefined);
-    if (advertisement.version !== 'v1') throw new ProtocolError(`${this.transport.displayUrl} changed protocol between two connections`);
+    if (advertisement.version !== protocol) throw new ProtocolError(`${this.transport.displayUrl} changed protocol between two connections`);
+    this.unfinished = false;
   }
 
   async close(): Promise<void> {

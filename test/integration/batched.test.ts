@@ -123,6 +123,13 @@ describe('batched relay into a target with a body limit', () => {
     assert.ok(resumed.batchCount < freshBatches, `resumed in ${resumed.batchCount} batches, fresh took ${freshBatches}`);
   });
 
+  it('batches between local paths too (a stateful channel reconnects after an aborted batch)', async () => {
+    const target = path.join(server.root, 't-local.git');
+    await rm(target, { recursive: true, force: true });
+    const result = await sync({ source: { url: source.path }, target: { url: target }, tags: true, targetMaxPackBytes: LIMIT });
+    await assertDone(source, target, result);
+  });
+
   it('says clearly when batching is impossible: protocol v1 refuses wants of non-tip commits', async () => {
     await freshTarget('t-v1');
     await assert.rejects(sync(options('t-v1', { protocol: 'v1', targetMaxPackBytes: LIMIT })), (error: Error & { code?: string }) => {
