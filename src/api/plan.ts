@@ -2,7 +2,7 @@
 import type { PlanSummary, RefPlan, RelayMode, RelayReason } from '../plan/index.js';
 import type { ProtocolVersion } from '../types.js';
 import type { Observed } from './options.js';
-import { planRun, resolvePolicy, type PlanningOptions } from './planning.js';
+import { planRun, resolvePolicy, type Planning, type PlanningOptions } from './planning.js';
 import { RunContext } from './run-context.js';
 
 export interface PlanOptions extends PlanningOptions {
@@ -27,6 +27,29 @@ export interface SyncResult extends PlanSummary, Observed {
   tempRefs: string[];
 }
 
+/** The CONTRACT §5 result of a planned run, before anything is executed. */
+export function planResult(operation: SyncResult['operation'], dryRun: boolean, planning: Planning): SyncResult {
+  const { strategy } = planning;
+  return {
+    operation,
+    dryRun,
+    source: { url: planning.source.displayUrl, protocol: planning.source.discovery.protocol, head: planning.source.discovery.head },
+    target: { url: planning.target.transport.displayUrl, capabilities: planning.target.discovery.capabilities.toList() },
+    plans: planning.plans,
+    ...planning.summary,
+    relay: strategy.relay,
+    relayMode: strategy.relayMode,
+    relayReason: strategy.relayReason,
+    bootstrapSuggested: strategy.bootstrapSuggested,
+    batching: strategy.relayMode === 'bootstrap-batch' || strategy.relayMode === 'incremental-batch',
+    batchCount: 0,
+    plannedBatchCount: 0,
+    tempRefs: planning.tempRefs,
+    stats: null,
+    measurement: null,
+  };
+}
+
 export async function plan(options: PlanOptions): Promise<SyncResult> {
   const policy = resolvePolicy(options, options.mode ?? 'sync');
   const context = new RunContext(options);
@@ -34,29 +57,8 @@ export async function plan(options: PlanOptions): Promise<SyncResult> {
     const planning = await planRun(context, options, policy, true);
     await planning.source.close();
     await planning.target.close();
-    const { strategy } = planning;
     await context.succeeded();
-    return {
-      operation: 'plan',
-      dryRun: true,
-      source: {
-        url: planning.source.displayUrl,
-        protocol: planning.source.discovery.protocol,
-        head: planning.source.discovery.head,
-      },
-      target: { url: planning.target.transport.displayUrl, capabilities: planning.target.discovery.capabilities.toList() },
-      plans: planning.plans,
-      ...planning.summary,
-      relay: strategy.relay,
-      relayMode: strategy.relayMode,
-      relayReason: strategy.relayReason,
-      bootstrapSuggested: strategy.bootstrapSuggested,
-      batching: strategy.relayMode === 'bootstrap-batch' || strategy.relayMode === 'incremental-batch',
-      batchCount: 0,
-      plannedBatchCount: 0,
-      tempRefs: planning.tempRefs,
-      ...context.finish(),
-    };
+    return { ...planResult('plan', true, planning), ...context.finish() };
   } finally {
     context.finish();
     await context.close();

@@ -6,8 +6,8 @@ import { HttpStatusError, RefBlockedError } from '../errors.js';
 import { DEFAULT_MAX_REF_UPDATES, summarizePlans, type SyncMode } from '../plan/index.js';
 import { executeBatched, type BatchOptions } from '../strategy/batched.js';
 import { executePlan, type ExecuteOptions } from '../strategy/execute.js';
-import type { SyncResult } from './plan.js';
-import { planRun, resolvePolicy, type Planning, type PlanningOptions } from './planning.js';
+import { planResult, type SyncResult } from './plan.js';
+import { planRun, resolvePolicy, type PlanningOptions } from './planning.js';
 import { RunContext } from './run-context.js';
 
 export interface SyncOptions extends PlanningOptions {
@@ -25,35 +25,13 @@ const DEFAULT_RESUME_LIMIT_BYTES = 1024 * 1024 * 1024;
 /** The smallest limit guessed from a refused push. */
 const MIN_GUESSED_LIMIT_BYTES = 256 * 1024;
 
-function resultOf(operation: SyncResult['operation'], planning: Planning): SyncResult {
-  const { strategy } = planning;
-  return {
-    operation,
-    dryRun: false,
-    source: { url: planning.source.displayUrl, protocol: planning.source.discovery.protocol, head: planning.source.discovery.head },
-    target: { url: planning.target.transport.displayUrl, capabilities: planning.target.discovery.capabilities.toList() },
-    plans: planning.plans,
-    ...planning.summary,
-    relay: strategy.relay,
-    relayMode: strategy.relayMode,
-    relayReason: strategy.relayReason,
-    bootstrapSuggested: strategy.bootstrapSuggested,
-    batching: false,
-    batchCount: 0,
-    plannedBatchCount: 0,
-    tempRefs: planning.tempRefs,
-    stats: null,
-    measurement: null,
-  };
-}
-
 async function run(operation: 'sync' | 'replicate' | 'bootstrap', mode: SyncMode, options: SyncOptions): Promise<SyncResult> {
   const policy = resolvePolicy(options, mode);
   const context = new RunContext(options);
   try {
     const planning = await planRun(context, options, policy);
     try {
-      const result = resultOf(operation, planning);
+      const result = planResult(operation, false, planning);
       if (planning.summary.blocked > 0) {
         const error = new RefBlockedError(planning.plans.filter((p) => p.action === 'block').map((p) => p.targetRef));
         error.result = { ...result, ...context.finish() };
