@@ -106,15 +106,25 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
   const onDecision = context.decisions();
 
   context.phase('discover');
-  const source = await UploadPackSession.open(sourceTransport, {
-    protocol: options.protocol ?? 'auto',
-    refPrefixes: sourceRefPrefixes(policy.scope),
-    stats: context.stats,
-    signal: options.signal,
-  });
-  let target: ReceivePackSession | null = null;
+  // Both sides are listed at once: neither depends on the other, and a mirror job's wall time is
+  // mostly round trips when little has changed.
+  const [sourceOpened, targetOpened] = await Promise.allSettled([
+    UploadPackSession.open(sourceTransport, {
+      protocol: options.protocol ?? 'auto',
+      refPrefixes: sourceRefPrefixes(policy.scope),
+      stats: context.stats,
+      signal: options.signal,
+    }),
+    ReceivePackSession.open(targetTransport, { signal: options.signal, readOnly: dryRun }),
+  ]);
+  if (sourceOpened.status === 'rejected' || targetOpened.status === 'rejected') {
+    if (sourceOpened.status === 'fulfilled') await sourceOpened.value.close().catch(() => undefined);
+    if (targetOpened.status === 'fulfilled') await targetOpened.value.close().catch(() => undefined);
+    throw sourceOpened.status === 'rejected' ? sourceOpened.reason : (targetOpened as PromiseRejectedResult).reason;
+  }
+  const source = sourceOpened.value;
+  const target: ReceivePackSession = targetOpened.value;
   try {
-    target = await ReceivePackSession.open(targetTransport, { signal: options.signal, readOnly: dryRun });
     onDecision?.(describeSource(source));
     onDecision?.(describeTarget(target));
     const input: PlanInput = {
@@ -154,7 +164,7 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
     };
   } catch (error) {
     await source.close().catch(() => undefined);
-    await target?.close().catch(() => undefined);
+    await target.close().catch(() => undefined);
     throw error;
   }
 }
