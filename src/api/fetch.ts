@@ -4,7 +4,7 @@ import { PackReader } from '../pack/pack-reader.js';
 import { UploadPackSession } from '../protocol/upload-pack-session.js';
 import { isOid, type Oid, type ProtocolVersion } from '../types.js';
 import type { CommonOptions, EndpointOptions, Observed, RefSelection } from './options.js';
-import { selectRefs, selectionPrefixes, validateSelection } from './ref-selection.js';
+import { selectRefs, selectionPrefixes, selectionScope } from './ref-selection.js';
 import { RunContext } from './run-context.js';
 
 export interface FetchOptions extends CommonOptions, RefSelection {
@@ -45,13 +45,13 @@ function validateHaves(options: FetchOptions): void {
 }
 
 export async function fetch(options: FetchOptions): Promise<FetchResult> {
-  validateSelection(options);
+  const scope = selectionScope(options);
   validateHaves(options);
   const context = new RunContext(options);
   const endpoint = context.endpoint(options.source);
   try {
     const transport = context.transport('source', endpoint, options.source);
-    const prefixes = options.allRefs ? [] : [...selectionPrefixes(options), ...(options.haveRefs ?? [])];
+    const prefixes = options.allRefs ? [] : [...selectionPrefixes(scope), ...(options.haveRefs ?? [])];
     context.phase('discover');
     const session = await UploadPackSession.open(transport, {
       protocol: options.protocol ?? 'auto',
@@ -61,7 +61,7 @@ export async function fetch(options: FetchOptions): Promise<FetchResult> {
     });
     try {
       const { discovery } = session;
-      const wanted = selectRefs(discovery.refs, options);
+      const wanted = selectRefs(discovery.refs, scope);
       const haves = new Set<Oid>((options.haves ?? []) as Oid[]);
       for (const name of options.haveRefs ?? []) {
         const ref = discovery.refs.find((candidate) => candidate.name === name);

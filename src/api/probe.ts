@@ -3,7 +3,7 @@ import { ReceivePackSession } from '../protocol/receive-pack-session.js';
 import { UploadPackSession } from '../protocol/upload-pack-session.js';
 import type { ProtocolVersion } from '../types.js';
 import type { CommonOptions, EndpointOptions, Observed, RefSelection } from './options.js';
-import { selectRefs, selectionPrefixes, validateSelection } from './ref-selection.js';
+import { selectRefs, selectionPrefixes, selectionScope } from './ref-selection.js';
 import { RunContext } from './run-context.js';
 
 export interface ProbeOptions extends CommonOptions, RefSelection {
@@ -19,11 +19,11 @@ export interface ProbeResult extends Observed {
 }
 
 export async function probe(options: ProbeOptions): Promise<ProbeResult> {
-  validateSelection(options);
+  const scope = selectionScope(options);
   const context = new RunContext(options);
   const sourceEndpoint = context.endpoint(options.source);
   const targetEndpoint = options.target ? context.endpoint(options.target) : null;
-  const refPrefixes = selectionPrefixes(options);
+  const refPrefixes = selectionPrefixes(scope);
   try {
     const sourceTransport = context.transport('source', sourceEndpoint, options.source);
     context.phase('discover');
@@ -53,7 +53,7 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
       },
       target,
       refPrefixes,
-      refs: selectRefs(discovery.refs, options).map((ref) => ({ name: ref.name, hash: ref.hash, peeled: ref.peeled })),
+      refs: selectRefs(discovery.refs, scope).map((ref) => ({ name: ref.name, hash: ref.hash, peeled: ref.peeled })),
       ...context.finish(),
     };
   } finally {
