@@ -149,7 +149,7 @@ export async function executeBatched(
   const have = targetObjectHashes(target.discovery.refs);
   const tempValues = new Map<string, Oid>(target.discovery.refs.filter((ref) => ref.name.startsWith(BOOTSTRAP_TEMP_PREFIX)).map((ref) => [ref.name, ref.hash]));
   const usedTemps = new Set<string>();
-  const outcome: BatchOutcome = { plans: [...plans], pushes: 0, packBytes: 0, objects: 0, batchCount: 0, plannedBatchCount: 0, tempRefs: [] };
+  const outcome: BatchOutcome = { plans: [...plans], batchCount: 0, plannedBatchCount: 0, tempRefs: [] };
 
   if (tempValues.size > 0) decide(`batch: resuming from ${tempValues.size} checkpoint ref(s) left on the target`);
   const wants = [...new Set(branches.map((plan) => plan.sourceHash))].filter((hash) => !have.has(hash));
@@ -229,11 +229,8 @@ export async function executeBatched(
       }
       const failure = pushReportError(result.report, commands);
       if (failure !== null) throw failure;
-      outcome.pushes += 1;
       outcome.batchCount += 1;
       const bytes = result.pack?.bytes ?? 0;
-      outcome.packBytes += bytes;
-      outcome.objects += result.pack?.objectCount ?? 0;
       for (const command of commands) {
         tempValues.set(command.ref, command.newHash!);
         usedTemps.add(command.ref);
@@ -264,15 +261,11 @@ export async function executeBatched(
     targetHash: hash,
     forced: false,
   }));
-  let cleanup: ExecuteOutcome | null = null;
   if (temps.length > 0) {
     decide(`batch: deleting ${temps.length} checkpoint ref(s)`);
-    cleanup = await executePlan(source, target, temps, { ...options, bestEffort: false, extraHaves: have });
+    await executePlan(source, target, temps, { ...options, bestEffort: false, extraHaves: have });
   }
   outcome.plans = cutover.plans;
-  outcome.pushes += cutover.pushes + (cleanup?.pushes ?? 0);
-  outcome.packBytes += cutover.packBytes;
-  outcome.objects += cutover.objects;
   outcome.tempRefs = [...new Set([...usedTemps, ...tempValues.keys()])].sort();
   return outcome;
 }

@@ -56,11 +56,6 @@ export interface ExecuteOptions {
 export interface ExecuteOutcome {
   /** The plans, with best-effort rejections turned into `warn`. */
   plans: RefPlan[];
-  /** Receive-pack requests sent. */
-  pushes: number;
-  packBytes: number;
-  /** Objects in the relayed packs, as their headers declare them. */
-  objects: number;
 }
 
 function commandOf(plan: PushPlan): PushCommand {
@@ -79,7 +74,7 @@ export async function executePlan(
   const have = targetObjectHashes(target.discovery.refs);
   for (const hash of options.extraHaves ?? []) have.add(hash);
   const rejections = new Map<string, string>();
-  const outcome: ExecuteOutcome = { plans: [...plans], pushes: 0, packBytes: 0, objects: 0 };
+  const outcome: ExecuteOutcome = { plans: [...plans] };
   const chunks = chunkRefCommands(ordered.map(commandOf), options.maxRefUpdates);
   if (chunks.length > 1) options.onDecision?.(`push: ${ordered.length} ref commands in ${chunks.length} requests of at most ${options.maxRefUpdates}`);
 
@@ -94,7 +89,7 @@ export async function executePlan(
           ? `push: ${chunk.length} ref command(s), ref-only (the target has every object)`
           : `push: ${chunk.length} ref command(s), relaying ${wants.length} want(s) against ${have.size} have(s)${atomic ? ', atomic' : ''}`,
       );
-      const { report, pack } = await relayPush(source, target, chunk, wants, [...have], {
+      const { report } = await relayPush(source, target, chunk, wants, [...have], {
         atomic,
         maxPackBytes: options.maxPackBytes,
         stats: options.stats,
@@ -103,11 +98,6 @@ export async function executePlan(
         onTargetProgress: options.onTargetProgress,
         progress: options.progress,
       });
-      outcome.pushes += 1;
-      if (pack) {
-        outcome.packBytes += pack.bytes;
-        outcome.objects += pack.objectCount;
-      }
       const failure = pushReportError(report, chunk);
       if (failure instanceof TargetRefMovedError && options.force === 'blind' && attempt < BLIND_ATTEMPTS && !options.bestEffort) {
         options.onDecision?.(`push: ${failure.ref} moved on the target (${failure.reason}); --force-blind re-reads the target and retries`);
