@@ -14,10 +14,14 @@
  *   explored first), so side branches are split too. A cut then may have several tips, each
  *   held by a temporary ref (`refs/gitsync/bootstrap/tips/<branch>/<batch>-<n>`).
  *
- * Sizing comes from evidence: a pack that crosses the budget, or whose bytes per object so far
- * project well past it, is aborted before the target can apply it and its range is split; a
- * pack that fit tells the bytes per commit, from which the next range is sized (small ranges
- * grow again).
+ * The branches' cut points, branch after branch, form one sequence; a batch is a consecutive
+ * range of it, so the end of one branch and the small branches after it share a push.
+ *
+ * Sizing comes from evidence: the whole pack the graph was read from (when the source has no
+ * commit filter) gives the first bytes per commit; a pack that crosses the budget, or whose
+ * bytes per object so far project well past it, is aborted before the target can apply it and
+ * its range is split; a pack that fit tells the bytes per commit, from which the next range is
+ * sized (small ranges grow again).
  */
 import { HttpStatusError, UnsupportedError, throwIfAborted } from '../errors.js';
 import { extractCommits } from '../pack/commit-extractor.js';
@@ -42,7 +46,7 @@ export interface BatchOptions extends ExecuteOptions {
 export interface BatchOutcome extends ExecuteOutcome {
   /** Checkpoint pushes that landed in this run. */
   batchCount: number;
-  /** Checkpoint pushes this run expected (updated as evidence came in). */
+  /** Checkpoint pushes this run expects in all: the latest estimate from evidence, at least `batchCount` at the end. */
   plannedBatchCount: number;
   /** Temporary refs this run used (all deleted when it succeeds). */
   tempRefs: string[];
@@ -117,6 +121,56 @@ function prefixTips(graph: CommitGraph, cuts: readonly number[], end: number): n
   return [cuts[end]!, ...[...tips].filter((tip) => tip !== cuts[end])];
 }
 
+/** One branch's share of the checkpoint sequence: its commits the target lacks, oldest first. */
+interface Segment {
+  plan: PushPlan;
+  tempRef: string;
+  cuts: number[];
+}
+
+/**
+ * The branches' cut points, branch after branch in push order, each branch over the commits no
+ * earlier branch brings. Batches are consecutive ranges of this sequence, so the tail of one
+ * branch and a few small branches after it share one push.
+ */
+function checkpointSegments(graph: CommitGraph, branches: readonly (PushPlan & { sourceHash: Oid })[], strategy: BootstrapStrategy): Segment[] {
+  const covered = new Uint8Array(graph.size);
+  const segments: Segment[] = [];
+  for (const plan of branches) {
+    const tip = graph.indexOf(plan.sourceHash);
+    if (tip < 0 || covered[tip]) continue;
+    const cuts = cutPoints(graph, covered, tip, strategy);
+    cover(graph, covered, tip);
+    segments.push({ plan, tempRef: primaryTempRef(plan.targetRef), cuts });
+  }
+  return segments;
+}
+
+/** A batch's part in one segment: commits `first..last` (segment positions) and the tips to push. */
+interface BatchPart {
+  segment: Segment;
+  first: number;
+  last: number;
+  tips: number[];
+}
+
+/** The parts of the sequence range `from..end` (positions in the whole sequence). */
+function batchParts(graph: CommitGraph, segments: readonly Segment[], from: number, end: number, strategy: BootstrapStrategy): BatchPart[] {
+  const parts: BatchPart[] = [];
+  let start = 0;
+  for (const segment of segments) {
+    const stop = start + segment.cuts.length - 1;
+    if (start <= end && stop >= from) {
+      const first = Math.max(from, start) - start;
+      const last = Math.min(end, stop) - start;
+      const tips = strategy === 'topo' ? prefixTips(graph, segment.cuts, last) : [segment.cuts[last]!];
+      parts.push({ segment, first, last, tips });
+    }
+    start = stop + 1;
+  }
+  return parts;
+}
+
 /** A size the server named in its 413 answer ("max 104857600 bytes", "limit is 100MB"), if any. */
 function limitFromRefusal(error: HttpStatusError): number | null {
   const match = /(\d+(?:\.\d+)?)\s*(bytes|b|kb|kib|mb|mib|gb|gib)\b/i.exec(error.message);
@@ -154,6 +208,8 @@ export async function executeBatched(
   if (tempValues.size > 0) decide(`batch: resuming from ${tempValues.size} checkpoint ref(s) left on the target`);
   const wants = [...new Set(branches.map((plan) => plan.sourceHash))].filter((hash) => !have.has(hash));
   let graph: CommitGraph | null = null;
+  /** Bytes of the whole pack the graph was read from (null when it came filtered). */
+  let graphBytes: number | null = null;
   if (wants.length > 0) {
     decide(
       source.supportsFilter
@@ -162,88 +218,92 @@ export async function executeBatched(
     );
     options.onPhase?.('checkpoints', null);
     const response = await source.fetch({ wants, haves: [...have], filter: source.supportsFilter ? 'tree:0' : null, signal: options.signal });
-    graph = (await extractCommits(response.pack, { signal: options.signal })).graph;
+    const extracted = await extractCommits(response.pack, { signal: options.signal });
+    graph = extracted.graph;
+    if (!source.supportsFilter) graphBytes = extracted.summary.bytes;
   }
-  const covered = new Uint8Array(graph?.size ?? 0);
-  let bytesPerCommit: number | null = null;
-
-  for (const plan of branches) {
-    if (graph === null) break;
-    const tip = graph.indexOf(plan.sourceHash);
-    if (tip < 0 || covered[tip]) continue;
-    const cuts = cutPoints(graph, covered, tip, options.strategy);
-    const tempRef = primaryTempRef(plan.targetRef);
-    decide(`batch: ${plan.targetRef}: ${cuts.length} commit(s) to send (${options.strategy}) under a limit of ${limit} bytes`);
-    let done = -1;
-    let step = bytesPerCommit === null ? cuts.length : Math.max(1, Math.floor((limit * TARGET_SHARE) / bytesPerCommit));
-    while (done < cuts.length - 1) {
-      throwIfAborted(options.signal);
-      const end = Math.min(done + step, cuts.length - 1);
-      const tips = options.strategy === 'topo' ? prefixTips(graph, cuts, end) : [cuts[end]!];
-      const batch = outcome.batchCount + 1;
-      const commands: PushCommand[] = tips.map((index, n) => {
-        const ref = n === 0 ? tempRef : extraTempRef(plan.targetRef, batch, n);
+  const segments = graph === null ? [] : checkpointSegments(graph, branches, options.strategy);
+  const total = segments.reduce((sum, segment) => sum + segment.cuts.length, 0);
+  for (const segment of segments) {
+    decide(`batch: ${segment.plan.targetRef}: ${segment.cuts.length} commit(s) to send (${options.strategy}) under a limit of ${limit} bytes`);
+  }
+  // Without a filter the graph came from the whole pack of everything the target lacks: its
+  // bytes per commit are the first evidence. With a filter (commits only) the first batch
+  // tries the whole sequence and learns from how far it gets.
+  let bytesPerCommit: number | null = graphBytes !== null && graph !== null && graph.size > 0 ? Math.max(1, graphBytes / graph.size) : null;
+  let step = bytesPerCommit === null ? total : Math.max(1, Math.floor((limit * TARGET_SHARE) / bytesPerCommit));
+  let done = -1;
+  while (graph !== null && done < total - 1) {
+    throwIfAborted(options.signal);
+    const end = Math.min(done + step, total - 1);
+    const batch = outcome.batchCount + 1;
+    const parts = batchParts(graph, segments, done + 1, end, options.strategy);
+    const commands: PushCommand[] = parts.flatMap((part) =>
+      part.tips.map((index, n) => {
+        const ref = n === 0 ? part.segment.tempRef : extraTempRef(part.segment.plan.targetRef, batch, n);
         return { ref, oldHash: tempValues.get(ref) ?? null, newHash: graph!.idOf(index) as Oid };
-      });
-      const tipWants = commands.map((command) => command.newHash!).filter((hash) => !have.has(hash));
-      if (bytesPerCommit !== null) {
-        const remaining = cuts.length - 1 - done;
-        outcome.plannedBatchCount = Math.max(outcome.plannedBatchCount, outcome.batchCount + Math.ceil((remaining * bytesPerCommit) / (limit * TARGET_SHARE)));
-      }
-      decide(`batch ${batch}${outcome.plannedBatchCount > 0 ? `/${outcome.plannedBatchCount}` : ''}: ${plan.targetRef} commits ${done + 2}-${end + 1} of ${cuts.length} -> ${tempRef}`);
-      options.onPhase?.('push', { unit: 'batch', index: batch, total: outcome.plannedBatchCount > 0 ? outcome.plannedBatchCount : null });
-      let result: Awaited<ReturnType<typeof relayPush>>;
-      try {
-        result = await relayPush(source, target, commands, tipWants, [...have], {
-          atomic: target.discovery.features.atomic,
-          budgetBytes: Math.max(1, limit - HEADROOM_BYTES),
-          maxPackBytes: options.maxPackBytes,
-          stats: options.stats,
-          signal: options.signal,
-          onSourceProgress: options.onSourceProgress,
-          onTargetProgress: options.onTargetProgress,
-        });
-      } catch (error) {
-        const tooLarge = error instanceof PackOverBudgetError || isRefusal(error);
-        if (!tooLarge) throw error;
-        if (isRefusal(error)) {
-          const named = limitFromRefusal(error);
-          if (named !== null && named < limit) {
-            decide(`batch: the target named its limit: ${named} bytes (was ${limit})`);
-            limit = named;
-          }
-        }
-        const span = end - done;
-        if (span <= 1) {
-          const what = options.strategy === 'first-parent' && graph.parentIndicesOf(cuts[end]!).length > 1 ? ' (a merge: its side branch comes with it; --bootstrap-strategy topo splits side branches)' : '';
-          throw new UnsupportedError(
-            `${plan.targetRef}: commit ${graph.idOf(cuts[end]!).slice(0, 12)} alone needs more than the target's limit of ${limit} bytes${what}; raise --target-max-pack-bytes or the target's body limit`,
-            { cause: error },
-          );
-        }
-        const projected = error instanceof PackOverBudgetError ? error.projectedBytes : 0;
-        const shrink = projected > 0 ? Math.max(1, Math.floor((span * limit * TARGET_SHARE) / projected)) : Math.floor(span / 2);
-        step = Math.max(1, Math.min(Math.floor(span / 2), shrink));
-        decide(`batch ${batch}: ${span} commit(s) do not fit (${error instanceof PackOverBudgetError ? `projected ${projected} bytes` : `HTTP ${(error as HttpStatusError).status}`}); subdividing to ${step}`);
-        continue;
-      }
-      const failure = pushReportError(result.report, commands);
-      if (failure !== null) throw failure;
-      outcome.batchCount += 1;
-      const bytes = result.pack?.bytes ?? 0;
-      for (const command of commands) {
-        tempValues.set(command.ref, command.newHash!);
-        usedTemps.add(command.ref);
-        have.add(command.newHash!);
-      }
-      for (const index of tips) cover(graph, covered, index);
-      const span = end - done;
-      bytesPerCommit = Math.max(1, bytes / span);
-      done = end;
-      const next = Math.max(1, Math.floor((limit * TARGET_SHARE) / bytesPerCommit));
-      decide(`batch ${batch}: ${bytes} bytes for ${span} commit(s)${next !== step ? `; next batches of ${next} commit(s)` : ''}`);
-      step = next;
+      }),
+    );
+    const tipWants = commands.map((command) => command.newHash!).filter((hash) => !have.has(hash));
+    if (bytesPerCommit !== null) {
+      const remaining = total - 1 - done;
+      outcome.plannedBatchCount = outcome.batchCount + Math.ceil((remaining * bytesPerCommit) / (limit * TARGET_SHARE));
     }
+    const described = parts.map((part) => `${part.segment.plan.targetRef} commits ${part.first + 1}-${part.last + 1} of ${part.segment.cuts.length} -> ${part.segment.tempRef}`);
+    decide(`batch ${batch}${outcome.plannedBatchCount > 0 ? `/${outcome.plannedBatchCount}` : ''}: ${described.join('; ')}`);
+    options.onPhase?.('push', { unit: 'batch', index: batch, total: outcome.plannedBatchCount > 0 ? outcome.plannedBatchCount : null });
+    let result: Awaited<ReturnType<typeof relayPush>>;
+    try {
+      result = await relayPush(source, target, commands, tipWants, [...have], {
+        atomic: target.discovery.features.atomic,
+        budgetBytes: Math.max(1, limit - HEADROOM_BYTES),
+        maxPackBytes: options.maxPackBytes,
+        stats: options.stats,
+        signal: options.signal,
+        onSourceProgress: options.onSourceProgress,
+        onTargetProgress: options.onTargetProgress,
+      });
+    } catch (error) {
+      const tooLarge = error instanceof PackOverBudgetError || isRefusal(error);
+      if (!tooLarge) throw error;
+      if (isRefusal(error)) {
+        const named = limitFromRefusal(error);
+        if (named !== null && named < limit) {
+          decide(`batch: the target named its limit: ${named} bytes (was ${limit})`);
+          limit = named;
+        }
+      }
+      const span = end - done;
+      if (span <= 1) {
+        const last = parts[parts.length - 1]!;
+        const commit = last.segment.cuts[last.last]!;
+        const what = options.strategy === 'first-parent' && graph.parentIndicesOf(commit).length > 1 ? ' (a merge: its side branch comes with it; --bootstrap-strategy topo splits side branches)' : '';
+        throw new UnsupportedError(
+          `${last.segment.plan.targetRef}: commit ${graph.idOf(commit).slice(0, 12)} alone needs more than the target's limit of ${limit} bytes${what}; raise --target-max-pack-bytes or the target's body limit`,
+          { cause: error },
+        );
+      }
+      const projected = error instanceof PackOverBudgetError ? error.projectedBytes : 0;
+      const shrink = projected > 0 ? Math.max(1, Math.floor((span * limit * TARGET_SHARE) / projected)) : Math.floor(span / 2);
+      step = Math.max(1, Math.min(Math.floor(span / 2), shrink));
+      decide(`batch ${batch}: ${span} commit(s) do not fit (${error instanceof PackOverBudgetError ? `projected ${projected} bytes` : `HTTP ${(error as HttpStatusError).status}`}); subdividing to ${step}`);
+      continue;
+    }
+    const failure = pushReportError(result.report, commands);
+    if (failure !== null) throw failure;
+    outcome.batchCount += 1;
+    const bytes = result.pack?.bytes ?? 0;
+    for (const command of commands) {
+      tempValues.set(command.ref, command.newHash!);
+      usedTemps.add(command.ref);
+      have.add(command.newHash!);
+    }
+    const span = end - done;
+    bytesPerCommit = Math.max(1, bytes / span);
+    done = end;
+    const next = Math.max(1, Math.floor((limit * TARGET_SHARE) / bytesPerCommit));
+    decide(`batch ${batch}: ${bytes} bytes for ${span} commit(s)${next !== step ? `; next batches of ${next} commit(s)` : ''}`);
+    step = next;
   }
   outcome.plannedBatchCount = Math.max(outcome.plannedBatchCount, outcome.batchCount);
 

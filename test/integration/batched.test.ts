@@ -198,3 +198,43 @@ describe('batched relay: first-parent against topo on a merge-heavy history', ()
     assert.ok(result.batchCount >= 3, `${result.batchCount} batches`);
   });
 });
+
+describe('batched relay: many small branches share pushes', () => {
+  let server: GitHttpServer;
+  let source: FixtureRepo;
+  const BRANCHES = 12;
+
+  before(async () => {
+    server = await startGitHttpServer({ maxRequestBytes: LIMIT });
+    source = await createRepo({ parentDir: server.root, name: 'source' });
+    for (let i = 0; i < 4; i++) await source.commit('main', { files: { [`main-${i}.bin`]: pseudoRandomBytes(MiB, `main${i}`) } });
+    for (let b = 0; b < BRANCHES; b++) {
+      await source.commit(`feature/${b}`, { parents: ['main~1'], files: { [`f${b}.txt`]: `feature ${b}\n` } });
+      await source.commit(`feature/${b}`, { files: { [`f${b}.txt`]: `feature ${b}, second\n` } });
+    }
+  });
+  after(async () => server.close());
+
+  it('sends the small branches after main together instead of one push per branch', async () => {
+    await createRepo({ parentDir: server.root, name: 'target' });
+    const decisions: string[] = [];
+    const result = await sync({
+      source: { url: server.url('source') },
+      target: { url: server.url('target') },
+      targetMaxPackBytes: LIMIT,
+      onProgress: (event) => {
+        if (event.kind === 'decision') decisions.push(event.message);
+      },
+    });
+    const target = path.join(server.root, 'target.git');
+    assert.deepEqual(await forEachRef(target, ['refs/heads/']), await forEachRef(source.path, ['refs/heads/']));
+    assert.deepEqual(await forEachRef(target, ['refs/gitsync/']), new Map());
+    await fsck(target);
+    // Main's four 1 MiB commits need a batch each under a 2 MiB limit; the 12 branches (two tiny
+    // commits each) then share one or two pushes instead of taking one push per branch.
+    assert.ok(result.batchCount <= 6, `${result.batchCount} batches for main and ${BRANCHES} small branches:\n${decisions.join('\n')}`);
+    const shared = decisions.filter((line) => /^batch \d+(\/\d+)?: /.test(line) && (line.match(/refs\/heads\/feature\//g) ?? []).length >= 3);
+    assert.ok(shared.length > 0, `one batch carries several branches:\n${decisions.join('\n')}`);
+    assert.equal(server.requests.filter((r) => r.status === 413).length, 0);
+  });
+});
