@@ -15,6 +15,7 @@ import { startGitHttpServer } from '../../test/helpers/http-server.js';
 import { generateProjectHistory, type ProjectShape } from '../generate/project-history.js';
 import { cached } from '../lib/cache.js';
 import { runGitSync } from '../lib/git-sync.js';
+import { quote, shell } from '../lib/process.js';
 import { median, mib, ratio, spread, type Goal, type ScenarioReport } from '../lib/report.js';
 import { assertSameRefs, forEachRef, initBare } from '../lib/repos.js';
 import type { Scenario, ScenarioContext } from '../lib/scenario.js';
@@ -45,6 +46,42 @@ async function largestCommitPack(repoDir: string): Promise<number> {
     largest = Math.max(largest, pack.length);
   }
   return largest;
+}
+
+interface PackFloor {
+  ranges: number;
+  rangesMillis: number;
+  rangesBytes: number;
+  wholeMillis: number;
+  wholeBytes: number;
+}
+
+/**
+ * What the source server itself spends on the packs, with no network and no target: its own
+ * `git pack-objects` for `ranges` consecutive, equal slices of the default branch's first-parent
+ * history, each self-contained (no thin pack: DESIGN), one after another, against the whole
+ * history in one pack (which reuses the on-disk pack verbatim). A batched relay of history
+ * cannot take less than the first figure, whatever the client does.
+ */
+async function sourcePackFloor(repoDir: string, ranges: number): Promise<PackFloor> {
+  const commits = (await git(['rev-list', '--first-parent', '--reverse', 'HEAD'], { cwd: repoDir })).split('\n').filter(Boolean);
+  const timed = async (revs: string): Promise<{ millis: number; bytes: number }> => {
+    const started = performance.now();
+    const bytes = Number(await shell(`${revs} | git pack-objects --revs --stdout -q | wc -c`, { cwd: repoDir }));
+    return { millis: performance.now() - started, bytes };
+  };
+  let rangesMillis = 0;
+  let rangesBytes = 0;
+  let previous: string | null = null;
+  for (let i = 1; i <= ranges; i++) {
+    const end = commits[Math.round((i * commits.length) / ranges) - 1]!;
+    const run = await timed(`printf '%s\\n' ${quote(end)}${previous === null ? '' : ` ${quote(`^${previous}`)}`}`);
+    rangesMillis += run.millis;
+    rangesBytes += run.bytes;
+    previous = end;
+  }
+  const whole = await timed(`git for-each-ref --format='%(objectname)'`);
+  return { ranges, rangesMillis, rangesBytes, wholeMillis: whole.millis, wholeBytes: whole.bytes };
 }
 
 export const scenario: Scenario = {
@@ -92,6 +129,7 @@ export const scenario: Scenario = {
       await server.close();
       await root.remove();
     }
+    const floor = await sourcePackFloor(sourcePath, Math.round(median(batched.map((r) => r.batches))));
     const oneWall = median(oneShot.map((r) => r.wallMillis));
     const batchWall = median(batched.map((r) => r.wallMillis));
     const batchRss = Math.max(...batched.map((r) => r.peakRssBytes));
@@ -111,9 +149,20 @@ export const scenario: Scenario = {
             ['batched bootstrap', spread(batched.map((r) => r.wallMillis)), mib(batchRss), batched.map((r) => `${r.batches} (${r.planned})`).join(', ')],
           ],
         },
+        {
+          title: `the source server's own share: git pack-objects alone (no network, no target)`,
+          columns: ['packs', 'wall', 'bytes', 'x one-shot git-sync wall'],
+          rows: [
+            ['whole history, one pack', `${(floor.wholeMillis / 1000).toFixed(2)} s`, mib(floor.wholeBytes), ratio(floor.wholeMillis / oneWall)],
+            [`${floor.ranges} first-parent slices, one after another`, `${(floor.rangesMillis / 1000).toFixed(2)} s`, mib(floor.rangesBytes), ratio(floor.rangesMillis / oneWall)],
+          ],
+        },
       ],
       goals,
-      notes: ['both runs: git-sync bootstrap --tags into a fresh empty target; refs checked with for-each-ref, no refs/gitsync/* left'],
+      notes: [
+        'both runs: git-sync bootstrap --tags into a fresh empty target; refs checked with for-each-ref, no refs/gitsync/* left',
+        'source share: the whole history reuses the on-disk pack (bitmaps); a slice must re-deflate and re-delta every object whose delta base lies in a later slice, so the slices alone are a floor for any batched relay of this history',
+      ],
     };
   },
 };
