@@ -227,11 +227,13 @@ export async function executeBatched(
   for (const segment of segments) {
     decide(`batch: ${segment.plan.targetRef}: ${segment.cuts.length} commit(s) to send (${options.strategy}) under a limit of ${limit} bytes`);
   }
-  // Without a filter the graph came from the whole pack of everything the target lacks: its
-  // bytes per commit are the first evidence. With a filter (commits only) the first batch
-  // tries the whole sequence and learns from how far it gets.
-  let bytesPerCommit: number | null = graphBytes !== null && graph !== null && graph.size > 0 ? Math.max(1, graphBytes / graph.size) : null;
-  let step = bytesPerCommit === null ? total : Math.max(1, Math.floor((limit * TARGET_SHARE) / bytesPerCommit));
+  // Without a filter the graph came from the whole pack of everything the target lacks: the
+  // same pack as one batch of the whole sequence, and its bytes per cut are the first evidence.
+  // With a filter (commits only) the first batch tries the whole sequence and learns from how
+  // far it gets. (Steps count cut points: under first-parent a cut brings its side branches.)
+  let bytesPerCommit: number | null = graphBytes !== null && total > 0 ? Math.max(1, graphBytes / total) : null;
+  let step =
+    bytesPerCommit === null || graphBytes! <= limit - HEADROOM_BYTES ? total : Math.max(1, Math.floor((limit * TARGET_SHARE) / bytesPerCommit));
   let done = -1;
   while (graph !== null && done < total - 1) {
     throwIfAborted(options.signal);
