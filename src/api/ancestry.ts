@@ -3,11 +3,12 @@
  * materializing"). One shared request first: every source tip wanted, every questioned target
  * tip as a have. Questions that pack cannot settle get one request per target tip, with that tip
  * as the only have, which always settles them. Without `filter` support the ordinary pack is read
- * and only its commits are kept.
+ * up to its first tree or blob, once its commits are all in (they come first), and only its
+ * commits are kept.
  */
 import type { CommitGraph } from '../pack/commit-graph.js';
 import { ancestryFromGraph } from '../pack/commit-graph.js';
-import { extractCommits } from '../pack/commit-extractor.js';
+import { extractLeadingCommits } from '../pack/commit-extractor.js';
 import { ancestryKey, type AncestryAnswer, type AncestryQuestion } from '../plan/index.js';
 import type { ProgressCallback } from '../protocol/sideband.js';
 import type { UploadPackSession } from '../protocol/upload-pack-session.js';
@@ -36,7 +37,10 @@ async function commitsBetween(session: UploadPackSession, wants: readonly Oid[],
     onProgress: options.onProgress,
     signal: options.signal,
   });
-  const { graph } = await extractCommits(response.pack, { signal: options.signal });
+  // Without a filter the pack brings trees and blobs after its commits: once the commits are
+  // all in, the rest is not read (nor, mostly, sent).
+  const haveSet = new Set<string>(haves);
+  const { graph } = await extractLeadingCommits(response.pack, (sofar) => sofar.coversFetch(wants, haveSet), { signal: options.signal });
   return graph;
 }
 
@@ -47,7 +51,7 @@ export async function answerAncestry(session: UploadPackSession, questions: read
 
   const wants = [...new Set(questions.map((q) => q.sourceHash))];
   const haves = [...new Set(questions.map((q) => q.targetHash))];
-  const how = session.supportsFilter ? 'commits only (filter tree:0)' : 'full pack, commits kept (the source offers no filter)';
+  const how = session.supportsFilter ? 'commits only (filter tree:0)' : 'the ordinary pack read as far as its commits (the source offers no filter)';
   options.onDecision?.(`ancestry: ${questions.length} question(s), one fetch of ${wants.length} want(s) and ${haves.length} have(s), ${how}`);
   const shared = await commitsBetween(session, wants, haves, options);
   result.requests += 1;

@@ -5,7 +5,7 @@
  * rebuilt against their base commit, kept in a bounded cache of recent commit bodies.
  */
 import { PackFormatError } from '../errors.js';
-import { CommitGraphBuilder, commitId } from './commit-graph.js';
+import { CommitGraphBuilder, commitId, type CommitGraph } from './commit-graph.js';
 import { applyDelta } from './delta.js';
 import { PackReader, type PackReaderOptions, type PackSummary } from './pack-reader.js';
 
@@ -55,11 +55,23 @@ class CommitBodyCache {
   }
 }
 
-/** A PackReader wired to collect every commit (plain or deltified) into `builder`. */
-export function commitExtractingReader(
-  builder: CommitGraphBuilder,
-  options: Omit<PackReaderOptions, 'wantData' | 'onData'> & { cacheBytes?: number } = {},
-): PackReader {
+export interface ExtractOptions extends Omit<PackReaderOptions, 'wantData' | 'onData'> {
+  cacheBytes?: number;
+  /**
+   * Asked once, when the first tree or blob of the pack begins, with the commits read so far;
+   * true ends the read there, the rest of the pack unread. git and JGit write all of a pack's
+   * commits (and tags) before its first tree or blob, so an ordinary pack's commits are then all
+   * in: the caller confirms it (`CommitGraph.coversFetch`) before saying true. Otherwise, or
+   * without `enough`, the pack is read to its end.
+   */
+  enough?: (graph: CommitGraph) => boolean;
+}
+
+/**
+ * A PackReader wired to collect every commit (plain or deltified) into `builder`;
+ * `onOtherObject` hears of the first entry that is a tree or a blob.
+ */
+export function commitExtractingReader(builder: CommitGraphBuilder, options: ExtractOptions = {}, onOtherObject?: () => void): PackReader {
   const cache = new CommitBodyCache(options.cacheBytes ?? DEFAULT_COMMIT_CACHE_BYTES);
   const add = (offset: number, body: Buffer): void => {
     const id = commitId(body);
@@ -67,6 +79,7 @@ export function commitExtractingReader(
     cache.put(offset, id, body);
   };
   let reserved = false;
+  let othersSeen = false;
   const reader: PackReader = new PackReader({
     ...options,
     wantData: (type, entry) => {
@@ -74,7 +87,12 @@ export function commitExtractingReader(
         reserved = true;
         builder.reserve(reader.declaredObjects ?? 0);
       }
-      return type === 'commit' || ((type === 'ofs-delta' || type === 'ref-delta') && entry.objectType === 'commit');
+      const objectType = type === 'ofs-delta' || type === 'ref-delta' ? entry.objectType : type;
+      if (!othersSeen && (objectType === 'tree' || objectType === 'blob')) {
+        othersSeen = true;
+        onOtherObject?.();
+      }
+      return objectType === 'commit';
     },
     onData: (object, data) => {
       if (object.type === 'commit') {
@@ -96,11 +114,44 @@ export function commitExtractingReader(
 /** Reads a whole pack stream and returns the commit graph it carries with the pack summary. */
 export async function extractCommits(
   source: AsyncIterable<Uint8Array>,
-  options: Omit<PackReaderOptions, 'wantData' | 'onData'> = {},
-): Promise<{ graph: ReturnType<CommitGraphBuilder['build']>; summary: PackSummary }> {
+  options: Omit<ExtractOptions, 'enough'> = {},
+): Promise<{ graph: CommitGraph; summary: PackSummary }> {
+  const { graph, summary } = await readCommits(source, options);
+  return { graph, summary: summary! };
+}
+
+/**
+ * Like `extractCommits`, but asks `enough` when the first tree or blob begins (see
+ * `ExtractOptions.enough`); the summary is null when the read ended there (the stream is closed).
+ */
+export function extractLeadingCommits(
+  source: AsyncIterable<Uint8Array>,
+  enough: (graph: CommitGraph) => boolean,
+  options: Omit<ExtractOptions, 'enough'> = {},
+): Promise<{ graph: CommitGraph; summary: PackSummary | null }> {
+  return readCommits(source, { ...options, enough });
+}
+
+async function readCommits(source: AsyncIterable<Uint8Array>, options: ExtractOptions): Promise<{ graph: CommitGraph; summary: PackSummary | null }> {
   const builder = new CommitGraphBuilder();
-  const reader = commitExtractingReader(builder, options);
-  for await (const chunk of source) await reader.write(chunk);
+  let othersBegun = false;
+  const reader = commitExtractingReader(builder, options, () => (othersBegun = true));
+  const chunks = source[Symbol.asyncIterator]();
+  let asked = options.enough === undefined;
+  for (;;) {
+    const next = await chunks.next();
+    if (next.done) break;
+    await reader.write(next.value);
+    if (othersBegun && !asked) {
+      asked = true;
+      const graph = builder.build();
+      if (options.enough!(graph)) {
+        reader.destroy();
+        await chunks.return?.();
+        return { graph, summary: null };
+      }
+    }
+  }
   const summary = await reader.end();
   return { graph: builder.build(), summary };
 }

@@ -117,14 +117,21 @@ export class CommitGraphBuilder {
     this.count += 1;
   }
 
+  /**
+   * The graph of the commits added so far. Commits may still be added afterwards and the graph
+   * built again: a built graph keeps its own view of what it was built from.
+   */
   build(): CommitGraph {
     this.parentStart.push(this.parentIds.length / ID_BYTES);
-    return new CommitGraph(
+    const graph = new CommitGraph(
       this.ids.buffer.subarray(0, this.ids.length),
       this.parentIds.buffer.subarray(0, this.parentIds.length),
       this.parentStart.array.subarray(0, this.parentStart.length),
       this.count,
     );
+    // The closing entry goes again; the next commit's start, written over it, has its value.
+    this.parentStart.length -= 1;
+    return graph;
   }
 }
 
@@ -226,6 +233,26 @@ export class CommitGraph {
       }
     }
     return false;
+  }
+
+  /** Hex ids of the parents outside the graph (its edge toward what the pack left out), once each. */
+  outsideParents(): Set<string> {
+    const out = new Set<string>();
+    for (let k = 0; k < this.parentIndex.length; k++) {
+      if (this.parentIndex[k] === -1) out.add(this.parentIds.toString('hex', k * ID_BYTES, k * ID_BYTES + ID_BYTES));
+    }
+    return out;
+  }
+
+  /**
+   * Whether the graph holds every commit a fetch of `wants` against `haves` brings: each want is
+   * in it, and each parent outside it is a have. (A parent that is only an ancestor of a have
+   * counts as missing: the answer errs toward "not sure".)
+   */
+  coversFetch(wants: Iterable<string>, haves: ReadonlySet<string>): boolean {
+    for (const want of wants) if (this.indexOf(want) < 0) return false;
+    for (const parent of this.outsideParents()) if (!haves.has(parent)) return false;
+    return true;
   }
 
   /** True when parent storage slot k holds the id given as a 20-byte buffer. */

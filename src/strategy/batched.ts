@@ -24,7 +24,7 @@
  * sized (small ranges grow again).
  */
 import { HttpStatusError, UnsupportedError, throwIfAborted } from '../errors.js';
-import { extractCommits } from '../pack/commit-extractor.js';
+import { extractLeadingCommits } from '../pack/commit-extractor.js';
 import type { CommitGraph } from '../pack/commit-graph.js';
 import { BOOTSTRAP_TEMP_PREFIX, orderForPush, targetObjectHashes, type DeletePlan, type PushPlan, type RefPlan } from '../plan/index.js';
 import type { ReceivePackSession } from '../protocol/receive-pack-session.js';
@@ -214,13 +214,15 @@ export async function executeBatched(
     decide(
       source.supportsFilter
         ? `batch: fetching the commits the target lacks (filter tree:0) to place checkpoints`
-        : `batch: the source offers no commit filter; reading its pack once to place checkpoints (only commits are kept)`,
+        : `batch: the source offers no commit filter; reading its pack's commits to place checkpoints (the trees and blobs after them are left unread)`,
     );
     options.onPhase?.('checkpoints', null);
     const response = await source.fetch({ wants, haves: [...have], filter: source.supportsFilter ? 'tree:0' : null, signal: options.signal });
-    const extracted = await extractCommits(response.pack, { signal: options.signal });
+    // Once the commits are all in (they come first), the trees and blobs are not read: the
+    // first batch then measures sizes itself. A pack read to its end tells its bytes.
+    const extracted = await extractLeadingCommits(response.pack, (sofar) => sofar.coversFetch(wants, have), { signal: options.signal });
     graph = extracted.graph;
-    if (!source.supportsFilter) graphBytes = extracted.summary.bytes;
+    if (!source.supportsFilter && extracted.summary !== null) graphBytes = extracted.summary.bytes;
   }
   const segments = graph === null ? [] : checkpointSegments(graph, branches, options.strategy);
   const total = segments.reduce((sum, segment) => sum + segment.cuts.length, 0);

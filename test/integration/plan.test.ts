@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { plan, type SyncResult } from '../../src/api/plan.js';
-import { cloneRepo, createRepo, type FixtureRepo } from '../helpers/fixtures.js';
-import { forEachRef } from '../helpers/git.js';
+import { cloneRepo, createRepo, pseudoRandomBytes, type FixtureRepo } from '../helpers/fixtures.js';
+import { forEachRef, git } from '../helpers/git.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
 import { sampleRepo, type SampleRepo } from './sample-repo.js';
 
@@ -161,4 +161,31 @@ describe('plan: empty target and usage errors', () => {
     await assert.rejects(plan({ source, target: { url: `${server.url('source')}/` } }), { code: 'USAGE' });
     assert.equal(server.requests.length, 0);
   });
+});
+
+describe('plan against a source without a commit filter reads only the commits', () => {
+  let server: GitHttpServer;
+  let source: FixtureRepo;
+  const MiB = 1024 * 1024;
+
+  before(async () => {
+    server = await startGitHttpServer();
+    source = await createRepo({ parentDir: server.root, name: 'source', config: { 'uploadpack.allowFilter': false } });
+    await source.commit('main', { files: { 'README.md': 'start\n' } });
+    for (let i = 0; i < 4; i++) await source.commit('main', { files: { [`data-${i}.bin`]: pseudoRandomBytes(MiB, `d${i}`) } });
+  });
+  after(async () => server.close());
+
+  for (const over of ['http', 'a local path'] as const) {
+    it(`answers a fast-forward from the pack's commits, leaving its 4 MiB of files unread (${over})`, async () => {
+      const target = await createRepo({ parentDir: server.root, name: `target-${over === 'http' ? 'http' : 'local'}` });
+      await git(['push', '--quiet', target.path, 'main~4:refs/heads/main'], { cwd: source.path });
+      const result = await plan({ source: { url: over === 'http' ? server.url('source') : source.path }, target: { url: target.path }, stats: true });
+      assert.deepEqual(actions(result), [['update', 'refs/heads/main']]);
+      const fetched = result.stats?.phases['source fetch'];
+      assert.equal(fetched?.requests, 1);
+      assert.ok((fetched?.responseBytes ?? Infinity) < MiB, `read ${fetched?.responseBytes} bytes of a pack of over 4 MiB`);
+      await server.idle();
+    });
+  }
 });
