@@ -237,6 +237,8 @@ export async function executeBatched(
   let step =
     bytesPerCommit === null || graphBytes! <= limit - HEADROOM_BYTES ? total : Math.max(1, Math.floor((limit * TARGET_SHARE) / bytesPerCommit));
   let done = -1;
+  /** A batch has landed since the last failed one: its bytes per commit size the next range. */
+  let measured = false;
   while (graph !== null && done < total - 1) {
     throwIfAborted(options.signal);
     const end = Math.min(done + step, total - 1);
@@ -261,6 +263,9 @@ export async function executeBatched(
       result = await relayPush(source, target, commands, tipWants, [...have], {
         atomic: target.discovery.features.atomic,
         budgetBytes: Math.max(1, limit - HEADROOM_BYTES),
+        // Until a batch has landed the range is a guess: project early. Later ranges are sized
+        // from measured batches, and one that still crosses the limit is stopped there.
+        projectSize: !measured,
         maxPackBytes: options.maxPackBytes,
         stats: options.stats,
         signal: options.signal,
@@ -290,6 +295,7 @@ export async function executeBatched(
       const projected = error instanceof PackOverBudgetError ? error.projectedBytes : 0;
       const shrink = projected > 0 ? Math.max(1, Math.floor((span * limit * TARGET_SHARE) / projected)) : Math.floor(span / 2);
       step = Math.max(1, Math.min(Math.floor(span / 2), shrink));
+      measured = false;
       decide(`batch ${batch}: ${span} commit(s) do not fit (${error instanceof PackOverBudgetError ? `projected ${projected} bytes` : `HTTP ${(error as HttpStatusError).status}`}); subdividing to ${step}`);
       continue;
     }
@@ -304,6 +310,7 @@ export async function executeBatched(
     }
     const span = end - done;
     bytesPerCommit = Math.max(1, bytes / span);
+    measured = true;
     done = end;
     const next = Math.max(1, Math.floor((limit * TARGET_SHARE) / bytesPerCommit));
     decide(`batch ${batch}: ${bytes} bytes for ${span} commit(s)${next !== step ? `; next batches of ${next} commit(s)` : ''}`);

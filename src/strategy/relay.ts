@@ -41,8 +41,14 @@ export interface RelayOptions {
   atomic: boolean;
   progress?: RelayProgress;
   maxPackBytes?: number | null;
-  /** The target's body limit for this push: abort early when the pack will not fit it. */
+  /** The target's body limit for this push: a pack that crosses it is aborted before it does. */
   budgetBytes?: number | null;
+  /**
+   * With a budget: also walk the pack's objects to project its size early (bytes per object so
+   * far times the objects declared), so a pack far over the budget stops long before it. The walk
+   * inflates every object, which costs CPU: worth it while a range's size is a guess.
+   */
+  projectSize?: boolean;
   stats?: StatsRecorder;
   signal?: AbortSignal;
   onSourceProgress?: (message: string) => void;
@@ -169,9 +175,9 @@ export async function relayPush(
   try {
     const response = await source.fetch({ wants, haves, onProgress: options.onSourceProgress, signal: controller.signal });
     const limit = options.maxPackBytes ?? null;
-    // Sizing a batch needs the object walk; a plain relay leaves object checks to the target.
+    // Projecting a batch's size needs the object walk; otherwise object checks are the target's.
     const budget = options.budgetBytes ?? null;
-    const watcher = budget !== null ? objectWalker(limit ?? undefined, controller.signal) : checksumOnly(limit ?? undefined);
+    const watcher = budget !== null && options.projectSize === true ? objectWalker(limit ?? undefined, controller.signal) : checksumOnly(limit ?? undefined);
     let summary: RelayedPack | null = null;
     const pack = observedPack(response.pack, watcher, limit, budget, options.progress, (result) => (summary = result));
     try {

@@ -238,3 +238,43 @@ describe('batched relay: many small branches share pushes', () => {
     assert.equal(server.requests.filter((r) => r.status === 413).length, 0);
   });
 });
+
+describe('batched relay: a measured range that still crosses the limit', () => {
+  let server: GitHttpServer;
+  let source: FixtureRepo;
+
+  before(async () => {
+    server = await startGitHttpServer({ maxRequestBytes: LIMIT });
+    source = await createRepo({ parentDir: server.root, name: 'source', config: { 'uploadpack.allowFilter': true } });
+    // Small commits first (they set the bytes per commit), then one of 1.5 MiB among them.
+    for (let i = 0; i < 12; i++) await source.commit('main', { files: { [`small-${i}.bin`]: pseudoRandomBytes(96 * 1024, `s${i}`) } });
+    await source.commit('main', { files: { 'big.bin': pseudoRandomBytes(1.5 * MiB, 'big') } });
+    for (let i = 0; i < 6; i++) await source.commit('main', { files: { [`tail-${i}.bin`]: pseudoRandomBytes(96 * 1024, `t${i}`) } });
+  });
+  after(async () => server.close());
+
+  it('stops it before the limit and splits it, the target never refusing a body', async () => {
+    await createRepo({ parentDir: server.root, name: 'target' });
+    const decisions: string[] = [];
+    const result = await sync({
+      source: { url: server.url('source') },
+      target: { url: server.url('target') },
+      targetMaxPackBytes: LIMIT,
+      onProgress: (event) => {
+        if (event.kind === 'decision') decisions.push(event.message);
+      },
+    });
+    const target = path.join(server.root, 'target.git');
+    assert.deepEqual(await forEachRef(target, ['refs/heads/']), await forEachRef(source.path, ['refs/heads/']));
+    assert.deepEqual(await forEachRef(target, ['refs/gitsync/']), new Map());
+    await fsck(target);
+    const landed = decisions.findIndex((line) => /^batch \d+: \d+ bytes for/.test(line));
+    assert.ok(landed >= 0, decisions.join('\n'));
+    assert.ok(
+      decisions.slice(landed).some((line) => /^batch \d+: \d+ commit\(s\) do not fit/.test(line)),
+      `a range sized from a landed batch was split:\n${decisions.join('\n')}`,
+    );
+    assert.ok(result.batchCount >= 2);
+    assert.equal(server.requests.filter((r) => r.status === 413).length, 0);
+  });
+});
