@@ -138,19 +138,26 @@ async function readCommits(source: AsyncIterable<Uint8Array>, options: ExtractOp
   const reader = commitExtractingReader(builder, options, () => (othersBegun = true));
   const chunks = source[Symbol.asyncIterator]();
   let asked = options.enough === undefined;
-  for (;;) {
-    const next = await chunks.next();
-    if (next.done) break;
-    await reader.write(next.value);
-    if (othersBegun && !asked) {
-      asked = true;
-      const graph = builder.build();
-      if (options.enough!(graph)) {
-        reader.destroy();
-        await chunks.return?.();
-        return { graph, summary: null };
+  try {
+    for (;;) {
+      const next = await chunks.next();
+      if (next.done) break;
+      await reader.write(next.value);
+      if (othersBegun && !asked) {
+        asked = true;
+        const graph = builder.build();
+        if (options.enough!(graph)) {
+          reader.destroy();
+          await chunks.return?.();
+          return { graph, summary: null };
+        }
       }
     }
+  } catch (error) {
+    // As `for await` would: a failed read releases the stream (the response, its connection).
+    reader.destroy(error instanceof Error ? error : undefined);
+    await chunks.return?.().catch(() => undefined);
+    throw error;
   }
   const summary = await reader.end();
   return { graph: builder.build(), summary };

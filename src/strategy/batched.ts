@@ -17,11 +17,11 @@
  * The branches' cut points, branch after branch, form one sequence; a batch is a consecutive
  * range of it, so the end of one branch and the small branches after it share a push.
  *
- * Sizing comes from evidence: the whole pack the graph was read from (when the source has no
- * commit filter) gives the first bytes per commit; a pack that crosses the budget, or whose
- * bytes per object so far project well past it, is aborted before the target can apply it and
- * its range is split; a pack that fit tells the bytes per commit, from which the next range is
- * sized (small ranges grow again).
+ * Sizing comes from evidence: a pack that crosses the budget, or (while the range is a guess)
+ * whose bytes per object so far project well past it, is aborted before the target can apply it
+ * and its range is split; a pack that fit tells the bytes per commit, from which the next range
+ * is sized (small ranges grow again). The first range is the whole sequence, unless the graph
+ * came from a whole ordinary pack, whose bytes per commit then size it.
  */
 import { HttpStatusError, UnsupportedError, throwIfAborted } from '../errors.js';
 import { extractLeadingCommits } from '../pack/commit-extractor.js';
@@ -208,7 +208,7 @@ export async function executeBatched(
   if (tempValues.size > 0) decide(`batch: resuming from ${tempValues.size} checkpoint ref(s) left on the target`);
   const wants = [...new Set(branches.map((plan) => plan.sourceHash))].filter((hash) => !have.has(hash));
   let graph: CommitGraph | null = null;
-  /** Bytes of the whole pack the graph was read from (null when it came filtered). */
+  /** Bytes of the ordinary pack the graph was read from, when it was read to its end. */
   let graphBytes: number | null = null;
   if (wants.length > 0) {
     decide(
@@ -229,13 +229,16 @@ export async function executeBatched(
   for (const segment of segments) {
     decide(`batch: ${segment.plan.targetRef}: ${segment.cuts.length} commit(s) to send (${options.strategy}) under a limit of ${limit} bytes`);
   }
-  // Without a filter the graph came from the whole pack of everything the target lacks: the
-  // same pack as one batch of the whole sequence, and its bytes per cut are the first evidence.
-  // With a filter (commits only) the first batch tries the whole sequence and learns from how
-  // far it gets. (Steps count cut points: under first-parent a cut brings its side branches.)
-  let bytesPerCommit: number | null = graphBytes !== null && total > 0 ? Math.max(1, graphBytes / total) : null;
-  let step =
-    bytesPerCommit === null || graphBytes! <= limit - HEADROOM_BYTES ? total : Math.max(1, Math.floor((limit * TARGET_SHARE) / bytesPerCommit));
+  // The first batch tries the whole sequence and learns from how far it gets, unless the graph
+  // came from an ordinary pack read to its end: that is the pack of one batch of the whole
+  // sequence, and its bytes per cut are evidence. (Steps count cut points: under first-parent a
+  // cut brings its side branches.)
+  let bytesPerCommit: number | null = null;
+  let step = total;
+  if (graphBytes !== null && total > 0 && graphBytes > limit - HEADROOM_BYTES) {
+    bytesPerCommit = Math.max(1, graphBytes / total);
+    step = Math.max(1, Math.floor((limit * TARGET_SHARE) / bytesPerCommit));
+  }
   let done = -1;
   /** A batch has landed since the last failed one: its bytes per commit size the next range. */
   let measured = false;
