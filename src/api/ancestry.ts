@@ -40,7 +40,10 @@ async function commitsBetween(session: UploadPackSession, wants: readonly Oid[],
   // Without a filter the pack brings trees and blobs after its commits: once the commits are
   // all in, the rest is not read (nor, mostly, sent).
   const haveSet = new Set<string>(haves);
-  const { graph } = await extractLeadingCommits(response.pack, (sofar) => sofar.coversFetch(wants, haveSet), { signal: options.signal });
+  const { graph } = await extractLeadingCommits(response.pack, (sofar) => sofar.coversFetch(wants, haveSet), {
+    signal: options.signal,
+    objectFormat: session.discovery.capabilities.objectFormat(),
+  });
   return graph;
 }
 

@@ -80,7 +80,7 @@ export async function fetch(options: FetchOptions): Promise<FetchResult> {
           onProgress: context.progress('source'),
           signal: options.signal,
         });
-        const reader = new PackReader({ maxBytes: options.maxPackBytes, signal: options.signal });
+        const reader = new PackReader({ maxBytes: options.maxPackBytes, signal: options.signal, objectFormat: discovery.capabilities.objectFormat() });
         for await (const chunk of response.pack) {
           await reader.write(chunk);
           if (options.onPackData) await options.onPackData(chunk);

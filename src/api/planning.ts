@@ -3,6 +3,7 @@
  * network traffic), list both sides, answer ancestry questions, plan every ref, and choose a
  * strategy. Sessions stay open so an executing verb can go on to push.
  */
+import { UnsupportedError } from '../errors.js';
 import {
   ancestryFromMap,
   ancestryQuestions,
@@ -127,6 +128,14 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
   try {
     onDecision?.(describeSource(source));
     onDecision?.(describeTarget(target));
+    const sourceFormat = source.discovery.capabilities.objectFormat();
+    const targetFormat = target.discovery.features.objectFormat;
+    if (sourceFormat !== targetFormat) {
+      // Object ids differ between the formats: no pack of one can land in the other.
+      throw new UnsupportedError(
+        `${source.displayUrl} uses ${sourceFormat} object ids and ${targetTransport.displayUrl} uses ${targetFormat}; git cannot move objects between the two: create the target with \`git init --bare --object-format=${sourceFormat}\``,
+      );
+    }
     const input: PlanInput = {
       mode: policy.mode,
       scope: policy.scope,

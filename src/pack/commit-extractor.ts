@@ -74,7 +74,7 @@ export interface ExtractOptions extends Omit<PackReaderOptions, 'wantData' | 'on
 export function commitExtractingReader(builder: CommitGraphBuilder, options: ExtractOptions = {}, onOtherObject?: () => void): PackReader {
   const cache = new CommitBodyCache(options.cacheBytes ?? DEFAULT_COMMIT_CACHE_BYTES);
   const add = (offset: number, body: Buffer): void => {
-    const id = commitId(body);
+    const id = commitId(body, options.objectFormat ?? 'sha1');
     builder.addCommit(body, id);
     cache.put(offset, id, body);
   };
@@ -133,7 +133,7 @@ export function extractLeadingCommits(
 }
 
 async function readCommits(source: AsyncIterable<Uint8Array>, options: ExtractOptions): Promise<{ graph: CommitGraph; summary: PackSummary | null }> {
-  const builder = new CommitGraphBuilder();
+  const builder = new CommitGraphBuilder(options.objectFormat ?? 'sha1');
   let othersBegun = false;
   const reader = commitExtractingReader(builder, options, () => (othersBegun = true));
   const chunks = source[Symbol.asyncIterator]();

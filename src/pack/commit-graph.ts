@@ -6,8 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { PackFormatError } from '../errors.js';
+import type { ObjectFormat } from './pack-format.js';
 
-const ID_BYTES = 20;
+/** Bytes of an object id in each object format. */
+const ID_BYTES_OF: Record<ObjectFormat, number> = { sha1: 20, sha256: 32 };
 const PARENT_PREFIX = Buffer.from('parent ');
 const TREE_PREFIX = Buffer.from('tree ');
 
@@ -59,23 +61,23 @@ class GrowableUint32 {
   }
 }
 
-/** The id git gives a commit: SHA-1 over `commit <size>\0` and the body. */
-export function commitId(body: Buffer): Buffer {
-  return createHash('sha1').update(`commit ${body.length}\0`).update(body).digest();
+/** The id git gives a commit: the format's hash over `commit <size>\0` and the body. */
+export function commitId(body: Buffer, format: ObjectFormat = 'sha1'): Buffer {
+  return createHash(format).update(`commit ${body.length}\0`).update(body).digest();
 }
 
 function hexToId(hex: string): Buffer {
-  if (!/^[0-9a-f]{40}$/.test(hex)) throw new PackFormatError(`not a SHA-1 object id: ${JSON.stringify(hex)}`);
+  if (!/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(hex)) throw new PackFormatError(`not an object id: ${JSON.stringify(hex)}`);
   return Buffer.from(hex, 'hex');
 }
 
 /** Parses the `parent` header lines of a commit body (they follow `tree` and precede `author`). */
-function forEachParent(body: Buffer, visit: (hexStart: number) => void): void {
+function forEachParent(body: Buffer, hexLength: number, visit: (hexStart: number) => void): void {
   if (body.compare(TREE_PREFIX, 0, TREE_PREFIX.length, 0, TREE_PREFIX.length) !== 0) {
     throw new PackFormatError('commit object does not start with a tree line');
   }
   let at = body.indexOf(0x0a);
-  while (at >= 0 && at + 1 + PARENT_PREFIX.length + 40 <= body.length) {
+  while (at >= 0 && at + 1 + PARENT_PREFIX.length + hexLength <= body.length) {
     const line = at + 1;
     if (body.compare(PARENT_PREFIX, 0, PARENT_PREFIX.length, line, line + PARENT_PREFIX.length) !== 0) return;
     visit(line + PARENT_PREFIX.length);
@@ -84,10 +86,17 @@ function forEachParent(body: Buffer, visit: (hexStart: number) => void): void {
 }
 
 export class CommitGraphBuilder {
-  private readonly ids = new GrowableBytes(64 * ID_BYTES);
-  private readonly parentIds = new GrowableBytes(64 * ID_BYTES);
+  private readonly idBytes: number;
+  private readonly ids: GrowableBytes;
+  private readonly parentIds: GrowableBytes;
   private readonly parentStart = new GrowableUint32(64);
   private count = 0;
+
+  constructor(private readonly format: ObjectFormat = 'sha1') {
+    this.idBytes = ID_BYTES_OF[format];
+    this.ids = new GrowableBytes(64 * this.idBytes);
+    this.parentIds = new GrowableBytes(64 * this.idBytes);
+  }
 
   get size(): number {
     return this.count;
@@ -98,21 +107,21 @@ export class CommitGraphBuilder {
    * count), so they do not grow by doubling — which would briefly hold two copies.
    */
   reserve(commits: number): void {
-    this.ids.reserve(commits * ID_BYTES);
+    this.ids.reserve(commits * this.idBytes);
     // Most commits have one parent; merges are a small share.
-    this.parentIds.reserve(Math.ceil(commits * 1.05) * ID_BYTES);
+    this.parentIds.reserve(Math.ceil(commits * 1.05) * this.idBytes);
     this.parentStart.reserve(commits + 1);
   }
 
   /** Adds a commit from its raw body (as stored in the pack, without the object header). */
-  addCommit(body: Buffer, id: Buffer = commitId(body)): void {
-    this.parentStart.push(this.parentIds.length / ID_BYTES);
-    this.ids.append(id, 0, ID_BYTES);
-    const scratch = Buffer.allocUnsafe(ID_BYTES);
-    forEachParent(body, (hexStart) => {
-      const written = scratch.write(body.toString('latin1', hexStart, hexStart + 40), 'hex');
-      if (written !== ID_BYTES) throw new PackFormatError('malformed parent line in a commit');
-      this.parentIds.append(scratch, 0, ID_BYTES);
+  addCommit(body: Buffer, id: Buffer = commitId(body, this.format)): void {
+    this.parentStart.push(this.parentIds.length / this.idBytes);
+    this.ids.append(id, 0, this.idBytes);
+    const scratch = Buffer.allocUnsafe(this.idBytes);
+    forEachParent(body, this.idBytes * 2, (hexStart) => {
+      const written = scratch.write(body.toString('latin1', hexStart, hexStart + this.idBytes * 2), 'hex');
+      if (written !== this.idBytes) throw new PackFormatError('malformed parent line in a commit');
+      this.parentIds.append(scratch, 0, this.idBytes);
     });
     this.count += 1;
   }
@@ -122,12 +131,13 @@ export class CommitGraphBuilder {
    * built again: a built graph keeps its own view of what it was built from.
    */
   build(): CommitGraph {
-    this.parentStart.push(this.parentIds.length / ID_BYTES);
+    this.parentStart.push(this.parentIds.length / this.idBytes);
     const graph = new CommitGraph(
       this.ids.buffer.subarray(0, this.ids.length),
       this.parentIds.buffer.subarray(0, this.parentIds.length),
       this.parentStart.array.subarray(0, this.parentStart.length),
       this.count,
+      this.idBytes,
     );
     // The closing entry goes again; the next commit's start, written over it, has its value.
     this.parentStart.length -= 1;
@@ -146,20 +156,21 @@ export class CommitGraph {
     private readonly parentIds: Buffer,
     private readonly parentStart: Uint32Array,
     readonly size: number,
+    private readonly idBytes: number = ID_BYTES_OF.sha1,
   ) {
     let capacity = 1;
     while (capacity < size * 2) capacity *= 2;
     this.table = new Int32Array(Math.max(capacity, 2)).fill(-1);
     this.mask = this.table.length - 1;
     for (let index = 0; index < size; index++) this.insert(index);
-    this.parentIndex = new Int32Array(parentIds.length / ID_BYTES);
+    this.parentIndex = new Int32Array(parentIds.length / this.idBytes);
     for (let k = 0; k < this.parentIndex.length; k++) {
-      this.parentIndex[k] = this.lookup(parentIds, k * ID_BYTES);
+      this.parentIndex[k] = this.lookup(parentIds, k * this.idBytes);
     }
   }
 
   private insert(index: number): void {
-    let slot = this.ids.readUInt32BE(index * ID_BYTES) & this.mask;
+    let slot = this.ids.readUInt32BE(index * this.idBytes) & this.mask;
     for (;;) {
       const occupant = this.table[slot]!;
       if (occupant === -1) {
@@ -167,7 +178,7 @@ export class CommitGraph {
         return;
       }
       // A pack may carry the same object twice; the first copy wins.
-      if (this.ids.compare(this.ids, occupant * ID_BYTES, occupant * ID_BYTES + ID_BYTES, index * ID_BYTES, index * ID_BYTES + ID_BYTES) === 0) return;
+      if (this.ids.compare(this.ids, occupant * this.idBytes, occupant * this.idBytes + this.idBytes, index * this.idBytes, index * this.idBytes + this.idBytes) === 0) return;
       slot = (slot + 1) & this.mask;
     }
   }
@@ -177,25 +188,26 @@ export class CommitGraph {
     for (;;) {
       const occupant = this.table[slot]!;
       if (occupant === -1) return -1;
-      if (this.ids.compare(source, offset, offset + ID_BYTES, occupant * ID_BYTES, occupant * ID_BYTES + ID_BYTES) === 0) return occupant;
+      if (this.ids.compare(source, offset, offset + this.idBytes, occupant * this.idBytes, occupant * this.idBytes + this.idBytes) === 0) return occupant;
       slot = (slot + 1) & this.mask;
     }
   }
 
   /** Index of a commit by hex id, or -1 when the graph does not hold it. */
   indexOf(hex: string): number {
+    if (hex.length !== this.idBytes * 2) return -1;
     return this.lookup(hexToId(hex), 0);
   }
 
   idOf(index: number): string {
-    return this.ids.toString('hex', index * ID_BYTES, index * ID_BYTES + ID_BYTES);
+    return this.ids.toString('hex', index * this.idBytes, index * this.idBytes + this.idBytes);
   }
 
   /** Hex ids of a commit's parents, in order. */
   parentsOf(index: number): string[] {
     const out: string[] = [];
     for (let k = this.parentStart[index]!; k < this.parentStart[index + 1]!; k++) {
-      out.push(this.parentIds.toString('hex', k * ID_BYTES, k * ID_BYTES + ID_BYTES));
+      out.push(this.parentIds.toString('hex', k * this.idBytes, k * this.idBytes + this.idBytes));
     }
     return out;
   }
@@ -239,7 +251,7 @@ export class CommitGraph {
   outsideParents(): Set<string> {
     const out = new Set<string>();
     for (let k = 0; k < this.parentIndex.length; k++) {
-      if (this.parentIndex[k] === -1) out.add(this.parentIds.toString('hex', k * ID_BYTES, k * ID_BYTES + ID_BYTES));
+      if (this.parentIndex[k] === -1) out.add(this.parentIds.toString('hex', k * this.idBytes, k * this.idBytes + this.idBytes));
     }
     return out;
   }
@@ -255,9 +267,9 @@ export class CommitGraph {
     return true;
   }
 
-  /** True when parent storage slot k holds the id given as a 20-byte buffer. */
+  /** True when parent storage slot k holds the id given as a buffer. */
   parentIs(k: number, id: Buffer): boolean {
-    return this.parentIds.compare(id, 0, ID_BYTES, k * ID_BYTES, k * ID_BYTES + ID_BYTES) === 0;
+    return id.length === this.idBytes && this.parentIds.compare(id, 0, this.idBytes, k * this.idBytes, k * this.idBytes + this.idBytes) === 0;
   }
 }
 

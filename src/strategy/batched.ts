@@ -220,7 +220,10 @@ export async function executeBatched(
     const response = await source.fetch({ wants, haves: [...have], filter: source.supportsFilter ? 'tree:0' : null, signal: options.signal });
     // Once the commits are all in (they come first), the trees and blobs are not read: the
     // first batch then measures sizes itself. A pack read to its end tells its bytes.
-    const extracted = await extractLeadingCommits(response.pack, (sofar) => sofar.coversFetch(wants, have), { signal: options.signal });
+    const extracted = await extractLeadingCommits(response.pack, (sofar) => sofar.coversFetch(wants, have), {
+      signal: options.signal,
+      objectFormat: source.discovery.capabilities.objectFormat(),
+    });
     graph = extracted.graph;
     if (!source.supportsFilter && extracted.summary !== null) graphBytes = extracted.summary.bytes;
   }

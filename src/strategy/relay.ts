@@ -7,7 +7,7 @@
  * sees a truncated pack and refuses it, and no ref moves.
  */
 import { GitSyncError, PackTooLargeError, throwIfAborted } from '../errors.js';
-import { PackReader, type PackSummary } from '../pack/pack-reader.js';
+import { PackReader, type ObjectFormat, type PackSummary } from '../pack/pack-reader.js';
 import { PackStreamCheck } from '../pack/pack-stream-check.js';
 import type { PushCommand } from '../protocol/receive-pack.js';
 import type { ReceivePackSession } from '../protocol/receive-pack-session.js';
@@ -81,8 +81,8 @@ export interface RelayedPack {
   checksum: string;
 }
 
-function objectWalker(maxBytes: number | undefined, signal: AbortSignal): PackWatcher {
-  const reader = new PackReader({ maxBytes, signal });
+function objectWalker(maxBytes: number | undefined, signal: AbortSignal, objectFormat: ObjectFormat): PackWatcher {
+  const reader = new PackReader({ maxBytes, signal, objectFormat });
   return {
     write: (chunk) => reader.write(chunk),
     end: async () => {
@@ -99,8 +99,8 @@ function objectWalker(maxBytes: number | undefined, signal: AbortSignal): PackWa
   };
 }
 
-function checksumOnly(maxBytes: number | undefined): PackWatcher {
-  const check = new PackStreamCheck({ maxBytes });
+function checksumOnly(maxBytes: number | undefined, objectFormat: ObjectFormat): PackWatcher {
+  const check = new PackStreamCheck({ maxBytes, objectFormat });
   return {
     write: (chunk) => check.write(chunk),
     end: () => check.end(),
@@ -177,7 +177,10 @@ export async function relayPush(
     const limit = options.maxPackBytes ?? null;
     // Projecting a batch's size needs the object walk; otherwise object checks are the target's.
     const budget = options.budgetBytes ?? null;
-    const watcher = budget !== null && options.projectSize === true ? objectWalker(limit ?? undefined, controller.signal) : checksumOnly(limit ?? undefined);
+    // The pack's trailer (and any object id) uses the repository's hash: SHA-1 or SHA-256.
+    const format = source.discovery.capabilities.objectFormat();
+    const watcher =
+      budget !== null && options.projectSize === true ? objectWalker(limit ?? undefined, controller.signal, format) : checksumOnly(limit ?? undefined, format);
     let summary: RelayedPack | null = null;
     const pack = observedPack(response.pack, watcher, limit, budget, options.progress, (result) => (summary = result));
     try {

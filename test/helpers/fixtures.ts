@@ -104,6 +104,8 @@ export interface CreateRepoOptions {
   initialBranch?: string;
   /** Repository config written at creation, e.g. `{'uploadpack.allowFilter': true}`. */
   config?: Readonly<Record<string, ConfigValue>>;
+  /** Object ids: `sha1` (default) or `sha256`. */
+  objectFormat?: 'sha1' | 'sha256';
 }
 
 /** `main` -> `refs/heads/main`; full names (`refs/...`) and `HEAD` pass through. */
@@ -349,7 +351,7 @@ export async function createRepo(options: CreateRepoOptions = {}): Promise<Fixtu
   const name = options.name ?? 'repo';
   const temp = options.parentDir === undefined ? makeTempDir('gitsync-repo-') : undefined;
   const path = join(options.parentDir ?? temp!.path, bare ? `${name}.git` : name);
-  await git(['init', '--quiet', ...(bare ? ['--bare'] : []), `--initial-branch=${options.initialBranch ?? 'main'}`, path]);
+  await git(['init', '--quiet', ...(bare ? ['--bare'] : []), `--initial-branch=${options.initialBranch ?? 'main'}`, `--object-format=${options.objectFormat ?? 'sha1'}`, path]);
   await appendFile(join(path, bare ? '' : '.git', 'config'), FIXTURE_CONFIG);
   const repo = new FixtureRepo(path, { bare, name, cleanup: temp?.remove });
   if (options.config !== undefined) await repo.setConfig(options.config);
