@@ -109,14 +109,20 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
   context.phase('discover');
   // Both sides are listed at once: neither depends on the other, and a mirror job's wall time is
   // mostly round trips when little has changed.
+  const sourceOpening = UploadPackSession.open(sourceTransport, {
+    protocol: options.protocol ?? 'auto',
+    refPrefixes: sourceRefPrefixes(policy.scope),
+    stats: context.stats,
+    signal: options.signal,
+  });
   const [sourceOpened, targetOpened] = await Promise.allSettled([
-    UploadPackSession.open(sourceTransport, {
-      protocol: options.protocol ?? 'auto',
-      refPrefixes: sourceRefPrefixes(policy.scope),
-      stats: context.stats,
+    sourceOpening,
+    // A target the run creates (a local path not there yet) takes the source's object format.
+    ReceivePackSession.open(targetTransport, {
       signal: options.signal,
+      readOnly: dryRun,
+      formatForNew: async () => (await sourceOpening).discovery.capabilities.objectFormat(),
     }),
-    ReceivePackSession.open(targetTransport, { signal: options.signal, readOnly: dryRun }),
   ]);
   if (sourceOpened.status === 'rejected' || targetOpened.status === 'rejected') {
     if (sourceOpened.status === 'fulfilled') await sourceOpened.value.close().catch(() => undefined);

@@ -3,7 +3,7 @@
  * first; pushes are sent on the same connection.
  */
 import { ProtocolError } from '../errors.js';
-import type { GitConnection, RequestBody, RequestOptions, Transport } from '../transport/transport.js';
+import type { ConnectOptions, GitConnection, RequestBody, RequestOptions, Transport } from '../transport/transport.js';
 import type { PktLineReader } from './pktline.js';
 import type { Ref } from '../types.js';
 import { readAdvertisement } from './advertisement.js';
@@ -27,12 +27,16 @@ export class ReceivePackSession {
   ) {}
 
   /** `readOnly`: only look (plan, probe): a target that does not exist yet is not created. */
-  static async open(transport: Transport, options: { signal?: AbortSignal; readOnly?: boolean } = {}): Promise<ReceivePackSession> {
+  static async open(
+    transport: Transport,
+    options: { signal?: AbortSignal; readOnly?: boolean; formatForNew?: ConnectOptions['formatForNew'] } = {},
+  ): Promise<ReceivePackSession> {
     const connection = await transport.connect('git-receive-pack', {
       protocol: 'v1',
       phase: 'target info-refs',
       signal: options.signal,
       readOnly: options.readOnly,
+      formatForNew: options.formatForNew,
     });
     try {
       const advertisement = await readAdvertisement(connection.advertisement, connection.hasServiceHeader ? 'git-receive-pack' : undefined);

@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { AbortedError, GitSyncError, NetworkError, RemoteError, UsageError, throwIfAborted } from '../errors.js';
+import type { ObjectFormat } from '../pack/pack-format.js';
 import type { Service } from '../protocol/advertisement.js';
 import type { StatsRecorder } from '../observe/stats.js';
 import { describeExit, spawnChannel, summarizeStderr } from './child-channel.js';
@@ -97,7 +98,7 @@ export class LocalTransport implements Transport {
         throw new UsageError(`${this.displayUrl}: no such repository (${repoPath} does not exist)`);
       }
       if (options.readOnly) return missingTarget(this.displayUrl);
-      await this.createBare(repoPath, env, options.signal);
+      await this.createBare(repoPath, env, (await options.formatForNew?.()) ?? 'sha1', options.signal);
     }
     if (service === 'git-upload-pack' && options.protocol === 'v2') env['GIT_PROTOCOL'] = 'version=2';
     const where = this.displayUrl;
@@ -117,9 +118,9 @@ export class LocalTransport implements Transport {
     return new StreamConnection(channel, { displayUrl: where, phase: options.phase, stats: this.options.stats, signal: options.signal });
   }
 
-  private createBare(repoPath: string, env: NodeJS.ProcessEnv, signal: AbortSignal | undefined): Promise<void> {
+  private createBare(repoPath: string, env: NodeJS.ProcessEnv, format: ObjectFormat, signal: AbortSignal | undefined): Promise<void> {
     return new Promise((resolve, reject) => {
-      execFile('git', ['init', '--bare', '--quiet', repoPath], { env, signal }, (error, _stdout, stderr) => {
+      execFile('git', ['init', '--bare', '--quiet', `--object-format=${format}`, repoPath], { env, signal }, (error, _stdout, stderr) => {
         if (error === null) {
           resolve();
           return;

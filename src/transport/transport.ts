@@ -8,6 +8,7 @@
 import type { PktLineReader } from '../protocol/pktline.js';
 import type { Service } from '../protocol/advertisement.js';
 import type { PhaseName } from '../observe/stats.js';
+import type { ObjectFormat } from '../pack/pack-format.js';
 import type { ProtocolVersion } from '../types.js';
 
 export interface ConnectOptions {
@@ -20,6 +21,11 @@ export interface ConnectOptions {
    * is true; a missing target then reads as an empty repository (for plan and probe).
    */
   readOnly?: boolean;
+  /**
+   * receive-pack only: the object format a target created by the transport gets (a local path
+   * that does not exist yet), asked only when it creates one; default SHA-1, as `git init`.
+   */
+  formatForNew?: () => Promise<ObjectFormat>;
 }
 
 export interface RequestOptions {

@@ -73,6 +73,15 @@ describe('SHA-256 repositories', () => {
     }
   });
 
+  it('creates a missing local target in the source\'s format', async () => {
+    const target = path.join(server.root, 'created', 'mirror.git');
+    const result = await sync({ source: { url: server.url('source') }, target: { url: target }, tags: true });
+    assert.equal(result.relayMode, 'bootstrap');
+    assert.equal(await git(['rev-parse', '--show-object-format'], { cwd: target }), 'sha256');
+    assert.deepEqual(await forEachRef(target, MANAGED), await forEachRef(source.path, MANAGED));
+    await fsck(target);
+  });
+
   it('refuses a SHA-1 target before pushing anything, naming both formats', async () => {
     await createRepo({ parentDir: server.root, name: 'sha1' });
     await assert.rejects(sync({ source: { url: server.url('source') }, target: { url: server.url('sha1') } }), (error: Error & { code?: string }) => {
