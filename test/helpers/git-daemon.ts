@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import { isolatedGitEnv, makeTempDir } from './git.js';
 import { freePort, waitForPort } from './net.js';
+import { stopChild } from './processes.js';
 
 export interface GitDaemonOptions {
   /** Served directory; default a fresh temp dir. */
@@ -58,14 +59,6 @@ export async function startGitDaemon(options: GitDaemonOptions = {}): Promise<Gi
     port,
     url: (name: string) => `git://127.0.0.1:${port}/${name}.git`,
     log: () => log,
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) {
-          resolve();
-          return;
-        }
-        child.once('close', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    close: () => stopChild(child),
   };
 }

@@ -2,6 +2,7 @@
  * Process checks for tests that must leave nothing running (Linux /proc): which processes have
  * a command line containing a string, and which children of this process are zombies.
  */
+import type { ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 
 interface ProcessInfo {
@@ -57,4 +58,16 @@ export async function waitUntilPresent<T>(check: () => Promise<T[]>, timeoutMill
     if (Date.now() > deadline) throw new Error('the expected process did not appear');
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/** Sends SIGTERM to a server the tests started and resolves once it has exited (at once if it has). */
+export function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      resolve();
+      return;
+    }
+    child.once('close', () => resolve());
+    child.kill('SIGTERM');
+  });
 }

@@ -18,6 +18,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { makeTempDir } from './git.js';
 import { freePort, waitForPort } from './net.js';
+import { stopChild } from './processes.js';
 
 export const SSHD_BINARY = '/usr/sbin/sshd';
 
@@ -145,14 +146,6 @@ export async function startSshServer(options: SshServerOptions = {}): Promise<Ss
     dir,
     url: (path: string) => `ssh://${user}@127.0.0.1:${port}${path}`,
     log: () => log,
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) {
-          resolve();
-          return;
-        }
-        child.once('close', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    close: () => stopChild(child),
   };
 }
