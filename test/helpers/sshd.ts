@@ -9,7 +9,8 @@
  *   await probe({ source: { url: sshd.url('/srv/repo.git') } });
  *   await sshd.close();
  *
- * Starting fails loudly (never skips): a test that needs sshd must not pass without it.
+ * Starting fails loudly: a test that needs sshd guards itself with
+ * `missingSystemTool(SSHD_BINARY, 'openssh-server')` (skips loudly off CI, never under CI).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';

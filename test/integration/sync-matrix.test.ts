@@ -9,7 +9,8 @@ import { forEachRef, fsck, git, makeTempDir, type TempDir } from '../helpers/git
 import { startGitDaemon, type GitDaemon } from '../helpers/git-daemon.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
 import { installTestRemoteHelpers } from '../helpers/remote-helper.js';
-import { startSshServer, type SshServer } from '../helpers/sshd.js';
+import { SSHD_BINARY, startSshServer, type SshServer } from '../helpers/sshd.js';
+import { missingSystemTool, startAll } from '../helpers/system.js';
 import { runCli } from '../cli/run-cli.js';
 import { sampleRepo } from './sample-repo.js';
 
@@ -17,7 +18,7 @@ import { sampleRepo } from './sample-repo.js';
  * Every transport as a source and as a target: a first sync (bootstrap) and, after the source
  * moves on, a second, incremental one. Targets are checked with for-each-ref and fsck --full.
  */
-describe('sync across transports', () => {
+describe('sync across transports', { skip: missingSystemTool(SSHD_BINARY, 'openssh-server') }, () => {
   let dir: TempDir;
   let http: GitHttpServer;
   let ssh: SshServer;
@@ -27,7 +28,7 @@ describe('sync across transports', () => {
   before(async () => {
     dir = makeTempDir('gitsync-matrix-');
     const helpers = await installTestRemoteHelpers();
-    [http, ssh, daemon] = await Promise.all([startGitHttpServer(), startSshServer(), startGitDaemon()]);
+    [http, ssh, daemon] = await startAll(() => startGitHttpServer(), () => startSshServer(), () => startGitDaemon());
     process.env['PATH'] = `${helpers.binDir}:${saved.PATH ?? ''}`;
     process.env['GIT_SSH_COMMAND'] = ssh.sshCommand;
   });

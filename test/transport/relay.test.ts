@@ -16,8 +16,9 @@ describe('relaying a pack between stateful transports', () => {
 
   before(async () => {
     dir = makeTempDir('gitsync-relay-');
-    let binDir: string;
-    [daemon, { binDir }, { repo: { path: sourcePath } }] = await Promise.all([startGitDaemon(), installTestRemoteHelpers(), sampleRepo(dir.path)]);
+    // The daemon is assigned as soon as it is up, so `after` stops it even when the rest fails.
+    const [, { binDir }, { repo }] = await Promise.all([startGitDaemon().then((started) => (daemon = started)), installTestRemoteHelpers(), sampleRepo(dir.path)]);
+    sourcePath = repo.path;
     process.env['PATH'] = `${binDir}:${savedPath ?? ''}`;
   });
   after(async () => {

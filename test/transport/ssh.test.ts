@@ -9,7 +9,8 @@ import { SshTransport, shellQuote, sshInvocation, type SshEndpoint } from '../..
 import { createRepo } from '../helpers/fixtures.js';
 import { git, makeTempDir, type TempDir } from '../helpers/git.js';
 import { processesMatching, waitUntilEmpty, zombieChildren } from '../helpers/processes.js';
-import { startSshServer, type SshServer } from '../helpers/sshd.js';
+import { SSHD_BINARY, startSshServer, type SshServer } from '../helpers/sshd.js';
+import { missingSystemTool } from '../helpers/system.js';
 import { sampleRepo } from '../integration/sample-repo.js';
 import { assertRelays, itProbesAndFetches } from './conformance.js';
 
@@ -54,7 +55,7 @@ describe('ssh command line', () => {
   });
 });
 
-describe('ssh transport against a loopback OpenSSH server', () => {
+describe('ssh transport against a loopback OpenSSH server', { skip: missingSystemTool(SSHD_BINARY, 'openssh-server') }, () => {
   let sshd: SshServer;
   let dir: TempDir;
   let repoPath: string;
@@ -62,7 +63,8 @@ describe('ssh transport against a loopback OpenSSH server', () => {
 
   before(async () => {
     dir = makeTempDir('gitsync-ssh-');
-    [sshd, { repo: { path: repoPath } }] = await Promise.all([startSshServer(), sampleRepo(dir.path)]);
+    // Each assigned as soon as it is up, so `after` stops it even when the other fails.
+    await Promise.all([startSshServer().then((server) => (sshd = server)), sampleRepo(dir.path).then((sample) => (repoPath = sample.repo.path))]);
     process.env['GIT_SSH_COMMAND'] = sshd.sshCommand;
     delete process.env['GIT_SSH'];
   });

@@ -1,0 +1,53 @@
+/**
+ * System packages the tests need, and starting several servers at once.
+ *
+ * A test that needs a program from a system package (sshd, say) skips loudly on a developer's
+ * machine that lacks it, naming the package to install; under CI (`CI` set, as `.ci/run` runs),
+ * where every package is installed, it never skips: the test runs and fails.
+ *
+ *   describe('ssh transport', { skip: missingSystemTool(SSHD_BINARY, 'openssh-server') }, () => { ... });
+ */
+import { accessSync, constants } from 'node:fs';
+
+/** True under CI, where skipping for a missing package is forbidden. */
+export function underCi(): boolean {
+  const value = process.env['CI'];
+  return value !== undefined && value !== '' && value !== '0' && value !== 'false';
+}
+
+/**
+ * A skip message when `path` is not an executable and this is not CI (printed once, to stderr,
+ * so the skip is seen); false when the tests can run (or must, under CI).
+ */
+export function missingSystemTool(path: string, debianPackage: string): string | false {
+  try {
+    accessSync(path, constants.X_OK);
+    return false;
+  } catch {
+    if (underCi()) return false;
+    const message = `SKIPPED: ${path} is missing; install the ${debianPackage} package to run these tests (CI never skips them)`;
+    process.stderr.write(`${message}\n`);
+    return message;
+  }
+}
+
+/** Something started that must be stopped. */
+export interface Closable {
+  close(): Promise<void>;
+}
+
+/**
+ * Starts servers concurrently. When any start fails, the ones that did start are closed before
+ * the error is rethrown, so a failed setup never leaves a process that keeps the test file alive.
+ */
+export async function startAll<T extends readonly (() => Promise<Closable>)[]>(
+  ...starts: T
+): Promise<{ -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> }> {
+  const settled = await Promise.allSettled(starts.map((start) => start()));
+  const failure = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failure !== undefined) {
+    await Promise.allSettled(settled.map((result) => (result.status === 'fulfilled' ? result.value.close() : undefined)));
+    throw failure.reason;
+  }
+  return settled.map((result) => (result as PromiseFulfilledResult<Closable>).value) as { -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> };
+}
