@@ -9,7 +9,6 @@
  *   mixed                   the whole pack, default options
  *   big blobs only          the random blobs' branch alone (MB/s on large entries)
  *   small objects only      the small files' branch alone (objects/s)
- *   mixed, computeIds       the whole pack with ids (SHA-1 of every object, delta bases cached)
  *   floor                   the same file streamed through SHA-1 only: what any reader costs
  */
 import { spawn } from 'node:child_process';
@@ -90,7 +89,7 @@ async function fastImport(stdin: Writable): Promise<void> {
   await write(stdin, 'done\n');
 }
 
-type Mode = 'default' | 'ids' | 'floor';
+type Mode = 'default' | 'floor';
 
 interface Measurement {
   megabytes: number;
@@ -110,7 +109,7 @@ async function measureHere(path: string, mode: Mode): Promise<void> {
     const hash = createHash('sha1');
     for await (const chunk of source) hash.update(chunk as Buffer);
   } else {
-    summary = await readPack(source, { computeIds: mode === 'ids' });
+    summary = await readPack(source);
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const result: Measurement = {
@@ -157,7 +156,6 @@ async function main(): Promise<void> {
       await measure('mixed', packs.mixed, 'default'),
       await measure('big blobs only', packs.big, 'default'),
       await measure('small objects only', packs.small, 'default'),
-      await measure('mixed, computeIds', packs.mixed, 'ids'),
       await measure('floor: read+SHA-1 only', packs.mixed, 'floor'),
     ];
     console.log(JSON.stringify({

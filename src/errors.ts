@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'REMOTE_ERROR'
   | 'PACK_FORMAT'
   | 'PACK_TOO_LARGE'
+  | 'LOCAL_STORAGE'
   | 'HTTP_STATUS'
   | 'HTTP_AUTH'
   | 'HTTP_CONTENT_TYPE'
@@ -78,6 +79,20 @@ export class PackTooLargeError extends GitSyncError {
   constructor(limitBytes: number, options?: GitSyncErrorOptions) {
     super('PACK_TOO_LARGE', `pack exceeds the limit of ${limitBytes} bytes; raise --max-pack-bytes or narrow the refs`, options);
     this.limitBytes = limitBytes;
+  }
+}
+
+/**
+ * git-sync could not use local temporary storage it needs (the spill file of a long commit
+ * history: docs/architecture.md, "Commits stored as deltas"): a full disk, a missing or
+ * read-only temporary directory. Nothing was pushed because of it.
+ */
+export class LocalStorageError extends GitSyncError {
+  /** The directory git-sync tried to use. */
+  readonly directory: string;
+  constructor(directory: string, message: string, options?: GitSyncErrorOptions) {
+    super('LOCAL_STORAGE', message, options);
+    this.directory = directory;
   }
 }
 

@@ -2,61 +2,23 @@
  * Feeds the commits of a streaming pack into a CommitGraphBuilder, whatever else the pack holds
  * (a `filter tree:0` pack is commits only; an ordinary pack also carries trees and blobs, which
  * are inflated and dropped by the reader without being kept). Commits stored as deltas are
- * rebuilt against their base commit, kept in a bounded cache of recent commit bodies.
+ * rebuilt against their base commit, which may lie anywhere earlier in the stream: every commit
+ * is kept, as the pack stored it, in a DeltaBaseStore (memory, then a temporary file) until the
+ * read ends (docs/architecture.md, "Commits stored as deltas").
  */
 import { PackFormatError } from '../errors.js';
+import { noteStreamedBytes } from '../observe/gc-pacer.js';
 import { CommitGraphBuilder, commitId, type CommitGraph } from './commit-graph.js';
 import { applyDelta } from './delta.js';
+import { DeltaBaseStore, type DeltaBaseStoreOptions } from './delta-base-store.js';
+import { GrowableFloat64 } from './growable-array.js';
+import { OidIndex } from './oid-index.js';
+import { hashLength } from './pack-format.js';
 import { PackReader, type PackReaderOptions, type PackSummary } from './pack-reader.js';
 
-/**
- * Bytes of recent commit bodies kept as possible delta bases. pack-objects looks for delta bases
- * in a small window of similar objects, so a commit's base is a recent commit in practice.
- */
-const DEFAULT_COMMIT_CACHE_BYTES = 1024 * 1024;
-
-/** A first-in, first-out cache of commit bodies by pack offset (and id, for REF_DELTA bases). */
-class CommitBodyCache {
-  private readonly byOffset = new Map<number, { id: string; body: Buffer }>();
-  private readonly byId = new Map<string, number>();
-  /** Insertion order, consumed from `head`: eviction is O(1). */
-  private readonly queue: number[] = [];
-  private head = 0;
-  private bytes = 0;
-  constructor(private readonly limit: number) {}
-
-  put(offset: number, id: Buffer, body: Buffer): void {
-    const hex = id.toString('hex');
-    this.byOffset.set(offset, { id: hex, body });
-    this.byId.set(hex, offset);
-    this.queue.push(offset);
-    this.bytes += body.length;
-    while (this.bytes > this.limit && this.head < this.queue.length) {
-      const oldest = this.queue[this.head++]!;
-      const entry = this.byOffset.get(oldest);
-      if (entry === undefined) continue;
-      this.byOffset.delete(oldest);
-      if (this.byId.get(entry.id) === oldest) this.byId.delete(entry.id);
-      this.bytes -= entry.body.length;
-    }
-    if (this.head > 4096 && this.head * 2 > this.queue.length) {
-      this.queue.splice(0, this.head);
-      this.head = 0;
-    }
-  }
-
-  atOffset(offset: number): Buffer | undefined {
-    return this.byOffset.get(offset)?.body;
-  }
-
-  withId(id: string): Buffer | undefined {
-    const offset = this.byId.get(id);
-    return offset === undefined ? undefined : this.byOffset.get(offset)?.body;
-  }
-}
-
-export interface ExtractOptions extends Omit<PackReaderOptions, 'wantData' | 'onData'> {
-  cacheBytes?: number;
+export interface ExtractOptions extends Omit<PackReaderOptions, 'wantData' | 'onData' | 'refBaseType'> {
+  /** Where and how much of the commits are kept in memory before they go to a temporary file. */
+  store?: DeltaBaseStoreOptions;
   /**
    * Asked once, when the first tree or blob of the pack begins, with the commits read so far;
    * true ends the read there, the rest of the pack unread. git and JGit write all of a pack's
@@ -68,20 +30,55 @@ export interface ExtractOptions extends Omit<PackReaderOptions, 'wantData' | 'on
 }
 
 /**
- * A PackReader wired to collect every commit (plain or deltified) into `builder`;
- * `onOtherObject` hears of the first entry that is a tree or a blob.
+ * Commit id -> pack offset, for REF_DELTA bases (named by id). git sends OFS_DELTAs to clients
+ * that ask for `ofs-delta`, as git-sync does, so this is built only when a pack holds a
+ * REF_DELTA, from the commits stored so far, and kept up to date from then on.
  */
-export function commitExtractingReader(builder: CommitGraphBuilder, options: ExtractOptions = {}, onOtherObject?: () => void): PackReader {
-  const cache = new CommitBodyCache(options.cacheBytes ?? DEFAULT_COMMIT_CACHE_BYTES);
-  const add = (offset: number, body: Buffer): void => {
-    const id = commitId(body, options.objectFormat ?? 'sha1');
+class CommitOffsets {
+  private readonly ids: OidIndex;
+  private readonly offsets = new GrowableFloat64(1024);
+  constructor(idLength: number) {
+    this.ids = new OidIndex(idLength);
+  }
+
+  add(id: Buffer, offset: number): void {
+    this.ids.set(id, this.offsets.length);
+    this.offsets.push(offset);
+  }
+
+  offsetOf(id: Buffer): number | undefined {
+    const row = this.ids.get(id);
+    return row < 0 ? undefined : this.offsets.array[row];
+  }
+}
+
+/**
+ * A PackReader wired to collect every commit (plain or deltified) into `builder`, keeping them
+ * in `store` as delta bases; `onOtherObject` hears of the first entry that is a tree or a blob.
+ */
+function commitExtractingReader(builder: CommitGraphBuilder, store: DeltaBaseStore, options: ExtractOptions, onOtherObject: () => void): PackReader {
+  const format = options.objectFormat ?? 'sha1';
+  let byId: CommitOffsets | undefined;
+  const commitOffsets = (): CommitOffsets => {
+    if (byId === undefined) {
+      const index = new CommitOffsets(hashLength(format));
+      let k = 0;
+      store.forEachOffset((offset) => index.add(builder.idAt(k++), offset));
+      byId = index;
+    }
+    return byId;
+  };
+  const keep = (offset: number, body: Buffer): void => {
+    noteStreamedBytes(body.length);
+    const id = commitId(body, format);
     builder.addCommit(body, id);
-    cache.put(offset, id, body);
+    byId?.add(id, offset);
   };
   let reserved = false;
   let othersSeen = false;
   const reader: PackReader = new PackReader({
     ...options,
+    refBaseType: (baseId) => (commitOffsets().offsetOf(baseId) !== undefined ? 'commit' : undefined),
     wantData: (type, entry) => {
       if (!reserved) {
         reserved = true;
@@ -90,22 +87,30 @@ export function commitExtractingReader(builder: CommitGraphBuilder, options: Ext
       const objectType = type === 'ofs-delta' || type === 'ref-delta' ? entry.objectType : type;
       if (!othersSeen && (objectType === 'tree' || objectType === 'blob')) {
         othersSeen = true;
-        onOtherObject?.();
+        onOtherObject();
       }
       return objectType === 'commit';
     },
-    onData: (object, data) => {
+    onData: (object, data, compressed) => {
       if (object.type === 'commit') {
-        add(object.offset, data);
+        store.addObject(object.offset, data, compressed);
+        keep(object.offset, data);
         return;
       }
-      const base = object.baseOffset !== undefined ? cache.atOffset(object.baseOffset) : object.baseId !== undefined ? cache.withId(object.baseId) : undefined;
-      if (base === undefined) {
-        throw new PackFormatError(
-          `commit delta at offset ${object.offset} refers to a base commit no longer in memory; the pack's deltas reach further back than the ${Math.round((options.cacheBytes ?? DEFAULT_COMMIT_CACHE_BYTES) / 1048576)} MiB commit cache`,
-        );
+      const baseOffset = object.baseOffset ?? commitOffsets().offsetOf(Buffer.from(object.baseId!, 'hex'));
+      const base = baseOffset === undefined ? undefined : store.contentAt(baseOffset);
+      if (baseOffset === undefined || base === undefined) {
+        throw new PackFormatError(`commit delta at offset ${object.offset} names a base that is not a commit earlier in the pack`);
       }
-      add(object.offset, applyDelta(base, data));
+      let body: Buffer;
+      try {
+        body = applyDelta(base, data);
+      } catch (error) {
+        if (!(error instanceof PackFormatError)) throw error;
+        throw new PackFormatError(`commit delta at offset ${object.offset} does not apply to its base at offset ${baseOffset}: ${error.message}`, { cause: error });
+      }
+      store.addDelta(object.offset, baseOffset, data, compressed, body);
+      keep(object.offset, body);
     },
   });
   return reader;
@@ -133,9 +138,18 @@ export function extractLeadingCommits(
 }
 
 async function readCommits(source: AsyncIterable<Uint8Array>, options: ExtractOptions): Promise<{ graph: CommitGraph; summary: PackSummary | null }> {
+  const store = new DeltaBaseStore(options.store);
+  try {
+    return await readInto(source, store, options);
+  } finally {
+    store.close();
+  }
+}
+
+async function readInto(source: AsyncIterable<Uint8Array>, store: DeltaBaseStore, options: ExtractOptions): Promise<{ graph: CommitGraph; summary: PackSummary | null }> {
   const builder = new CommitGraphBuilder(options.objectFormat ?? 'sha1');
   let othersBegun = false;
-  const reader = commitExtractingReader(builder, options, () => (othersBegun = true));
+  const reader = commitExtractingReader(builder, store, options, () => (othersBegun = true));
   const chunks = source[Symbol.asyncIterator]();
   let asked = options.enough === undefined;
   try {
@@ -147,6 +161,7 @@ async function readCommits(source: AsyncIterable<Uint8Array>, options: ExtractOp
         asked = true;
         const graph = builder.build();
         if (options.enough!(graph)) {
+          store.close();
           reader.destroy();
           await chunks.return?.();
           return { graph, summary: null };
@@ -160,5 +175,7 @@ async function readCommits(source: AsyncIterable<Uint8Array>, options: ExtractOp
     throw error;
   }
   const summary = await reader.end();
+  // The stored commits are no longer needed: release them before the graph's arrays are made.
+  store.close();
   return { graph: builder.build(), summary };
 }

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { PackFormatError } from '../errors.js';
+import { GrowableUint32 } from './growable-array.js';
 import type { ObjectFormat } from './pack-format.js';
 
 /** Bytes of an object id in each object format. */
@@ -36,28 +37,6 @@ class GrowableBytes {
     }
     source.copy(this.buffer, this.length, start, end);
     this.length += size;
-  }
-}
-
-class GrowableUint32 {
-  array: Uint32Array;
-  length = 0;
-  constructor(initial: number) {
-    this.array = new Uint32Array(initial);
-  }
-  reserve(size: number): void {
-    if (size <= this.array.length) return;
-    const next = new Uint32Array(size);
-    next.set(this.array.subarray(0, this.length));
-    this.array = next;
-  }
-  push(value: number): void {
-    if (this.length === this.array.length) {
-      const next = new Uint32Array(this.array.length * 2);
-      next.set(this.array);
-      this.array = next;
-    }
-    this.array[this.length++] = value;
   }
 }
 
@@ -100,6 +79,12 @@ export class CommitGraphBuilder {
 
   get size(): number {
     return this.count;
+  }
+
+  /** The id of the `index`-th commit added (a view: copy it to keep it). */
+  idAt(index: number): Buffer {
+    if (index < 0 || index >= this.count) throw new RangeError(`no commit ${index} of ${this.count}`);
+    return this.ids.buffer.subarray(index * this.idBytes, (index + 1) * this.idBytes);
   }
 
   /**

@@ -1,18 +1,13 @@
 /**
  * One row per pack entry, in pack order: its offset and the type of the object it stands for
  * (a delta has the type of its base, down the chain). Offsets only grow, so the entry an
- * OFS_DELTA names is found by binary search. Nine bytes per entry in typed arrays; deltas whose
- * base is not settled yet (a REF_DELTA base that appears later, or a chain through one) wait in
- * small side tables until `resolve()`.
+ * OFS_DELTA names is found by binary search, and its base, always an earlier entry, has its
+ * type settled already. Nine bytes per entry in typed arrays.
  */
 import { OBJ_BLOB, OBJ_COMMIT, OBJ_TAG, OBJ_TREE } from './pack-format.js';
 
-/** The base is known but its own type is not settled yet. */
-const PENDING = 0;
-/** The type cannot be known: the base is not in the pack (thin pack) or ids were not computed. */
+/** The type cannot be known: a REF_DELTA whose base the caller did not name. */
 const UNRESOLVED = 8;
-/** Marks entries on the path being settled, to detect delta cycles. */
-const VISITING = 9;
 
 export interface TypeCounts {
   commit: number;
@@ -23,25 +18,15 @@ export interface TypeCounts {
 }
 
 export class ObjectTable {
-  private readonly idLength: number;
   private offsets = new Float64Array(1024);
   private types = new Uint8Array(1024);
   private length = 0;
-  /** Delta entry -> base entry, for bases whose type is still pending. */
-  private readonly waiting = new Map<number, number>();
-  /** REF_DELTAs whose base id had not been seen yet: ids back to back, and their entries. */
-  private awaitingIds = Buffer.alloc(0);
-  private awaitingEntries: number[] = [];
-
-  constructor(idLength: number) {
-    this.idLength = idLength;
-  }
 
   get count(): number {
     return this.length;
   }
 
-  /** The resolved type code (1-4) of an entry, or undefined while it is not known. */
+  /** The type code (1-4) of an entry, or undefined when it cannot be known. */
   typeOf(entry: number): number | undefined {
     const type = this.types[entry]!;
     return type >= OBJ_COMMIT && type <= OBJ_TAG ? type : undefined;
@@ -68,62 +53,15 @@ export class ObjectTable {
 
   /** A delta whose base is the entry `base`. */
   addDelta(offset: number, base: number): number {
-    const baseType = this.types[base]!;
-    const entry = this.push(offset, baseType);
-    if (baseType === PENDING) this.waiting.set(entry, base);
-    return entry;
+    return this.push(offset, this.types[base]!);
   }
 
-  /** A delta whose base can never be found. */
-  addUnresolved(offset: number): number {
-    return this.push(offset, UNRESOLVED);
+  /** A delta whose base is not an entry seen: its type as the caller knows it, or unresolved. */
+  addOfType(offset: number, type: number | undefined): number {
+    return this.push(offset, type ?? UNRESOLVED);
   }
 
-  /** A REF_DELTA whose base id is not known yet; `resolve()` looks it up once more. */
-  addAwaitingId(offset: number, baseId: Buffer): number {
-    const entry = this.push(offset, PENDING);
-    const at = this.awaitingEntries.length * this.idLength;
-    if (at + this.idLength > this.awaitingIds.length) {
-      const grown = Buffer.alloc(Math.max(64 * this.idLength, this.awaitingIds.length * 2));
-      this.awaitingIds.copy(grown);
-      this.awaitingIds = grown;
-    }
-    baseId.copy(this.awaitingIds, at, 0, this.idLength);
-    this.awaitingEntries.push(entry);
-    return entry;
-  }
-
-  /**
-   * Settles every pending type once the whole pack has been seen: ids still awaited are looked
-   * up (-1: not in the pack), then types flow from bases to deltas along the chains.
-   */
-  resolve(lookup: (id: Buffer) => number): void {
-    this.awaitingEntries.forEach((entry, k) => {
-      const base = lookup(this.awaitingIds.subarray(k * this.idLength, (k + 1) * this.idLength));
-      if (base >= 0 && base !== entry) this.waiting.set(entry, base);
-      else this.types[entry] = UNRESOLVED;
-    });
-    this.awaitingIds = Buffer.alloc(0);
-    this.awaitingEntries = [];
-    const path: number[] = [];
-    for (const start of this.waiting.keys()) {
-      let at = start;
-      while (this.types[at] === PENDING) {
-        const base = this.waiting.get(at);
-        if (base === undefined) break;
-        this.types[at] = VISITING;
-        path.push(at);
-        at = base;
-      }
-      const settled = this.types[at]!;
-      const type = settled >= OBJ_COMMIT && settled <= OBJ_TAG ? settled : UNRESOLVED;
-      for (const entry of path) this.types[entry] = type;
-      path.length = 0;
-    }
-    this.waiting.clear();
-  }
-
-  /** Entries by final type; call after `resolve()`. */
+  /** Entries by type. */
   countTypes(): TypeCounts {
     const counts: TypeCounts = { commit: 0, tree: 0, blob: 0, tag: 0, unresolved: 0 };
     for (let i = 0; i < this.length; i++) {

@@ -139,7 +139,7 @@ export function parseEntryHeader(buf: Buffer, pos: number, idLength: number, off
   return { type, size, length: p - pos };
 }
 
-/** The bytes an object id is hashed over before its content: `<type> <size>\0`. */
-export function objectHashPrefix(type: ObjectType, size: number): Buffer {
-  return Buffer.from(`${type} ${size}\0`, 'latin1');
+/** The type code (1-4) of an object type. */
+export function objectTypeCode(type: ObjectType): number {
+  return TYPE_NAMES.indexOf(type);
 }

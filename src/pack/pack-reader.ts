@@ -29,22 +29,19 @@
  * Types. The summary counts each object by its real type, as `git verify-pack -v` would: a
  * delta has the type of its base, down the chain. OFS_DELTA bases precede the delta, so a table
  * of offsets and types (nine bytes per entry) answers them. A REF_DELTA base is named by id, and
- * ids cost a SHA-1 over every inflated byte, so they are computed only with `computeIds`; a delta's
- * id additionally needs its base's content, kept in a bounded cache. REF_DELTAs that cannot be
- * resolved (base outside the pack, or ids not computed) are counted in `deltas.unresolved`.
+ * the reader computes no ids (that would cost a hash over every inflated byte): a caller that
+ * knows some ids tells their types through `refBaseType`; other REF_DELTAs are counted in
+ * `deltas.unresolved`. (git sends OFS_DELTAs to a client that asks for `ofs-delta`, as git-sync
+ * always does; REF_DELTAs come from servers without it, and from thin packs.)
  */
-import { createHash } from 'node:crypto';
 import { inflateSync } from 'node:zlib';
 import { AbortedError, PackFormatError, PackTooLargeError, throwIfAborted } from '../errors.js';
 import type { ObjectType, Oid } from '../types.js';
-import { BaseCache } from './base-cache.js';
-import { applyDelta } from './delta.js';
 import { ObjectTable } from './object-table.js';
-import { OidIndex } from './oid-index.js';
 import { PackChecksum } from './pack-checksum.js';
 import {
   OBJ_OFS_DELTA, OBJ_REF_DELTA, OBJ_TAG, PACK_HEADER_LENGTH, checkPackSignature, entryTypeName, hashLength,
-  objectHashPrefix, objectTypeName, parseEntryHeader, parsePackHeader,
+  objectTypeCode, objectTypeName, parseEntryHeader, parsePackHeader,
   type ObjectFormat, type PackEntryType,
 } from './pack-format.js';
 import { StreamingInflate } from './streaming-inflate.js';
@@ -72,8 +69,6 @@ export interface PackEntryInfo {
 export interface PackObject extends PackEntryInfo {
   /** Offset just past the entry's compressed data. */
   endOffset: number;
-  /** With `computeIds`: the object id (for a delta, only when its base was still cached). */
-  id?: Oid;
 }
 
 export interface PackReaderOptions {
@@ -83,12 +78,11 @@ export interface PackReaderOptions {
   /** Hash of the repository the pack comes from; default `sha1`. */
   objectFormat?: ObjectFormat;
   /**
-   * Compute object ids: reported in `onObject`, and needed to resolve REF_DELTA bases. Costs a
-   * hash over every inflated byte, ~30 bytes per object and the base cache below.
+   * The type of a REF_DELTA's base, when the caller knows the object with that id (the reader
+   * computes no ids); undefined leaves the entry's type unresolved. May be asked more than once
+   * for one entry (its header is read again when its data is not all there yet).
    */
-  computeIds?: boolean;
-  /** With `computeIds`: bytes of recent object contents kept to give deltas ids; default 16 MiB. */
-  baseCacheBytes?: number;
+  refBaseType?: (baseId: Buffer) => ObjectType | undefined;
   /** Called for every entry, in pack order, once it has been read completely. */
   onObject?: (object: PackObject) => void;
   /**
@@ -96,8 +90,12 @@ export interface PackReaderOptions {
    * A wanted entry is held in memory whole, so want what is small (commits, their deltas).
    */
   wantData?: (type: PackEntryType, entry: PackEntryInfo) => boolean;
-  /** The inflated data of a wanted entry (for a delta: its instructions), just before `onObject`. */
-  onData?: (object: PackObject, data: Buffer) => void;
+  /**
+   * The inflated data of a wanted entry (for a delta: its instructions), just before `onObject`,
+   * with the entry's zlib data as the pack carried it when the entry was inflated in one piece
+   * (entries up to 512 KiB; a view, valid only during the call).
+   */
+  onData?: (object: PackObject, data: Buffer, compressed: Buffer | undefined) => void;
 }
 
 export interface PackSummary {
@@ -120,7 +118,6 @@ const EAGER_INFLATE_MAX = 64 * 1024;
 const BUFFERED_INFLATE_MAX = 512 * 1024;
 /** Input for a streaming entry is passed to zlib in pieces of at least this much (or the rest). */
 const STREAM_BATCH = 1024 * 1024;
-const DEFAULT_BASE_CACHE_BYTES = 16 * 1024 * 1024;
 /** The shortest zlib stream: 2 header bytes, an empty final block, 4 checksum bytes. */
 const MIN_ZLIB_STREAM = 8;
 const EMPTY = Buffer.alloc(0);
@@ -135,10 +132,8 @@ interface ActiveEntry {
   info: PackObject;
   /** Type code as stored: 1-4, 6 or 7. */
   code: number;
-  /** The base entry's index, or -1 (not a delta, or a REF_DELTA base not seen). */
+  /** The base entry's index, or -1 (not a delta, or a REF_DELTA). */
   base: number;
-  /** REF_DELTA: the base id (a copy). */
-  baseId: Buffer | undefined;
 }
 
 interface StreamingEntry {
@@ -146,9 +141,8 @@ interface StreamingEntry {
   dataStart: number;
   inflate: StreamingInflate;
   produced: number;
-  /** The output, kept when the caller wants it or ids need it. */
+  /** The output, kept when the caller wants it. */
   chunks: Buffer[] | undefined;
-  idHash: ReturnType<typeof createHash> | undefined;
   want: boolean;
 }
 
@@ -161,8 +155,6 @@ export class PackReader {
   private readonly idLength: number;
   private readonly checksum: PackChecksum;
   private readonly table: ObjectTable;
-  private readonly ids: OidIndex | undefined;
-  private readonly cache: BaseCache | undefined;
 
   private phase: Phase = 'header';
   private version: 2 | 3 = 2;
@@ -194,11 +186,7 @@ export class PackReader {
     const format = options.objectFormat ?? 'sha1';
     this.idLength = hashLength(format);
     this.checksum = new PackChecksum(format);
-    this.table = new ObjectTable(this.idLength);
-    if (options.computeIds) {
-      this.ids = new OidIndex(this.idLength);
-      this.cache = new BaseCache(options.baseCacheBytes ?? DEFAULT_BASE_CACHE_BYTES);
-    }
+    this.table = new ObjectTable();
   }
 
   /** Bytes written so far. */
@@ -274,7 +262,6 @@ export class PackReader {
     if (this.destroyed !== undefined) throw this.destroyed;
     throwIfAborted(this.options.signal);
     await this.parse(true);
-    this.table.resolve((id) => this.ids?.get(id) ?? -1);
     const counts = this.table.countTypes();
     return {
       version: this.version,
@@ -441,8 +428,9 @@ export class PackReader {
       this.startStreaming(entry);
       return false;
     }
+    const compressed = this.buf.subarray(this.pos, this.pos + inflated.consumed);
     this.pos += inflated.consumed;
-    this.completeEntry(entry, this.bufOffset + this.pos, inflated.data, undefined, this.wants(entry.info));
+    this.completeEntry(entry, this.bufOffset + this.pos, inflated.data, compressed, this.wants(entry.info));
     return true;
   }
 
@@ -456,10 +444,9 @@ export class PackReader {
       baseId: undefined,
       objectType: undefined,
       endOffset: -1,
-      id: undefined,
     };
     let base = -1;
-    let ownBaseId: Buffer | undefined;
+    let type: number | undefined = code <= OBJ_TAG ? code : undefined;
     if (code === OBJ_OFS_DELTA) {
       const baseOffset = offset - baseDistance!;
       if (baseDistance === 0 || baseOffset < PACK_HEADER_LENGTH) {
@@ -470,14 +457,14 @@ export class PackReader {
         throw new PackFormatError(`ofs-delta at offset ${offset} names base offset ${baseOffset}, where no entry starts`);
       }
       info.baseOffset = baseOffset;
+      type = this.table.typeOf(base);
     } else if (code === OBJ_REF_DELTA) {
-      ownBaseId = Buffer.from(baseId!);
-      info.baseId = ownBaseId.toString('hex') as Oid;
-      base = this.ids?.get(ownBaseId) ?? -1;
+      info.baseId = baseId!.toString('hex') as Oid;
+      const known = this.options.refBaseType?.(baseId!);
+      if (known !== undefined) type = objectTypeCode(known);
     }
-    const type = code <= OBJ_TAG ? code : base >= 0 ? this.table.typeOf(base) : undefined;
     if (type !== undefined) info.objectType = objectTypeName(type);
-    return { info, code, base, baseId: ownBaseId };
+    return { info, code, base };
   }
 
   /**
@@ -520,24 +507,12 @@ export class PackReader {
 
   private startStreaming(entry: ActiveEntry): void {
     const want = this.wants(entry.info);
-    let collect = want;
-    let idHash: StreamingEntry['idHash'];
-    if (this.ids !== undefined && this.cache !== undefined) {
-      const cacheable = entry.info.size <= this.cache.maxEntry;
-      if (entry.code <= OBJ_TAG) {
-        idHash = createHash(this.options.objectFormat ?? 'sha1').update(objectHashPrefix(entry.info.type as ObjectType, entry.info.size));
-        collect ||= cacheable;
-      } else if (entry.base >= 0 && this.cache.get(entry.base) !== undefined) {
-        collect ||= cacheable;
-      }
-    }
     const streaming: StreamingEntry = {
       entry,
       dataStart: this.bufOffset + this.pos,
       inflate: new StreamingInflate((chunk) => this.streamed(streaming, chunk)),
       produced: 0,
-      chunks: collect ? [] : undefined,
-      idHash,
+      chunks: want ? [] : undefined,
       want,
     };
     this.streaming = streaming;
@@ -549,7 +524,6 @@ export class PackReader {
       streaming.inflate.abort(new PackFormatError(`${this.name(streaming.entry)} inflates to more than the ${streaming.entry.info.size} bytes its header declares`));
       return;
     }
-    streaming.idHash?.update(chunk);
     streaming.chunks?.push(chunk);
   }
 
@@ -593,7 +567,7 @@ export class PackReader {
       throw new PackFormatError(`${this.name(entry)} inflates to ${produced} bytes but its header declares ${entry.info.size}`);
     }
     const data = streaming.chunks === undefined ? undefined : Buffer.concat(streaming.chunks, produced);
-    this.completeEntry(entry, streaming.dataStart + streaming.inflate.consumed, data, streaming.idHash?.digest(), streaming.want);
+    this.completeEntry(entry, streaming.dataStart + streaming.inflate.consumed, data, undefined, streaming.want);
   }
 
   private streamError(streaming: StreamingEntry, error: unknown): unknown {
@@ -605,55 +579,21 @@ export class PackReader {
     return this.explain(this.corrupt(streaming.entry, error), offset);
   }
 
-  /** Records a complete entry: type table, id and cache, then the caller's hooks. */
-  private completeEntry(entry: ActiveEntry, endOffset: number, data: Buffer | undefined, streamedId: Buffer | undefined, want: boolean): void {
+  /** Records a complete entry in the type table, then calls the caller's hooks. */
+  private completeEntry(entry: ActiveEntry, endOffset: number, data: Buffer | undefined, compressed: Buffer | undefined, want: boolean): void {
     const { info, code, base } = entry;
-    let index: number;
     if (code <= OBJ_TAG) {
-      index = this.table.addObject(info.offset, code);
+      this.table.addObject(info.offset, code);
     } else {
       if (code === OBJ_OFS_DELTA) this.ofsDeltas++;
       else this.refDeltas++;
-      if (base >= 0) index = this.table.addDelta(info.offset, base);
-      else if (this.ids !== undefined) index = this.table.addAwaitingId(info.offset, entry.baseId!);
-      else index = this.table.addUnresolved(info.offset);
+      if (base >= 0) this.table.addDelta(info.offset, base);
+      else this.table.addOfType(info.offset, info.objectType === undefined ? undefined : objectTypeCode(info.objectType));
     }
     info.endOffset = endOffset;
-    if (this.ids !== undefined && this.cache !== undefined) {
-      const id = this.identify(entry, data, streamedId);
-      if (id !== undefined) {
-        this.ids.set(id.id, index);
-        info.id = id.id.toString('hex') as Oid;
-        if (id.content !== undefined) this.cache.set(index, id.content);
-      }
-    }
-    if (want && data !== undefined) this.options.onData?.(info, data);
+    if (want && data !== undefined) this.options.onData?.(info, data, compressed);
     this.options.onObject?.(info);
     if (this.table.count === this.objectCount) this.phase = 'trailer';
-  }
-
-  /** The id of a complete entry, and its content when known, if ids can be had. */
-  private identify(entry: ActiveEntry, data: Buffer | undefined, streamedId: Buffer | undefined): { id: Buffer; content?: Buffer } | undefined {
-    if (entry.code <= OBJ_TAG) {
-      if (streamedId !== undefined) return data === undefined ? { id: streamedId } : { id: streamedId, content: data };
-      return data === undefined ? undefined : { id: this.hashObject(entry.info.type as ObjectType, data), content: data };
-    }
-    if (data === undefined || entry.base < 0) return undefined;
-    const type = this.table.typeOf(entry.base);
-    const base = this.cache!.get(entry.base);
-    if (type === undefined || base === undefined) return undefined;
-    let content: Buffer;
-    try {
-      content = applyDelta(base, data);
-    } catch (error) {
-      if (!(error instanceof PackFormatError)) throw error;
-      throw new PackFormatError(`${this.name(entry)} does not apply to its base: ${error.message}`, { cause: error });
-    }
-    return { id: this.hashObject(objectTypeName(type), content), content };
-  }
-
-  private hashObject(type: ObjectType, content: Buffer): Buffer {
-    return createHash(this.options.objectFormat ?? 'sha1').update(objectHashPrefix(type, content.length)).update(content).digest();
   }
 
   private wants(info: PackEntryInfo): boolean {

@@ -67,6 +67,34 @@ export function insertDelta(baseSize: number, result: Buffer): Buffer {
   return Buffer.concat([sizeVarint(baseSize), sizeVarint(result.length), Buffer.from([result.length]), result]);
 }
 
+/**
+ * A delta that makes `result` from `base`, as git's would in shape: a copy of the common
+ * prefix, the differing middle inserted (127 bytes per instruction), a copy of the common
+ * suffix. Copies are split at 64 KiB.
+ */
+export function encodeDelta(base: Buffer, result: Buffer): Buffer {
+  let prefix = 0;
+  while (prefix < base.length && prefix < result.length && base[prefix] === result[prefix]) prefix++;
+  let suffix = 0;
+  while (suffix < base.length - prefix && suffix < result.length - prefix && base[base.length - 1 - suffix] === result[result.length - 1 - suffix]) suffix++;
+  const out: Buffer[] = [sizeVarint(base.length), sizeVarint(result.length)];
+  const copy = (offset: number, size: number): void => {
+    for (let done = 0; done < size; ) {
+      const n = Math.min(0xffff, size - done);
+      const at = offset + done;
+      out.push(Buffer.from([0x80 | 0x0f | 0x30, at & 0xff, (at >>> 8) & 0xff, (at >>> 16) & 0xff, (at >>> 24) & 0xff, n & 0xff, (n >>> 8) & 0xff]));
+      done += n;
+    }
+  };
+  copy(0, prefix);
+  for (let at = prefix; at < result.length - suffix; at += 127) {
+    const piece = result.subarray(at, Math.min(at + 127, result.length - suffix));
+    out.push(Buffer.from([piece.length]), piece);
+  }
+  copy(base.length - suffix, suffix);
+  return Buffer.concat(out);
+}
+
 function sizeVarint(n: number): Buffer {
   const bytes: number[] = [];
   do {
