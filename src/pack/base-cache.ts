@@ -45,6 +45,11 @@ class Ring {
 
   constructor(readonly capacity: number) {}
 
+  /** Bytes of memory the ring holds (0 until its first object). */
+  get memoryHeld(): number {
+    return this.buffer?.length ?? 0;
+  }
+
   has(key: number): boolean {
     return this.slots.has(key);
   }
@@ -109,6 +114,11 @@ export class BaseCache {
     const probation = Math.floor(budget / 4);
     this.probation = new Ring(probation);
     this.protected = new Ring(budget - probation);
+  }
+
+  /** Bytes of memory the cache holds. */
+  get memoryHeld(): number {
+    return this.probation.memoryHeld + this.protected.memoryHeld;
   }
 
   /** The largest object the cache keeps: a quarter of the budget. */

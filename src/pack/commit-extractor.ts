@@ -20,11 +20,13 @@ export interface ExtractOptions extends Omit<PackReaderOptions, 'wantData' | 'on
   /** Where and how much of the commits are kept in memory before they go to a temporary file. */
   store?: DeltaBaseStoreOptions;
   /**
-   * Asked once, when the first tree or blob of the pack begins, with the commits read so far;
-   * true ends the read there, the rest of the pack unread. git and JGit write all of a pack's
-   * commits (and tags) before its first tree or blob, so an ordinary pack's commits are then all
-   * in: the caller confirms it (`CommitGraph.coversFetch`) before saying true. Otherwise, or
-   * without `enough`, the pack is read to its end.
+   * Asked with the commits read so far when the first tree or blob of the pack begins, and again
+   * at the first tree or blob after each later run of commits (a few times at most); true ends
+   * the read there, the rest of the pack unread. git writes most or all of a pack's commits
+   * before its trees and blobs, but not always all of them (docs/architecture.md, "Ancestry
+   * without materializing"): the caller confirms the commits cover what it fetched
+   * (`CommitGraph.coversFetch`) before saying true. Otherwise, or without `enough`, the pack is
+   * read to its end.
    */
   enough?: (graph: CommitGraph) => boolean;
 }
@@ -54,7 +56,8 @@ class CommitOffsets {
 
 /**
  * A PackReader wired to collect every commit (plain or deltified) into `builder`, keeping them
- * in `store` as delta bases; `onOtherObject` hears of the first entry that is a tree or a blob.
+ * in `store` as delta bases; `onOtherObject` hears of each tree or blob that follows new commits
+ * (the first tree or blob of the pack, and the first after each later run of commits).
  */
 function commitExtractingReader(builder: CommitGraphBuilder, store: DeltaBaseStore, options: ExtractOptions, onOtherObject: () => void): PackReader {
   const format = options.objectFormat ?? 'sha1';
@@ -75,7 +78,8 @@ function commitExtractingReader(builder: CommitGraphBuilder, store: DeltaBaseSto
     byId?.add(id, offset);
   };
   let reserved = false;
-  let othersSeen = false;
+  /** Commits were added since the last tree or blob. */
+  let commitsSinceOther = true;
   const reader: PackReader = new PackReader({
     ...options,
     refBaseType: (baseId) => (commitOffsets().offsetOf(baseId) !== undefined ? 'commit' : undefined),
@@ -85,9 +89,11 @@ function commitExtractingReader(builder: CommitGraphBuilder, store: DeltaBaseSto
         builder.reserve(reader.declaredObjects ?? 0);
       }
       const objectType = type === 'ofs-delta' || type === 'ref-delta' ? entry.objectType : type;
-      if (!othersSeen && (objectType === 'tree' || objectType === 'blob')) {
-        othersSeen = true;
-        onOtherObject();
+      if (objectType === 'tree' || objectType === 'blob') {
+        if (commitsSinceOther) onOtherObject();
+        commitsSinceOther = false;
+      } else if (objectType === 'commit' || objectType === undefined) {
+        commitsSinceOther = true;
       }
       return objectType === 'commit';
     },
@@ -116,6 +122,14 @@ function commitExtractingReader(builder: CommitGraphBuilder, store: DeltaBaseSto
   return reader;
 }
 
+/**
+ * How often `enough` is asked at most. Each ask builds the graph of the commits so far (linear
+ * in the commits); git writes a pack's commits in one to a few runs, so a handful of asks finds
+ * their end, and a pack that alternates commits with other objects cannot make the asks cost
+ * more than a few graphs.
+ */
+const MAX_ASKS = 6;
+
 /** Reads a whole pack stream and returns the commit graph it carries with the pack summary. */
 export async function extractCommits(
   source: AsyncIterable<Uint8Array>,
@@ -126,7 +140,7 @@ export async function extractCommits(
 }
 
 /**
- * Like `extractCommits`, but asks `enough` when the first tree or blob begins (see
+ * Like `extractCommits`, but asks `enough` when trees or blobs begin (see
  * `ExtractOptions.enough`); the summary is null when the read ended there (the stream is closed).
  */
 export function extractLeadingCommits(
@@ -149,16 +163,18 @@ async function readCommits(source: AsyncIterable<Uint8Array>, options: ExtractOp
 async function readInto(source: AsyncIterable<Uint8Array>, store: DeltaBaseStore, options: ExtractOptions): Promise<{ graph: CommitGraph; summary: PackSummary | null }> {
   const builder = new CommitGraphBuilder(options.objectFormat ?? 'sha1');
   let othersBegun = false;
+  let asks = 0;
   const reader = commitExtractingReader(builder, store, options, () => (othersBegun = true));
   const chunks = source[Symbol.asyncIterator]();
-  let asked = options.enough === undefined;
+
   try {
     for (;;) {
       const next = await chunks.next();
       if (next.done) break;
       await reader.write(next.value);
-      if (othersBegun && !asked) {
-        asked = true;
+      if (othersBegun && options.enough !== undefined && asks < MAX_ASKS) {
+        othersBegun = false;
+        asks += 1;
         const graph = builder.build();
         if (options.enough!(graph)) {
           store.close();

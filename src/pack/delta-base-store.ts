@@ -27,6 +27,7 @@
  */
 import { inflateSync } from 'node:zlib';
 import { PackFormatError } from '../errors.js';
+import { noteReleasedBytes } from '../observe/gc-pacer.js';
 import { BaseCache } from './base-cache.js';
 import { applyDelta } from './delta.js';
 import { GrowableFloat64 } from './growable-array.js';
@@ -57,7 +58,9 @@ interface StoredRecord {
 
 export class DeltaBaseStore {
   private readonly log: SpillLog;
-  private readonly cache: BaseCache;
+  private cache: BaseCache;
+  private closed = false;
+  private scratch = Buffer.alloc(0);
   private readonly sparseOffsets = new GrowableFloat64(256);
   private readonly sparsePositions = new GrowableFloat64(256);
   private records = 0;
@@ -142,9 +145,14 @@ export class DeltaBaseStore {
     }
   }
 
-  /** Releases memory and the temporary file. */
+  /** Releases memory and the temporary file (idempotent). */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const held = this.log.memoryHeld + this.cache.memoryHeld;
     this.log.close();
+    this.cache = new BaseCache(0);
+    noteReleasedBytes(held);
   }
 
   private append(offset: number, baseOffset: number, data: Buffer, compressed: Buffer | undefined): void {
@@ -198,7 +206,8 @@ export class DeltaBaseStore {
           baseOffset: delta ? bytes.readUIntLE(at + HEADER_BYTES, BASE_BYTES) : -1,
           deflated: (flags & FLAG_DEFLATED) !== 0,
           inflatedLength: bytes.readUInt32LE(at + 11),
-          payload: bytes.subarray(payloadStart, payloadStart + length),
+          // A copy: the block is a view into the log or the read scratch, both soon reused.
+          payload: Buffer.from(bytes.subarray(payloadStart, payloadStart + length)),
         };
       }
       if (recordOffset > offset) return undefined;
@@ -207,11 +216,16 @@ export class DeltaBaseStore {
     return undefined;
   }
 
-  /** The records of sparse block `block`: from its indexed record to the next indexed one. */
+  /**
+   * The records of sparse block `block`: from its indexed record to the next indexed one. A view
+   * into the log's memory or into `scratch` (reused for every block read from the file, so that
+   * a lookup leaves a record's worth of garbage, not a block's), valid until the next call.
+   */
   private readBlock(block: number): Buffer {
     const start = this.sparsePositions.array[block]!;
     const end = block + 1 < this.sparsePositions.length ? this.sparsePositions.array[block + 1]! : this.log.length;
-    return this.log.read(start, end);
+    if (this.scratch.length < end - start) this.scratch = Buffer.allocUnsafeSlow(Math.max(end - start, 2 * this.scratch.length, 64 * 1024));
+    return this.log.read(start, end, this.scratch);
   }
 
   private payloadOf(record: StoredRecord): Buffer {

@@ -66,6 +66,13 @@ export class SpillLog {
     this.chunkBytes = Math.max(1, options.chunkBytes ?? CHUNK_BYTES);
   }
 
+  /** Bytes of memory the log holds (its chunks). */
+  get memoryHeld(): number {
+    let held = this.open.length + (this.spare?.length ?? 0);
+    for (const chunk of this.sealed) held += chunk.length;
+    return held;
+  }
+
   /** Bytes written to the temporary file so far (0: the log never left memory). */
   get spilledBytes(): number {
     return this.flushed;
@@ -96,14 +103,15 @@ export class SpillLog {
 
   /**
    * Bytes [start, end) of the log. A range inside one chunk in memory is returned as a view,
-   * valid until the next append (which may fill that chunk's memory again): copy what must
-   * outlive it.
+   * valid until the next append (which may fill that chunk's memory again); a range read from
+   * the file lands in `scratch` when it is large enough (valid until the caller reuses it).
+   * Copy what must outlive them.
    */
-  read(start: number, end: number): Buffer {
+  read(start: number, end: number, scratch?: Buffer): Buffer {
     if (start < 0 || end > this.length || start > end) throw new RangeError(`SpillLog: read(${start}, ${end}) outside 0..${this.length}`);
     if (start >= this.flushed) return this.readMemory(start, end);
     const fromFile = Math.min(end, this.flushed) - start;
-    const out = Buffer.allocUnsafe(end - start);
+    const out = scratch !== undefined && scratch.length >= end - start ? scratch.subarray(0, end - start) : Buffer.allocUnsafe(end - start);
     let done = 0;
     try {
       while (done < fromFile) {

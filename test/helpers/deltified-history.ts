@@ -31,6 +31,8 @@ export interface DeltifiedHistoryOptions {
   mergeEvery?: number;
   /** Every n-th commit gets an annotated tag `v<n>`; default 100 (0: none). */
   tagEvery?: number;
+  /** Threads for the repack's delta search; default 1 (the same deltas on every run), 0: git's choice. */
+  threads?: number;
 }
 
 export interface DeltifiedHistory {
@@ -133,7 +135,7 @@ export async function createDeltifiedHistory(path: string, options: DeltifiedHis
 
   await runGit(['init', '--quiet', '--bare', '--initial-branch=main', path]);
   await runGit(['fast-import', '--quiet', '--done'], { cwd: path, input: out.join(''), env: { MALLOC_TRIM_THRESHOLD_: String(256 * 1024 * 1024) } });
-  await runGit(['repack', '-adf', '-q', '--window=250', '--depth=50'], { cwd: path, config: { 'pack.threads': '1' } });
+  await runGit(['repack', '-adf', '-q', '--window=250', '--depth=50'], { cwd: path, config: { 'pack.threads': String(options.threads ?? 1) } });
 
   const packs = (await git(['count-objects', '-v'], { cwd: path })).match(/^packs: (\d+)$/m);
   if (packs?.[1] !== '1') throw new Error(`expected one pack after repack, count-objects says ${packs?.[1]}`);

@@ -93,6 +93,36 @@ describe('reading only the commits of an ordinary pack', () => {
     assert.deepEqual(graph.parentIndicesOf(graph.indexOf(childId.toString('hex'))), [graph.indexOf(rootId.toString('hex'))]);
   });
 
+  it('asks again when more commits follow the trees (as git writes some packs), and stops at the next tree or blob', async () => {
+    // git 2.39 wrote 17,232 commits, the trees, then the other 13,368 commits (deltas) before
+    // the blobs, for a history repacked with --window=250: the commits cover the fetch only then.
+    let parents: Buffer[] = [];
+    const bodies: Buffer[] = [];
+    for (let i = 0; i < 30; i++) {
+      const body = commitBody(parents, `c${i}`);
+      bodies.push(body);
+      parents = [objectId('commit', body)];
+    }
+    const tip = parents[0]!.toString('hex');
+    const newestFirst = [...bodies].reverse();
+    const entries: RawEntry[] = [
+      ...newestFirst.slice(0, 20).map((body) => ({ type: 1, data: body })),
+      ...Array.from({ length: 5 }, (_, i) => ({ type: 2, data: pseudoRandomBytes(20 * 1024, `tree-${i}`) })),
+      ...newestFirst.slice(20).map((body, k) => ({ type: 6, baseEntry: k, data: encodeDelta(newestFirst[k]!, body) })),
+      ...Array.from({ length: 40 }, (_, i) => ({ type: 3, data: pseudoRandomBytes(64 * 1024, `late-blob-${i}`) })),
+    ];
+    const source = chunked(buildPack(entries).pack);
+    const answers: boolean[] = [];
+    const { graph, summary } = await extractLeadingCommits(source.stream, (sofar) => {
+      answers.push(sofar.coversFetch([tip], new Set()));
+      return answers.at(-1)!;
+    });
+    assert.deepEqual(answers, [false, true], 'asked at the first tree (commits missing), then at the first blob');
+    assert.equal(summary, null, 'the read ended early');
+    assert.equal(graph.size, 30);
+    assert.ok(source.taken() < source.total / 2, `took ${source.taken()} of ${source.total} chunks`);
+  });
+
   it('counts a parent the target holds as covered, and one it lacks as not', async () => {
     const { graph } = await extractCommits(chunked(await gitRaw(['pack-objects', '--revs', '--stdout', '-q'], { cwd: repo.path, input: `main\n^main~2\n` })).stream);
     const base = commits[2]!;
