@@ -166,7 +166,7 @@ export const scenario: Scenario = {
       notes: [
         'commits to read / farthest base back: the commits-only pack of the range as git pack-objects makes it for upload-pack (reused deltas, offsets for bases)',
         'no filter: the ordinary pack, read as far as its commits; with a bitmap index git writes some commits after the blobs, so the whole range is read',
-        'peak RSS = --measure-memory (sampled RSS and ru_maxrss), highest of the runs; commits past 4 MiB go to an unnamed temporary file, not to memory',
+        'peak RSS = --measure-memory (sampled RSS and ru_maxrss), highest of the runs; commits past 1 MiB go to an unnamed temporary file, not to memory',
       ],
     };
   },

@@ -1,6 +1,6 @@
 /**
  * Objects kept whole so that deltas against them cost one `applyDelta`, bounded by bytes: a
- * segmented cache. Every object just read enters a small probation segment (a quarter of the
+ * segmented cache. Every object just read enters a small probation segment (an eighth of the
  * budget); one that is asked for again as a base, or that had to be rebuilt from storage because
  * a delta needed it, moves to the protected segment (the rest). Each segment evicts its oldest
  * entries first.
@@ -111,7 +111,7 @@ export class BaseCache {
   private readonly protected: Ring;
 
   constructor(budget: number) {
-    const probation = Math.floor(budget / 4);
+    const probation = Math.floor(budget / 8);
     this.probation = new Ring(probation);
     this.protected = new Ring(budget - probation);
   }
@@ -121,7 +121,7 @@ export class BaseCache {
     return this.probation.memoryHeld + this.protected.memoryHeld;
   }
 
-  /** The largest object the cache keeps: a quarter of the budget. */
+  /** The largest object the cache keeps: an eighth of the budget. */
   get maxEntry(): number {
     return this.probation.capacity;
   }

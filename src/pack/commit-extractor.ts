@@ -162,11 +162,26 @@ async function readCommits(source: AsyncIterable<Uint8Array>, options: ExtractOp
 
 async function readInto(source: AsyncIterable<Uint8Array>, store: DeltaBaseStore, options: ExtractOptions): Promise<{ graph: CommitGraph; summary: PackSummary | null }> {
   const builder = new CommitGraphBuilder(options.objectFormat ?? 'sha1');
+  const read = await readPack(source, builder, store, options);
+  if ('early' in read) return { graph: read.early, summary: null };
+  // The stored commits and the reader's tables are no longer needed: release them before the
+  // graph's arrays are made (the reader is out of scope now; closing the store lets a pacing
+  // host collect both at once).
+  store.close();
+  return { graph: builder.build(), summary: read.summary };
+}
+
+/** Reads the pack into `builder`: to its end (the summary), or until `enough` says so (that graph). */
+async function readPack(
+  source: AsyncIterable<Uint8Array>,
+  builder: CommitGraphBuilder,
+  store: DeltaBaseStore,
+  options: ExtractOptions,
+): Promise<{ summary: PackSummary } | { early: CommitGraph }> {
   let othersBegun = false;
   let asks = 0;
   const reader = commitExtractingReader(builder, store, options, () => (othersBegun = true));
   const chunks = source[Symbol.asyncIterator]();
-
   try {
     for (;;) {
       const next = await chunks.next();
@@ -176,11 +191,11 @@ async function readInto(source: AsyncIterable<Uint8Array>, store: DeltaBaseStore
         othersBegun = false;
         asks += 1;
         const graph = builder.build();
-        if (options.enough!(graph)) {
+        if (options.enough(graph)) {
           store.close();
           reader.destroy();
           await chunks.return?.();
-          return { graph, summary: null };
+          return { early: graph };
         }
       }
     }
@@ -190,8 +205,5 @@ async function readInto(source: AsyncIterable<Uint8Array>, store: DeltaBaseStore
     await chunks.return?.().catch(() => undefined);
     throw error;
   }
-  const summary = await reader.end();
-  // The stored commits are no longer needed: release them before the graph's arrays are made.
-  store.close();
-  return { graph: builder.build(), summary };
+  return { summary: await reader.end() };
 }

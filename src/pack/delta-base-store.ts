@@ -42,7 +42,7 @@ const STRIDE = 32;
 const DEFAULT_CACHE_BYTES = 8 * 1024 * 1024;
 
 export interface DeltaBaseStoreOptions extends SpillLogOptions {
-  /** Bytes of recently rebuilt objects kept whole; default 4 MiB. */
+  /** Bytes of objects kept whole as delta bases (BaseCache); default 8 MiB. */
   cacheBytes?: number;
 }
 

@@ -23,11 +23,11 @@ import { join } from 'node:path';
 import { LocalStorageError } from '../errors.js';
 
 const CHUNK_BYTES = 256 * 1024;
-const DEFAULT_MEMORY_BYTES = 4 * 1024 * 1024;
+const DEFAULT_MEMORY_BYTES = 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 export interface SpillLogOptions {
-  /** Bytes of the log's newest part kept in memory; older bytes go to the file. Default 4 MiB. */
+  /** Bytes of the log's newest part kept in memory; older bytes go to the file. Default 1 MiB. */
   memoryBytes?: number;
   /** Where the temporary file is made; default `os.tmpdir()`. */
   directory?: string;

@@ -85,7 +85,7 @@ describe('SpillLog', () => {
 
 describe('BaseCache', () => {
   it('keeps what was just read on probation and evicts the oldest first', () => {
-    const cache = new BaseCache(40); // probation 10 bytes, protected 30
+    const cache = new BaseCache(80); // probation 10 bytes, protected 70
     cache.setRecent(1, bytes('aaaa'));
     cache.setRecent(2, bytes('bbbb'));
     cache.setRecent(3, bytes('cccc')); // 12 bytes: 1 goes
@@ -95,7 +95,7 @@ describe('BaseCache', () => {
   });
 
   it('protects an object asked for again, so new objects do not push it out', () => {
-    const cache = new BaseCache(40);
+    const cache = new BaseCache(80);
     cache.setRecent(1, bytes('base'));
     assert.equal(cache.get(1)?.toString(), 'base'); // promoted
     for (let key = 2; key < 50; key++) cache.setRecent(key, bytes(`n${key}`.padEnd(4, '.')));
@@ -103,7 +103,7 @@ describe('BaseCache', () => {
   });
 
   it('keeps rebuilt objects in the protected segment and returns their kept copy', () => {
-    const cache = new BaseCache(40);
+    const cache = new BaseCache(80);
     const source = bytes('rebuilt');
     const kept = cache.setNeeded(7, source);
     source.fill(0);
