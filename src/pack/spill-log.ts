@@ -204,9 +204,11 @@ export class SpillLog {
 
   private storageError(what: 'create' | 'write' | 'read', error: unknown): LocalStorageError {
     const reason = error instanceof Error ? error.message : String(error);
+    const code = (error as { code?: unknown }).code;
+    const hint = code === 'ENOSPC' || code === 'EDQUOT' ? 'free space there' : 'make it a writable directory';
     return new LocalStorageError(
       this.directory,
-      `cannot ${what} the temporary file that holds the commits of a long history in ${this.directory}: ${reason}; free space there or point TMPDIR at another directory`,
+      `cannot ${what} the temporary file that holds the commits of a long history in ${this.directory}: ${reason}; ${hint} or point TMPDIR at another directory`,
       { cause: error },
     );
   }

@@ -69,7 +69,7 @@ describe('SpillLog', () => {
       assert.ok(error instanceof LocalStorageError);
       assert.equal(error.code, 'LOCAL_STORAGE');
       assert.equal(error.directory, notADirectory);
-      assert.match(error.message, new RegExp(`in ${notADirectory}: .*ENOTDIR.*; free space there or point TMPDIR at another directory`));
+      assert.match(error.message, new RegExp(`in ${notADirectory}: .*ENOTDIR.*; make it a writable directory or point TMPDIR at another directory`));
       return true;
     });
     log.close();
