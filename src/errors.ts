@@ -5,6 +5,7 @@
 
 export type ErrorCode =
   | 'USAGE'
+  | 'SOURCE_REF_MISSING'
   | 'PKT_LINE'
   | 'PROTOCOL'
   | 'REMOTE_ERROR'
@@ -40,6 +41,19 @@ export class GitSyncError extends Error {
 export class UsageError extends GitSyncError {
   constructor(message: string, options?: GitSyncErrorOptions) {
     super('USAGE', message, options);
+  }
+}
+
+/**
+ * A ref the user named (`--branch`, a `--map` source, `--have-ref`) that the source does not
+ * list: a usage error found once the source is listed (exit 2). Nothing was created or pushed.
+ */
+export class SourceRefMissingError extends GitSyncError {
+  /** The full names the source does not have. */
+  readonly refs: readonly string[];
+  constructor(refs: readonly string[], message: string, options?: GitSyncErrorOptions) {
+    super('SOURCE_REF_MISSING', message, options);
+    this.refs = refs;
   }
 }
 
@@ -212,9 +226,11 @@ export class RefBlockedError extends GitSyncError {
   readonly refs: readonly string[];
   /** The operation's full result (every plan, with the blocked ones), for reporting. */
   result: unknown = null;
-  constructor(refs: readonly string[], options?: GitSyncErrorOptions) {
+  /** `hint`: the way out, when it is not --force-with-lease (a deletion guard's flag). */
+  constructor(refs: readonly string[], options?: GitSyncErrorOptions & { hint?: string }) {
     const listed = refs.length <= 5 ? refs.join(', ') : `${refs.slice(0, 5).join(', ')} and ${refs.length - 5} more`;
-    super('REF_BLOCKED', `nothing pushed: ${refs.length === 1 ? 'ref' : `${refs.length} refs`} blocked (${listed}); see the plan for why, or pass --force-with-lease to overwrite`, options);
+    const hint = options?.hint ?? 'see the plan for why, or pass --force-with-lease to overwrite';
+    super('REF_BLOCKED', `nothing pushed: ${refs.length === 1 ? 'ref' : `${refs.length} refs`} blocked (${listed}); ${hint}`, options);
     this.refs = refs;
   }
 }

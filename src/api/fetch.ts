@@ -4,7 +4,8 @@ import { PackReader } from '../pack/pack-reader.js';
 import { UploadPackSession } from '../protocol/upload-pack-session.js';
 import { isOid, type Oid, type ProtocolVersion } from '../types.js';
 import type { CommonOptions, EndpointOptions, Observed, RefSelection } from './options.js';
-import { selectRefs, selectionPrefixes, selectionScope } from './ref-selection.js';
+import { refCandidates, resolveRefName } from '../plan/index.js';
+import { assertNamedRefsListed, selectRefs, selectionPrefixes, selectionScope } from './ref-selection.js';
 import { RunContext } from './run-context.js';
 
 export interface FetchOptions extends CommonOptions, RefSelection {
@@ -40,7 +41,7 @@ function validateHaves(options: FetchOptions): void {
     if (!isOid(hash)) throw new UsageError(`--have ${JSON.stringify(hash)} is not a full object id (40 or 64 lowercase hex digits)`);
   }
   for (const ref of options.haveRefs ?? []) {
-    if (!ref.startsWith('refs/')) throw new UsageError(`--have-ref ${JSON.stringify(ref)} must be a full ref name starting with "refs/"`);
+    if (ref.trim() === '' || ref.endsWith('/')) throw new UsageError(`--have-ref ${JSON.stringify(ref)} is not a ref name (main, heads/main or refs/heads/main)`);
   }
 }
 
@@ -51,7 +52,8 @@ export async function fetch(options: FetchOptions): Promise<FetchResult> {
   const endpoint = context.endpoint(options.source);
   try {
     const transport = context.transport('source', endpoint, options.source);
-    const prefixes = options.allRefs ? [] : [...selectionPrefixes(scope), ...(options.haveRefs ?? [])];
+    // Short --have-ref names are resolved as git does (main -> refs/heads/main): list every candidate.
+    const prefixes = options.allRefs ? [] : [...selectionPrefixes(scope), ...(options.haveRefs ?? []).flatMap(refCandidates)];
     context.phase('discover');
     const session = await UploadPackSession.open(transport, {
       protocol: options.protocol ?? 'auto',
@@ -61,13 +63,17 @@ export async function fetch(options: FetchOptions): Promise<FetchResult> {
     });
     try {
       const { discovery } = session;
+      const listed = new Map(discovery.refs.map((ref) => [ref.name, ref] as const));
+      const haveRefs = (options.haveRefs ?? []).map((given) => ({ given, name: resolveRefName(given, new Set(listed.keys())) }));
+      await assertNamedRefsListed(
+        scope,
+        session,
+        haveRefs.filter((ref) => ref.name === null).map((ref) => ({ given: '--have-ref', ref: ref.given })),
+        options.signal,
+      );
       const wanted = selectRefs(discovery.refs, scope);
       const haves = new Set<Oid>((options.haves ?? []) as Oid[]);
-      for (const name of options.haveRefs ?? []) {
-        const ref = discovery.refs.find((candidate) => candidate.name === name);
-        if (ref === undefined) throw new UsageError(`--have-ref ${name}: the source has no such ref`);
-        haves.add(ref.hash);
-      }
+      for (const ref of haveRefs) haves.add(listed.get(ref.name!)!.hash);
       const wants = [...new Set(wanted.map((ref) => ref.hash))];
       const objects: ObjectCounts = { commit: 0, tree: 0, blob: 0, tag: 0, total: 0 };
       let packBytes = 0;

@@ -1,5 +1,5 @@
 /** `plan`: exactly what sync (or replicate) would do, pushing nothing (CONTRACT §2, §5). */
-import type { PlanSummary, RefPlan, RelayMode, RelayReason } from '../plan/index.js';
+import type { PlanSummary, RefPlan, RelayMode, RelayReason, SyncMode } from '../plan/index.js';
 import type { ProtocolVersion } from '../types.js';
 import type { Observed } from './options.js';
 import { planRun, resolvePolicy, type Planning, type PlanningOptions } from './planning.js';
@@ -13,6 +13,8 @@ export interface PlanOptions extends PlanningOptions {
 /** The CONTRACT §5 result shared by plan, sync, replicate and bootstrap. */
 export interface SyncResult extends PlanSummary, Observed {
   operation: 'sync' | 'plan' | 'replicate' | 'bootstrap';
+  /** What the run does (for plan: what it previews): sync, replicate or bootstrap rules. */
+  mode: SyncMode;
   dryRun: boolean;
   source: { url: string; protocol: ProtocolVersion; head: string | null };
   target: { url: string; capabilities: string[] };
@@ -25,6 +27,8 @@ export interface SyncResult extends PlanSummary, Observed {
   batchCount: number;
   plannedBatchCount: number;
   tempRefs: string[];
+  /** The deletion guard in force: most managed refs the run may delete. */
+  maxDeletes: number;
 }
 
 /** The CONTRACT §5 result of a planned run, before anything is executed. */
@@ -32,6 +36,7 @@ export function planResult(operation: SyncResult['operation'], dryRun: boolean, 
   const { strategy } = planning;
   return {
     operation,
+    mode: planning.policy.mode,
     dryRun,
     source: { url: planning.source.displayUrl, protocol: planning.source.discovery.protocol, head: planning.source.discovery.head },
     target: { url: planning.target.transport.displayUrl, capabilities: planning.target.discovery.capabilities.toList() },
@@ -45,6 +50,7 @@ export function planResult(operation: SyncResult['operation'], dryRun: boolean, 
     batchCount: 0,
     plannedBatchCount: 0,
     tempRefs: planning.tempRefs,
+    maxDeletes: planning.policy.deletionGuard.maxDeletes,
     stats: null,
     measurement: null,
   };
@@ -54,7 +60,7 @@ export async function plan(options: PlanOptions): Promise<SyncResult> {
   const policy = resolvePolicy(options, options.mode ?? 'sync');
   const context = new RunContext(options);
   try {
-    const planning = await planRun(context, options, policy, true);
+    const planning = await planRun(context, options, policy);
     await planning.source.close();
     await planning.target.close();
     await context.succeeded();

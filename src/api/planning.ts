@@ -9,6 +9,8 @@ import {
   ancestryQuestions,
   assertDifferentRepositories,
   chooseStrategy,
+  guardDeletions,
+  managedSourceCount,
   planActions,
   resolvePlanPolicy,
   sourceRefPrefixes,
@@ -20,10 +22,12 @@ import {
   type RefPlan,
   type StrategyChoice,
   type SyncMode,
+  type TrippedGuard,
 } from '../plan/index.js';
 import { ReceivePackSession } from '../protocol/receive-pack-session.js';
 import { UploadPackSession } from '../protocol/upload-pack-session.js';
 import { answerAncestry } from './ancestry.js';
+import { assertNamedRefsListed } from './ref-selection.js';
 import type { CommonOptions, EndpointOptions } from './options.js';
 import { RunContext } from './run-context.js';
 
@@ -40,6 +44,10 @@ export interface SyncScopeOptions {
   forceBlind?: boolean;
   /** The target's body limit in bytes: pushes are split into batches that fit. */
   targetMaxPackBytes?: number | null;
+  /** Most managed refs one run may delete (default 100); more blocks every delete. */
+  maxDeletes?: number;
+  /** The source may really list no managed refs: do not block its deletes for that. */
+  allowEmptySource?: boolean;
 }
 
 export interface PlanningOptions extends CommonOptions, SyncScopeOptions {
@@ -59,6 +67,8 @@ export interface Planning {
   tempRefs: string[];
   /** Fetch requests spent answering ancestry questions. */
   ancestryRequests: number;
+  /** The deletion guard that blocked the deletes, if one did. */
+  guard: TrippedGuard;
 }
 
 function describeSource(source: UploadPackSession): string {
@@ -93,13 +103,19 @@ export function resolvePolicy(options: PlanningOptions, mode: SyncMode): PlanPol
     prune: options.prune,
     forceWithLease: options.forceWithLease,
     forceBlind: options.forceBlind,
+    maxDeletes: options.maxDeletes,
+    allowEmptySource: options.allowEmptySource,
   });
   assertDifferentRepositories(options.source.url, options.target.url, options.cwd ?? process.cwd());
   return policy;
 }
 
-/** Lists both sides and plans. On failure every session opened so far is closed. */
-export async function planRun(context: RunContext, options: PlanningOptions, policy: PlanPolicy, dryRun = false): Promise<Planning> {
+/**
+ * Lists both sides and plans. On failure every session opened so far is closed. The target is
+ * only looked at: a local target that does not exist yet is created by `prepareForPush`, once
+ * the run is known to go ahead.
+ */
+export async function planRun(context: RunContext, options: PlanningOptions, policy: PlanPolicy): Promise<Planning> {
   const sourceEndpoint = context.endpoint(options.source);
   const targetEndpoint = context.endpoint(options.target);
   const sourceTransport = context.transport('source', sourceEndpoint, options.source);
@@ -117,12 +133,7 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
   });
   const [sourceOpened, targetOpened] = await Promise.allSettled([
     sourceOpening,
-    // A target the run creates (a local path not there yet) takes the source's object format.
-    ReceivePackSession.open(targetTransport, {
-      signal: options.signal,
-      readOnly: dryRun,
-      formatForNew: async () => (await sourceOpening).discovery.capabilities.objectFormat(),
-    }),
+    ReceivePackSession.open(targetTransport, { signal: options.signal, readOnly: true }),
   ]);
   if (sourceOpened.status === 'rejected' || targetOpened.status === 'rejected') {
     if (sourceOpened.status === 'fulfilled') await sourceOpened.value.close().catch(() => undefined);
@@ -134,9 +145,11 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
   try {
     onDecision?.(describeSource(source));
     onDecision?.(describeTarget(target));
+    await assertNamedRefsListed(policy.scope, source, [], options.signal);
     const sourceFormat = source.discovery.capabilities.objectFormat();
     const targetFormat = target.discovery.features.objectFormat;
-    if (sourceFormat !== targetFormat) {
+    // A target that does not exist yet is created in the source's format (prepareForPush).
+    if (sourceFormat !== targetFormat && !target.missing) {
       // Object ids differ between the formats: no pack of one can land in the other.
       throw new UnsupportedError(
         `${source.displayUrl} uses ${sourceFormat} object ids and ${targetTransport.displayUrl} uses ${targetFormat}; git cannot move objects between the two: create the target with \`git init --bare --object-format=${sourceFormat}\``,
@@ -157,7 +170,13 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
       onProgress: context.progress('source'),
       onDecision,
     });
-    const plans = planActions({ ...input, ancestry: ancestryFromMap(ancestry.answers) });
+    const guarded = guardDeletions(
+      planActions({ ...input, ancestry: ancestryFromMap(ancestry.answers) }),
+      policy.deletionGuard,
+      managedSourceCount(policy.scope, source.discovery.refs),
+    );
+    const plans = guarded.plans;
+    if (guarded.tripped !== null) onDecision?.(`plan: deletes blocked by the ${guarded.tripped} guard`);
     const strategy = chooseStrategy({
       mode: policy.mode,
       plans,
@@ -176,6 +195,7 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
       strategy,
       tempRefs: target.discovery.refs.map((ref) => ref.name).filter((name) => name.startsWith(GITSYNC_TEMP_PREFIX)),
       ancestryRequests: ancestry.requests,
+      guard: guarded.tripped,
     };
   } catch (error) {
     await source.close().catch(() => undefined);

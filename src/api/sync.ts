@@ -33,10 +33,27 @@ async function run(operation: 'sync' | 'replicate' | 'bootstrap', mode: SyncMode
     try {
       const result = planResult(operation, false, planning);
       if (planning.summary.blocked > 0) {
-        const error = new RefBlockedError(planning.plans.filter((p) => p.action === 'block').map((p) => p.targetRef));
-        error.result = { ...result, ...context.finish() };
+        const hint =
+          planning.guard === 'empty-source'
+            ? 'the source lists no managed refs: check its URL and access, or pass --allow-empty-source if it is really empty'
+            : planning.guard === 'max-deletes'
+              ? `more deletes than --max-deletes ${policy.deletionGuard.maxDeletes}: check the source, or raise --max-deletes`
+              : undefined;
+        const error = new RefBlockedError(planning.plans.filter((p) => p.action === 'block').map((p) => p.targetRef), { hint });
+        // Nothing happened on the target: the counts say so (the plans still say what was planned).
+        error.result = { ...result, pushed: 0, deleted: 0, relay: false, ...context.finish() };
         throw error;
       }
+      // A local target that does not exist yet is created now, as the source is: its object
+      // format, and HEAD on the source's default branch.
+      const sourceHead = planning.source.discovery.head;
+      await planning.target.prepareForPush(
+        {
+          objectFormat: planning.source.discovery.capabilities.objectFormat(),
+          headBranch: sourceHead !== null && sourceHead.startsWith('refs/heads/') ? sourceHead.slice('refs/heads/'.length) : null,
+        },
+        options.signal,
+      );
       const executeOptions: ExecuteOptions = {
         atomic: options.atomic ?? true,
         bestEffort: policy.bestEffort,

@@ -125,6 +125,8 @@ function syncScope(flags: Flags): SyncScopeOptions {
     forceWithLease: Boolean(flags.forceWithLease),
     forceBlind: Boolean(flags.forceBlind),
     targetMaxPackBytes: (flags.targetMaxPackBytes as number | undefined) ?? null,
+    maxDeletes: flags.maxDeletes as number | undefined,
+    allowEmptySource: Boolean(flags.allowEmptySource),
   };
 }
 
@@ -232,7 +234,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         bootstrapStrategy: flags.bootstrapStrategy as SyncOptions['bootstrapStrategy'],
       };
       exitCode = await run(flags, io, view, () => command.run(options), renderSyncText, (error) =>
-        failedSyncJson(command.name, false, { source: safeDisplay(source), target: safeDisplay(target) }, error),
+        failedSyncJson(command.name, command.name, false, { source: safeDisplay(source), target: safeDisplay(target) }, error),
       );
     });
   }
@@ -255,7 +257,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       target: side(flags, 'target', target),
     };
     exitCode = await run(flags, io, view, () => plan(options), renderSyncText, (error) =>
-      failedSyncJson('plan', true, { source: safeDisplay(source), target: safeDisplay(target) }, error),
+      failedSyncJson('plan', (flags.mode as PlanOptions['mode']) ?? 'sync', true, { source: safeDisplay(source), target: safeDisplay(target) }, error),
     );
   });
 

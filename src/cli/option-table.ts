@@ -46,6 +46,11 @@ function byteSize(value: string): number {
   }
 }
 
+function nonNegativeInteger(value: string): number {
+  if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError(`expected a whole number, 0 or more, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
 function positiveInteger(value: string): number {
   if (!/^\d+$/.test(value.trim()) || Number(value) < 1) throw new InvalidArgumentError(`expected a whole number of at least 1, got ${JSON.stringify(value)}`);
   return Number(value);
@@ -133,6 +138,21 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   },
   { flags: '--prune', description: 'delete managed target refs that are gone from the source', defaultValue: false, commands: ['sync', 'plan', 'replicate'] },
   {
+    flags: '--max-deletes <n>',
+    description: 'refuse a run (exit 3, nothing pushed) that would delete more than this many managed refs',
+    env: 'GITSYNC_MAX_DELETES',
+    defaultValue: 100,
+    parse: nonNegativeInteger,
+    commands: ['sync', 'plan', 'replicate'],
+  },
+  {
+    flags: '--allow-empty-source',
+    description: 'let a source that lists no managed refs delete target refs (otherwise refused: a wrong URL or lost access looks like that)',
+    env: 'GITSYNC_ALLOW_EMPTY_SOURCE',
+    defaultValue: false,
+    commands: ['sync', 'plan', 'replicate'],
+  },
+  {
     flags: '--force-with-lease',
     description: 'allow non-fast-forward updates and tag retargets, each checked against the target value seen at plan time',
     defaultValue: false,
@@ -188,7 +208,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   },
   {
     flags: '--have-ref <ref>',
-    description: 'a source ref whose objects count as already present (repeatable)',
+    description: 'a source ref whose objects count as already present: main, heads/main or refs/heads/main (repeatable)',
     defaultDescription: 'none',
     parse: collect,
     commands: ['fetch'],

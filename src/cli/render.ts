@@ -103,8 +103,11 @@ export function failedFetchJson(url: string | null, error: { code: string; messa
 export function renderSyncText(result: SyncResult): string {
   const lines = result.plans.map((plan) => `${plan.action.toUpperCase()} ${plan.targetRef} - ${plan.reason}`);
   const counts = `pushed=${result.pushed} deleted=${result.deleted} skipped=${result.skipped} blocked=${result.blocked} warned=${result.warned}`;
-  const relay = result.relay ? `relay=${result.relayMode}` : `relay=none`;
-  lines.push(`summary: ${result.operation}${result.dryRun ? ' (dry run)' : ''} ${counts} ${relay} reason=${result.relayReason}${result.bootstrapSuggested ? ' bootstrap-suggested' : ''}`);
+  const mode = result.operation === 'plan' ? ` mode=${result.mode}` : '';
+  lines.push(
+    `summary: ${result.operation}${result.dryRun ? ' (dry run)' : ''}${mode} ${counts} relay=${result.relayMode} reason=${result.relayReason}`
+      + `${result.bootstrapSuggested ? ' bootstrap-suggested' : ''} max-deletes=${result.maxDeletes}`,
+  );
   if (result.batching) lines.push(`batches: ${result.batchCount} of ${result.plannedBatchCount} planned`);
   if (result.tempRefs.length > 0) lines.push(`temp-refs: ${result.tempRefs.join(' ')}`);
   lines.push(...statsLines(result.stats), ...measurementLines(result.measurement));
@@ -112,9 +115,16 @@ export function renderSyncText(result: SyncResult): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function failedSyncJson(operation: SyncResult['operation'], dryRun: boolean, urls: { source: string | null; target: string | null }, error: { code: string; message: string }): object {
+export function failedSyncJson(
+  operation: SyncResult['operation'],
+  mode: SyncResult['mode'],
+  dryRun: boolean,
+  urls: { source: string | null; target: string | null },
+  error: { code: string; message: string },
+): object {
   return {
     operation,
+    mode,
     dryRun,
     source: urls.source === null ? null : { url: urls.source, protocol: null, head: null },
     target: urls.target === null ? null : { url: urls.target, capabilities: [] },
@@ -132,6 +142,7 @@ export function failedSyncJson(operation: SyncResult['operation'], dryRun: boole
     batchCount: 0,
     plannedBatchCount: 0,
     tempRefs: [],
+    maxDeletes: null,
     stats: null,
     measurement: null,
     error,

@@ -43,6 +43,7 @@ export {
   type RefKind,
 } from './ref-kind.js';
 export { parseRefMapping, parseRefMappings, type RefMapping } from './ref-map.js';
+export { refCandidates, resolveRefName } from './ref-lookup.js';
 export { pairRefs, type RefPair } from './ref-pairs.js';
 export {
   parseBranchList,
@@ -63,4 +64,14 @@ export {
   type StrategyChoice,
   type StrategyInput,
 } from './strategy-choice.js';
+export {
+  DEFAULT_MAX_DELETES,
+  guardDeletions,
+  guardReasons,
+  managedSourceCount,
+  missingSourceRefs,
+  type DeletionGuard,
+  type MissingSourceRef,
+  type TrippedGuard,
+} from './safety-guards.js';
 export { applyTargetRejections } from './target-rejections.js';

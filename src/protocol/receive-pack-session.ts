@@ -3,7 +3,7 @@
  * first; pushes are sent on the same connection.
  */
 import { ProtocolError } from '../errors.js';
-import type { ConnectOptions, GitConnection, RequestBody, RequestOptions, Transport } from '../transport/transport.js';
+import type { GitConnection, NewRepository, RequestBody, RequestOptions, Transport } from '../transport/transport.js';
 import type { PktLineReader } from './pktline.js';
 import type { Ref } from '../types.js';
 import { readAdvertisement } from './advertisement.js';
@@ -22,37 +22,67 @@ export class ReceivePackSession {
 
   private constructor(
     private connection: GitConnection,
-    readonly discovery: ReceivePackDiscovery,
+    private discovered: ReceivePackDiscovery,
     readonly transport: Transport,
   ) {}
 
-  /** `readOnly`: only look (plan, probe): a target that does not exist yet is not created. */
+  /** Refs and push capabilities, as the target advertised them. */
+  get discovery(): ReceivePackDiscovery {
+    return this.discovered;
+  }
+
+  /** The target does not exist yet (a local path): it reads as empty until `prepareForPush`. */
+  get missing(): boolean {
+    return this.connection.missing === true;
+  }
+
+  /**
+   * `readOnly`: only look (plan, probe, and planning before a push): a target that does not
+   * exist yet is not created; `prepareForPush` creates it once the run goes ahead.
+   */
   static async open(
     transport: Transport,
-    options: { signal?: AbortSignal; readOnly?: boolean; formatForNew?: ConnectOptions['formatForNew'] } = {},
+    options: { signal?: AbortSignal; readOnly?: boolean; createAs?: NewRepository } = {},
   ): Promise<ReceivePackSession> {
     const connection = await transport.connect('git-receive-pack', {
       protocol: 'v1',
       phase: 'target info-refs',
       signal: options.signal,
       readOnly: options.readOnly,
-      formatForNew: options.formatForNew,
+      createAs: options.createAs,
     });
     try {
-      const advertisement = await readAdvertisement(connection.advertisement, connection.hasServiceHeader ? 'git-receive-pack' : undefined);
-      // receive-pack has no protocol v2: whatever the client asks, the answer is a ref list.
-      if (advertisement.version !== 'v1') throw new ProtocolError(`${transport.displayUrl}: receive-pack answered with a protocol v2 advertisement`);
-      if (transport.kind === 'http') await connection.advertisement.close();
-      const refs = advertisement.refs.filter((ref) => ref.name !== 'HEAD');
-      return new ReceivePackSession(
-        connection,
-        { refs, capabilities: advertisement.capabilities, features: receivePackFeatures(advertisement.capabilities) },
-        transport,
-      );
+      return new ReceivePackSession(connection, await ReceivePackSession.discover(transport, connection), transport);
     } catch (error) {
       await connection.close().catch(() => undefined);
       throw error;
     }
+  }
+
+  private static async discover(transport: Transport, connection: GitConnection): Promise<ReceivePackDiscovery> {
+    const advertisement = await readAdvertisement(connection.advertisement, connection.hasServiceHeader ? 'git-receive-pack' : undefined);
+    // receive-pack has no protocol v2: whatever the client asks, the answer is a ref list.
+    if (advertisement.version !== 'v1') throw new ProtocolError(`${transport.displayUrl}: receive-pack answered with a protocol v2 advertisement`);
+    if (transport.kind === 'http') await connection.advertisement.close();
+    const refs = advertisement.refs.filter((ref) => ref.name !== 'HEAD');
+    return { refs, capabilities: advertisement.capabilities, features: receivePackFeatures(advertisement.capabilities) };
+  }
+
+  /**
+   * Makes a target that does not exist yet (`missing`) real, as `createAs` says, and reads its
+   * advertisement (its push capabilities). Nothing happens for a target that exists.
+   */
+  async prepareForPush(createAs: NewRepository, signal?: AbortSignal): Promise<void> {
+    if (!this.missing) return;
+    const connection = await this.transport.connect('git-receive-pack', { protocol: 'v1', phase: 'target info-refs', signal, createAs });
+    try {
+      this.discovered = await ReceivePackSession.discover(this.transport, connection);
+    } catch (error) {
+      await connection.close().catch(() => undefined);
+      throw error;
+    }
+    await this.connection.close().catch(() => undefined);
+    this.connection = connection;
   }
 
   /**

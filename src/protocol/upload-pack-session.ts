@@ -102,6 +102,20 @@ export class UploadPackSession {
     return this.transport.displayUrl;
   }
 
+  /**
+   * The source's refs under `prefixes` (v2: one more `ls-refs`; v1: the advertisement already
+   * holds every ref). For messages that need more of the listing than the run asked for.
+   */
+  async listRefs(prefixes: readonly string[], signal?: AbortSignal): Promise<Ref[]> {
+    const matches = (ref: Ref): boolean => prefixes.some((prefix) => ref.name.startsWith(prefix));
+    if (this.discovery.protocol === 'v1') return this.discovery.refs.filter(matches);
+    const body = lsRefsRequest(this.discovery.capabilities, { refPrefixes: [...prefixes], agent: AGENT });
+    const reader = await this.connection.request(body, { phase: 'source ls-refs', signal });
+    const listed = await readLsRefsResponse(reader);
+    if (this.transport.kind === 'http') await reader.close();
+    return listed.refs.filter(matches);
+  }
+
   get supportsFilter(): boolean {
     return supportsFilter(this.discovery.protocol, this.discovery.capabilities);
   }

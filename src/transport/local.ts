@@ -7,14 +7,13 @@
 import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { AbortedError, GitSyncError, NetworkError, RemoteError, UsageError, throwIfAborted } from '../errors.js';
-import type { ObjectFormat } from '../pack/pack-format.js';
 import type { Service } from '../protocol/advertisement.js';
 import type { StatsRecorder } from '../observe/stats.js';
 import { describeExit, spawnChannel, summarizeStderr } from './child-channel.js';
 import type { Endpoint } from './endpoint.js';
 import { StreamConnection } from './stream-connection.js';
 import { FLUSH_PKT, PktLineReader } from '../protocol/pktline.js';
-import type { ConnectOptions, GitConnection, Transport } from './transport.js';
+import type { ConnectOptions, GitConnection, NewRepository, Transport } from './transport.js';
 
 export type LocalEndpoint = Extract<Endpoint, { kind: 'local' }>;
 
@@ -73,6 +72,7 @@ function missingTarget(displayUrl: string): GitConnection {
       yield FLUSH_PKT;
     })()),
     hasServiceHeader: false,
+    missing: true,
     request: () => Promise.reject(new UsageError(`${displayUrl}: the target does not exist yet; sync creates it`)),
     close: async () => undefined,
   };
@@ -98,7 +98,7 @@ export class LocalTransport implements Transport {
         throw new UsageError(`${this.displayUrl}: no such repository (${repoPath} does not exist)`);
       }
       if (options.readOnly) return missingTarget(this.displayUrl);
-      await this.createBare(repoPath, env, (await options.formatForNew?.()) ?? 'sha1', options.signal);
+      await this.createBare(repoPath, env, options.createAs ?? { objectFormat: 'sha1', headBranch: null }, options.signal);
     }
     if (service === 'git-upload-pack' && options.protocol === 'v2') env['GIT_PROTOCOL'] = 'version=2';
     const where = this.displayUrl;
@@ -118,9 +118,10 @@ export class LocalTransport implements Transport {
     return new StreamConnection(channel, { displayUrl: where, phase: options.phase, stats: this.options.stats, signal: options.signal });
   }
 
-  private createBare(repoPath: string, env: NodeJS.ProcessEnv, format: ObjectFormat, signal: AbortSignal | undefined): Promise<void> {
+  private createBare(repoPath: string, env: NodeJS.ProcessEnv, how: NewRepository, signal: AbortSignal | undefined): Promise<void> {
+    const head = how.headBranch === null ? [] : [`--initial-branch=${how.headBranch}`];
     return new Promise((resolve, reject) => {
-      execFile('git', ['init', '--bare', '--quiet', `--object-format=${format}`, repoPath], { env, signal }, (error, _stdout, stderr) => {
+      execFile('git', ['init', '--bare', '--quiet', `--object-format=${how.objectFormat}`, ...head, repoPath], { env, signal }, (error, _stdout, stderr) => {
         if (error === null) {
           resolve();
           return;

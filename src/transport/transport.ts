@@ -22,10 +22,18 @@ export interface ConnectOptions {
    */
   readOnly?: boolean;
   /**
-   * receive-pack only: the object format a target created by the transport gets (a local path
-   * that does not exist yet), asked only when it creates one; default SHA-1, as `git init`.
+   * receive-pack only: how a target the transport creates is made (a local path that does not
+   * exist yet): the source's object format, and the branch its HEAD names (the source's default
+   * branch, so a clone of the new repository checks it out). Default: SHA-1 and git's default.
    */
-  formatForNew?: () => Promise<ObjectFormat>;
+  createAs?: NewRepository;
+}
+
+/** What a repository created by a transport is like. */
+export interface NewRepository {
+  objectFormat: ObjectFormat;
+  /** Short branch name HEAD points at, or null for git's default. */
+  headBranch: string | null;
 }
 
 export interface RequestOptions {
@@ -40,6 +48,8 @@ export interface GitConnection {
   readonly advertisement: PktLineReader;
   /** True over smart HTTP, whose v0/v1 advertisement starts with a `# service=` header and flush. */
   readonly hasServiceHeader: boolean;
+  /** A read-only connection to a target that does not exist yet (it advertises no refs). */
+  readonly missing?: boolean;
   request(body: RequestBody, options: RequestOptions): Promise<PktLineReader>;
   close(): Promise<void>;
 }

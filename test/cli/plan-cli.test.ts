@@ -23,11 +23,13 @@ describe('git-sync plan (CLI)', () => {
     assert.equal(run.code, 0, run.stderr);
     const json = JSON.parse(run.stdout);
     assert.deepEqual(Object.keys(json), [
-      'operation', 'dryRun', 'source', 'target', 'plans', 'pushed', 'deleted', 'skipped', 'blocked', 'warned',
+      'operation', 'mode', 'dryRun', 'source', 'target', 'plans', 'pushed', 'deleted', 'skipped', 'blocked', 'warned',
       'relay', 'relayMode', 'relayReason', 'bootstrapSuggested', 'batching', 'batchCount', 'plannedBatchCount', 'tempRefs',
-      'stats', 'measurement', 'error',
+      'maxDeletes', 'stats', 'measurement', 'error',
     ]);
     assert.equal(json.operation, 'plan');
+    assert.equal(json.mode, 'sync');
+    assert.equal(json.maxDeletes, 100);
     assert.equal(json.dryRun, true);
     assert.equal(json.blocked, 1);
     assert.deepEqual(Object.keys(json.plans[0]), ['branch', 'sourceRef', 'targetRef', 'sourceHash', 'targetHash', 'kind', 'action', 'reason', 'forced']);
@@ -39,7 +41,7 @@ describe('git-sync plan (CLI)', () => {
     const run = await runCli(['plan', '-v', server.url('source'), server.url('empty')]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^CREATE refs\/heads\/main - [0-9a-f]{8} -> new$/m);
-    assert.match(run.stdout, /^summary: plan \(dry run\) pushed=3 deleted=0 skipped=0 blocked=0 warned=0 relay=bootstrap reason=empty-target-managed-refs bootstrap-suggested$/m);
+    assert.match(run.stdout, /^summary: plan \(dry run\) mode=sync pushed=3 deleted=0 skipped=0 blocked=0 warned=0 relay=bootstrap reason=empty-target-managed-refs bootstrap-suggested max-deletes=100$/m);
     assert.match(run.stdout, /^source-head: refs\/heads\/main$/m);
     assert.match(run.stderr, /^git-sync: strategy: bootstrap \(empty-target-managed-refs\)$/m);
   });

@@ -38,7 +38,7 @@ describe('git-sync sync / replicate / bootstrap (CLI)', () => {
     const second = await runCli(['sync', '--tags', server.url('source'), server.url('empty')]);
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /^SKIP refs\/heads\/main - [0-9a-f]{8} already current$/m);
-    assert.match(second.stdout, /^summary: sync pushed=0 deleted=0 skipped=5 blocked=0 warned=0 relay=none reason=nothing-to-push$/m);
+    assert.match(second.stdout, /^summary: sync pushed=0 deleted=0 skipped=5 blocked=0 warned=0 relay=none reason=nothing-to-push max-deletes=100$/m);
   });
 
   it('exits 3 on blocked refs, printing the plan and one error line', async () => {

@@ -64,11 +64,17 @@ describe('fetch against git http-backend', () => {
     }
   });
 
-  it('accepts --have ids and refuses malformed ones and unknown --have-ref before fetching', async () => {
+  it('accepts --have ids and short --have-ref names, and refuses malformed ones and unknown --have-ref before fetching', async () => {
     const result = await fetch({ source: { url }, branches: ['dev'], haves: [sample.main] });
     assert.deepEqual(result.objects, await reachableObjectTypes(sample.repo.path, ['refs/heads/dev', `^${sample.main}`]));
     await assert.rejects(fetch({ source: { url }, haves: ['abc'] }), { code: 'USAGE' });
-    await assert.rejects(fetch({ source: { url }, haveRefs: ['refs/heads/nope'] }), { code: 'USAGE' });
+    await assert.rejects(fetch({ source: { url }, haveRefs: ['refs/heads/nope'] }), { code: 'SOURCE_REF_MISSING' });
+    await assert.rejects(fetch({ source: { url }, haveRefs: ['nope'] }), { code: 'SOURCE_REF_MISSING', message: /has no nope \(--have-ref\); its branches: /});
+    // Short names resolve as in git: main, heads/main and refs/heads/main are the same have.
+    for (const name of ['main', 'heads/main', 'refs/heads/main']) {
+      const short = await fetch({ source: { url }, branches: ['dev'], haveRefs: [name] });
+      assert.deepEqual(short.haves, [sample.main], name);
+    }
     await assert.rejects(fetch({ source: { url }, allRefs: true, branches: ['main'] }), { code: 'USAGE' });
   });
 

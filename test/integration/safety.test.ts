@@ -1,0 +1,177 @@
+/**
+ * Issue 12: a mirror is never lost by mistake, a typo never succeeds silently, and results say
+ * what really happened. Every case runs the real CLI against local paths and the loopback
+ * `git http-backend`, and checks the target with `git for-each-ref` and `git fsck`.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createRepo, type FixtureRepo } from '../helpers/fixtures.js';
+import { forEachRef, fsck, git, makeTempDir, type TempDir } from '../helpers/git.js';
+import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
+import { runCli } from '../cli/run-cli.js';
+import { sampleRepo } from './sample-repo.js';
+
+interface Json {
+  mode: string;
+  pushed: number;
+  deleted: number;
+  blocked: number;
+  relay: boolean;
+  relayMode: string;
+  maxDeletes: number;
+  plans: { targetRef: string; action: string; reason: string }[];
+  error: { code: string; message: string } | null;
+}
+
+describe('safety guards and truthful results (CLI)', () => {
+  let dir: TempDir;
+  let server: GitHttpServer;
+  let source: FixtureRepo;
+  let empty: FixtureRepo;
+  let mirrors = 0;
+
+  before(async () => {
+    dir = makeTempDir('gitsync-safety-');
+    server = await startGitHttpServer({ root: dir.path });
+    ({ repo: source } = await sampleRepo(dir.path, 'source'));
+    empty = await createRepo({ parentDir: dir.path, name: 'empty' });
+  });
+  after(async () => {
+    await server?.close();
+    await dir?.remove();
+  });
+
+  /** A full mirror of the source (branches and tags), served by the loopback server. */
+  async function mirror(): Promise<{ name: string; path: string }> {
+    const name = `mirror-${++mirrors}`;
+    const path = join(dir.path, `${name}.git`);
+    await git(['clone', '--quiet', '--mirror', source.path, path]);
+    // HEAD protects nothing: it names a branch the mirror does not have.
+    await git(['symbolic-ref', 'HEAD', 'refs/heads/nowhere'], { cwd: path });
+    return { name, path };
+  }
+
+  it('refuses to empty a mirror from a source that lists no refs, unless told the source is empty', async () => {
+    for (const [how, args] of [['sync', ['sync', '--tags', '--prune']], ['replicate', ['replicate', '--all-refs', '--prune']]] as const) {
+      const target = await mirror();
+      const before = await forEachRef(target.path);
+      for (const [src, dst] of [[empty.path, target.path], [server.url('empty'), server.url(target.name)]]) {
+        const run = await runCli([...args, '--json', src!, dst!]);
+        assert.equal(run.code, 3, `${how}: exit 3\n${run.stderr}`);
+        const json = JSON.parse(run.stdout) as Json;
+        assert.equal(json.error?.code, 'REF_BLOCKED');
+        assert.match(json.error!.message, /the source lists no managed refs: check its URL and access, or pass --allow-empty-source/);
+        assert.equal(json.pushed, 0);
+        assert.equal(json.deleted, 0);
+        assert.ok(json.blocked >= 4, `${json.blocked} deletes blocked`);
+        assert.ok(json.plans.every((plan) => plan.action === 'block' && /source lists no managed refs/.test(plan.reason)));
+        assert.deepEqual(await forEachRef(target.path), before, `${how}: the mirror is untouched`);
+      }
+      const allowed = await runCli([...args, '--allow-empty-source', empty.path, target.path]);
+      assert.equal(allowed.code, 0, allowed.stderr);
+      assert.deepEqual([...(await forEachRef(target.path, ['refs/heads/', 'refs/tags/'])).keys()], [], `${how} --allow-empty-source empties it`);
+      await fsck(target.path);
+    }
+  });
+
+  it('blocks a run that would delete more than --max-deletes refs, and shows the bound in plan', async () => {
+    const target = await mirror();
+    for (let i = 0; i < 6; i++) await git(['update-ref', `refs/heads/gone-${i}`, 'refs/heads/main'], { cwd: target.path });
+    const before = await forEachRef(target.path);
+    const planned = await runCli(['plan', '--prune', '--max-deletes', '5', source.path, target.path]);
+    assert.equal(planned.code, 0, planned.stderr);
+    assert.match(planned.stdout, /^BLOCK refs\/heads\/gone-0 - the run would delete 6 refs, more than --max-deletes 5;/m);
+    assert.match(planned.stdout, /^summary: plan \(dry run\) mode=sync .* blocked=6 .* max-deletes=5$/m);
+
+    const refused = await runCli(['sync', '--prune', '--max-deletes', '5', source.path, target.path]);
+    assert.equal(refused.code, 3);
+    assert.match(refused.stderr, /^error: nothing pushed: 6 refs blocked .*; more deletes than --max-deletes 5: check the source, or raise --max-deletes$/m);
+    assert.deepEqual(await forEachRef(target.path), before);
+
+    const allowed = await runCli(['sync', '--prune', '--max-deletes', '6', '--json', source.path, target.path]);
+    assert.equal(allowed.code, 0, allowed.stderr);
+    const json = JSON.parse(allowed.stdout) as Json;
+    assert.equal(json.deleted, 6);
+    assert.equal(json.maxDeletes, 6);
+    assert.deepEqual(await forEachRef(target.path, ['refs/heads/']), await forEachRef(source.path, ['refs/heads/']));
+    await fsck(target.path);
+  });
+
+  it('fails on a --branch or --map the source does not have, naming it, and creates nothing', async () => {
+    const newTarget = join(dir.path, 'never-created.git');
+    for (const args of [['--branch', 'no-such-branch'], ['--map', 'refs/heads/nope:refs/heads/x'], ['--branch', 'main,typo']]) {
+      for (const command of ['sync', 'plan', 'bootstrap', 'replicate']) {
+        const run = await runCli([command, '--json', ...args, source.path, newTarget]);
+        assert.equal(run.code, 2, `${command} ${args.join(' ')}: exit 2\n${run.stderr}`);
+        const json = JSON.parse(run.stdout) as Json;
+        assert.equal(json.error?.code, 'SOURCE_REF_MISSING');
+        const missing = args[1] === 'main,typo' ? 'refs/heads/typo' : args[1]!.startsWith('refs/') ? 'refs/heads/nope' : 'refs/heads/no-such-branch';
+        assert.match(json.error!.message, new RegExp(`has no ${missing} \\(`));
+        assert.match(json.error!.message, /its branches: dev, feature, main; check the name/);
+        assert.equal(existsSync(newTarget), false, 'no target was created');
+      }
+    }
+    const http = await runCli(['sync', '--branch', 'no-such-branch', server.url('source'), server.url('empty')]);
+    assert.equal(http.code, 2);
+    assert.match(http.stderr, /^error: .* has no refs\/heads\/no-such-branch \(--branch no-such-branch\)/m);
+    const fetched = await runCli(['fetch', '--branch', 'nope', source.path]);
+    assert.equal(fetched.code, 2, fetched.stderr);
+    assert.match(fetched.stderr, /has no refs\/heads\/nope \(--branch nope\)/);
+  });
+
+  it('reports pushed=0 for a blocked run (nothing happened), and the plan it refused', async () => {
+    const target = await mirror();
+    const main = await git(['rev-parse', 'refs/heads/main'], { cwd: target.path });
+    const tree = await git(['rev-parse', 'refs/heads/main^{tree}'], { cwd: target.path });
+    await git(['update-ref', 'refs/heads/main', await git(['commit-tree', tree, '-p', main, '-m', 'mirror only'], { cwd: target.path })], { cwd: target.path });
+    await git(['update-ref', 'refs/heads/dev', 'refs/heads/dev~1'], { cwd: target.path });
+    const before = await forEachRef(target.path);
+    const run = await runCli(['sync', '--json', source.path, target.path]);
+    assert.equal(run.code, 3);
+    const json = JSON.parse(run.stdout) as Json;
+    assert.deepEqual(json.plans.filter((p) => p.action !== 'skip').map((p) => [p.action, p.targetRef]), [['update', 'refs/heads/dev'], ['block', 'refs/heads/main']]);
+    assert.equal(json.pushed, 0, 'the update of dev was not pushed');
+    assert.equal(json.relay, false);
+    const text = await runCli(['sync', source.path, target.path]);
+    assert.match(text.stdout, /^summary: sync pushed=0 deleted=0 skipped=\d+ blocked=1 /m);
+    assert.deepEqual(await forEachRef(target.path), before);
+  });
+
+  it('says relay=ref-only in text as in JSON for a run that only deletes', async () => {
+    const target = await mirror();
+    await git(['update-ref', 'refs/heads/stale', 'refs/heads/main'], { cwd: target.path });
+    const planned = await runCli(['plan', '--prune', '--json', source.path, target.path]);
+    assert.equal((JSON.parse(planned.stdout) as Json).relayMode, 'ref-only');
+    const run = await runCli(['sync', '--prune', source.path, target.path]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^summary: sync pushed=0 deleted=1 .* relay=ref-only reason=deletes-only /m);
+    assert.equal((await forEachRef(target.path)).has('refs/heads/stale'), false);
+  });
+
+  it('plans replicate under replicate rules: --force-with-lease refused as replicate refuses it, and a mode field', async () => {
+    const target = await mirror();
+    const refused = await runCli(['plan', '--mode', 'replicate', '--force-with-lease', source.path, target.path]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /^error: --force-with-lease does not apply to replicate/m);
+    assert.equal((await runCli(['replicate', '--force-with-lease', source.path, target.path])).code, 2);
+    const planned = await runCli(['plan', '--mode', 'replicate', '--json', source.path, target.path]);
+    assert.equal((JSON.parse(planned.stdout) as Json).mode, 'replicate');
+    assert.match((await runCli(['plan', '--mode', 'replicate', source.path, target.path])).stdout, /^summary: plan \(dry run\) mode=replicate /m);
+  });
+
+  it('creates a missing local target with HEAD on the source default branch', async () => {
+    const trunk = await createRepo({ parentDir: dir.path, name: 'trunk-source', initialBranch: 'trunk' });
+    await trunk.commit('trunk', { files: { 'a.txt': 'a\n' } });
+    await trunk.commit('other', { files: { 'b.txt': 'b\n' } });
+    const target = join(dir.path, 'backup-of-trunk.git');
+    const run = await runCli(['sync', trunk.path, target]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(await git(['symbolic-ref', 'HEAD'], { cwd: target }), 'refs/heads/trunk');
+    const clone = join(dir.path, 'clone-of-backup');
+    await git(['clone', '--quiet', target, clone]);
+    assert.equal(await git(['rev-parse', '--abbrev-ref', 'HEAD'], { cwd: clone }), 'trunk', 'a clone of the backup checks out trunk');
+    await fsck(target);
+  });
+});
