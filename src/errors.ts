@@ -30,6 +30,12 @@ export interface GitSyncErrorOptions {
 
 export class GitSyncError extends Error {
   readonly code: ErrorCode;
+  /**
+   * The result of the operation as far as it got (for sync, plan, replicate and bootstrap: a
+   * SyncResult with every field known before the failure, each ref's `applied` saying what the
+   * target did), or null. The CLI prints it with the error.
+   */
+  result: unknown = null;
   constructor(code: ErrorCode, message: string, options: GitSyncErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
@@ -224,8 +230,6 @@ export class TargetRefMovedError extends GitSyncError {
 /** `sync`/`bootstrap` refused to push because the plan blocks refs (exit code 3). */
 export class RefBlockedError extends GitSyncError {
   readonly refs: readonly string[];
-  /** The operation's full result (every plan, with the blocked ones), for reporting. */
-  result: unknown = null;
   /** `hint`: the way out, when it is not --force-with-lease (a deletion guard's flag). */
   constructor(refs: readonly string[], options?: GitSyncErrorOptions & { hint?: string }) {
     const listed = refs.length <= 5 ? refs.join(', ') : `${refs.slice(0, 5).join(', ')} and ${refs.length - 5} more`;

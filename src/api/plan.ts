@@ -1,4 +1,6 @@
 /** `plan`: exactly what sync (or replicate) would do, pushing nothing (CONTRACT §2, §5). */
+import { GitSyncError } from '../errors.js';
+import { redactUrl } from '../observe/redact.js';
 import type { PlanSummary, RefPlan, RelayMode, RelayReason, SyncMode } from '../plan/index.js';
 import type { ProtocolVersion } from '../types.js';
 import type { Observed } from './options.js';
@@ -10,25 +12,77 @@ export interface PlanOptions extends PlanningOptions {
   mode?: 'sync' | 'replicate';
 }
 
+/**
+ * A planned ref in a result: the plan, and what the target did. `applied`: true when the target
+ * holds the planned value after the run, false when it does not (the push failed or the target
+ * refused the ref), null when nothing was to be done (skip, block, a dry run) or the target
+ * could not be listed again after a failure.
+ */
+export type ResultPlan = RefPlan & { applied: boolean | null };
+
 /** The CONTRACT §5 result shared by plan, sync, replicate and bootstrap. */
 export interface SyncResult extends PlanSummary, Observed {
   operation: 'sync' | 'plan' | 'replicate' | 'bootstrap';
   /** What the run does (for plan: what it previews): sync, replicate or bootstrap rules. */
   mode: SyncMode;
   dryRun: boolean;
-  source: { url: string; protocol: ProtocolVersion; head: string | null };
+  /** `protocol` is null only in the result of a run that failed before it listed the source. */
+  source: { url: string; protocol: ProtocolVersion | null; head: string | null };
   target: { url: string; capabilities: string[] };
-  plans: RefPlan[];
+  plans: ResultPlan[];
   relay: boolean;
   relayMode: RelayMode;
-  relayReason: RelayReason;
+  /** Null only in the result of a run that failed before it planned. */
+  relayReason: RelayReason | null;
   bootstrapSuggested: boolean;
   batching: boolean;
   batchCount: number;
   plannedBatchCount: number;
   tempRefs: string[];
-  /** The deletion guard in force: most managed refs the run may delete. */
-  maxDeletes: number;
+  /** The deletion guard in force: most managed refs the run may delete (null: not known, the run failed first). */
+  maxDeletes: number | null;
+}
+
+/** Every plan of a run that has not pushed anything (yet): `applied` null. */
+export function unapplied(plans: readonly RefPlan[]): ResultPlan[] {
+  return plans.map((plan) => ({ ...plan, applied: null }));
+}
+
+/**
+ * The result of a run that failed before its plan was made: every field the run learned (the
+ * sides it listed, its statistics) filled, the rest empty.
+ */
+export function failedBeforePlan(
+  operation: SyncResult['operation'],
+  mode: SyncMode,
+  urls: { source: string; target: string },
+  known: { source?: SyncResult['source']; target?: SyncResult['target'] },
+  maxDeletes: number | null,
+  observed: Observed,
+): SyncResult {
+  return {
+    operation,
+    mode,
+    dryRun: operation === 'plan',
+    source: known.source ?? { url: urls.source, protocol: null, head: null },
+    target: known.target ?? { url: urls.target, capabilities: [] },
+    plans: [],
+    pushed: 0,
+    deleted: 0,
+    skipped: 0,
+    blocked: 0,
+    warned: 0,
+    relay: false,
+    relayMode: 'none',
+    relayReason: null,
+    bootstrapSuggested: false,
+    batching: false,
+    batchCount: 0,
+    plannedBatchCount: 0,
+    tempRefs: [],
+    maxDeletes,
+    ...observed,
+  };
 }
 
 /** The CONTRACT §5 result of a planned run, before anything is executed. */
@@ -40,7 +94,7 @@ export function planResult(operation: SyncResult['operation'], dryRun: boolean, 
     dryRun,
     source: { url: planning.source.displayUrl, protocol: planning.source.discovery.protocol, head: planning.source.discovery.head },
     target: { url: planning.target.transport.displayUrl, capabilities: planning.target.discovery.capabilities.toList() },
-    plans: planning.plans,
+    plans: unapplied(planning.plans),
     ...planning.summary,
     relay: strategy.relay,
     relayMode: strategy.relayMode,
@@ -57,10 +111,20 @@ export function planResult(operation: SyncResult['operation'], dryRun: boolean, 
 }
 
 export async function plan(options: PlanOptions): Promise<SyncResult> {
-  const policy = resolvePolicy(options, options.mode ?? 'sync');
+  const mode = options.mode ?? 'sync';
+  const policy = resolvePolicy(options, mode);
   const context = new RunContext(options);
   try {
-    const planning = await planRun(context, options, policy);
+    let planning: Planning;
+    try {
+      planning = await planRun(context, options, policy);
+    } catch (error) {
+      if (error instanceof GitSyncError && error.result === null) {
+        const urls = { source: redactUrl(options.source.url), target: redactUrl(options.target.url) };
+        error.result = failedBeforePlan('plan', mode, urls, context.known, policy.deletionGuard.maxDeletes, context.finish());
+      }
+      throw error;
+    }
     await planning.source.close();
     await planning.target.close();
     await context.succeeded();

@@ -135,6 +135,13 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
     sourceOpening,
     ReceivePackSession.open(targetTransport, { signal: options.signal, readOnly: true }),
   ]);
+  if (sourceOpened.status === 'fulfilled') {
+    const { discovery } = sourceOpened.value;
+    context.known.source = { url: sourceOpened.value.displayUrl, protocol: discovery.protocol, head: discovery.head };
+  }
+  if (targetOpened.status === 'fulfilled') {
+    context.known.target = { url: targetOpened.value.transport.displayUrl, capabilities: targetOpened.value.discovery.capabilities.toList() };
+  }
   if (sourceOpened.status === 'rejected' || targetOpened.status === 'rejected') {
     if (sourceOpened.status === 'fulfilled') await sourceOpened.value.close().catch(() => undefined);
     if (targetOpened.status === 'fulfilled') await targetOpened.value.close().catch(() => undefined);

@@ -6,6 +6,7 @@ import { StatsRecorder, type Side } from '../observe/stats.js';
 import { parseEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { openTransport } from '../transport/open.js';
 import type { Transport } from '../transport/transport.js';
+import type { ProtocolVersion } from '../types.js';
 import type { CommonOptions, EndpointOptions, Observed } from './options.js';
 
 export class RunContext {
@@ -14,6 +15,11 @@ export class RunContext {
   private readonly sampler: MemorySampler | undefined;
   private readonly ticker: TransferTicker | undefined;
   private observed: Observed | null = null;
+  /** What the run learned of each side, kept for the result of a run that fails later. */
+  readonly known: {
+    source?: { url: string; protocol: ProtocolVersion; head: string | null };
+    target?: { url: string; capabilities: string[] };
+  } = {};
 
   constructor(readonly options: CommonOptions) {
     throwIfAborted(options.signal);

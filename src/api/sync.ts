@@ -2,12 +2,14 @@
  * `sync`, `replicate` and `bootstrap` (CONTRACT §2-§4): plan, then execute the plan by relaying
  * the source's pack into the target. A plan with blocked refs pushes nothing.
  */
-import { HttpStatusError, RefBlockedError } from '../errors.js';
-import { DEFAULT_MAX_REF_UPDATES, summarizePlans, type SyncMode } from '../plan/index.js';
+import { GitSyncError, HttpStatusError, RefBlockedError } from '../errors.js';
+import { redactUrl } from '../observe/redact.js';
+import { DEFAULT_MAX_REF_UPDATES, GITSYNC_TEMP_PREFIX, isPushPlan, summarizePlans, type PlanPolicy, type RefPlan, type SyncMode } from '../plan/index.js';
+import { ReceivePackSession } from '../protocol/receive-pack-session.js';
 import { executeBatched, type BatchOptions } from '../strategy/batched.js';
 import { executePlan, type ExecuteOptions } from '../strategy/execute.js';
-import { planResult, type SyncResult } from './plan.js';
-import { planRun, resolvePolicy, type PlanningOptions } from './planning.js';
+import { failedBeforePlan, planResult, type ResultPlan, type SyncResult } from './plan.js';
+import { planRun, resolvePolicy, type Planning, type PlanningOptions } from './planning.js';
 import { RunContext } from './run-context.js';
 
 export interface SyncOptions extends PlanningOptions {
@@ -25,11 +27,57 @@ const DEFAULT_RESUME_LIMIT_BYTES = 1024 * 1024 * 1024;
 /** The smallest limit guessed from a refused push. */
 const MIN_GUESSED_LIMIT_BYTES = 256 * 1024;
 
+/** The plans as executed: every push plan applied, except the ones best-effort turned into `warn`. */
+function appliedAll(plans: readonly RefPlan[]): ResultPlan[] {
+  return plans.map((plan) => ({ ...plan, applied: isPushPlan(plan) ? true : plan.action === 'warn' ? false : null }));
+}
+
+/**
+ * After a failed push: what did the target do? It is listed again and each push plan compared
+ * with what it holds now: applied (the planned value), not applied (the value seen at plan
+ * time), or, when the target cannot be listed or holds a third value, `applied` null. The
+ * counts then say what happened, and the target's temporary refs are the ones left.
+ */
+async function settleAfterFailure(planning: Planning, result: SyncResult, signal: AbortSignal | undefined): Promise<void> {
+  let now: Map<string, string>;
+  try {
+    const listing = await ReceivePackSession.open(planning.target.transport, { signal, readOnly: true });
+    await listing.close().catch(() => undefined);
+    now = new Map(listing.discovery.refs.map((ref) => [ref.name, ref.hash] as const));
+  } catch {
+    result.plans = result.plans.map((plan) => ({ ...plan, applied: isPushPlan(plan) || plan.action === 'warn' ? null : plan.applied }));
+    result.pushed = 0;
+    result.deleted = 0;
+    return;
+  }
+  result.plans = result.plans.map((plan) => {
+    if (!isPushPlan(plan) && plan.action !== 'warn') return plan;
+    const current = now.get(plan.targetRef) ?? null;
+    const wanted = plan.action === 'delete' ? null : plan.sourceHash;
+    const before = plan.targetHash;
+    return { ...plan, applied: current === wanted ? true : current === before ? false : null };
+  });
+  result.pushed = result.plans.filter((plan) => (plan.action === 'create' || plan.action === 'update') && plan.applied === true).length;
+  result.deleted = result.plans.filter((plan) => plan.action === 'delete' && plan.applied === true).length;
+  result.tempRefs = [...now.keys()].filter((name) => name.startsWith(GITSYNC_TEMP_PREFIX)).sort();
+}
+
+function attachResult(error: unknown, result: SyncResult): unknown {
+  if (error instanceof GitSyncError && error.result === null) error.result = result;
+  return error;
+}
+
 async function run(operation: 'sync' | 'replicate' | 'bootstrap', mode: SyncMode, options: SyncOptions): Promise<SyncResult> {
   const policy = resolvePolicy(options, mode);
   const context = new RunContext(options);
+  const urls = { source: redactUrl(options.source.url), target: redactUrl(options.target.url) };
   try {
-    const planning = await planRun(context, options, policy);
+    let planning: Planning;
+    try {
+      planning = await planRun(context, options, policy);
+    } catch (error) {
+      throw attachResult(error, failedBeforePlan(operation, mode, urls, context.known, policy.deletionGuard.maxDeletes, context.finish()));
+    }
     try {
       const result = planResult(operation, false, planning);
       if (planning.summary.blocked > 0) {
@@ -41,65 +89,14 @@ async function run(operation: 'sync' | 'replicate' | 'bootstrap', mode: SyncMode
               : undefined;
         const error = new RefBlockedError(planning.plans.filter((p) => p.action === 'block').map((p) => p.targetRef), { hint });
         // Nothing happened on the target: the counts say so (the plans still say what was planned).
-        error.result = { ...result, pushed: 0, deleted: 0, relay: false, ...context.finish() };
+        error.result = { ...result, plans: result.plans.map((plan) => ({ ...plan, applied: isPushPlan(plan) ? false : null })), pushed: 0, deleted: 0, relay: false, ...context.finish() };
         throw error;
       }
-      // A local target that does not exist yet is created now, as the source is: its object
-      // format, and HEAD on the source's default branch.
-      const sourceHead = planning.source.discovery.head;
-      await planning.target.prepareForPush(
-        {
-          objectFormat: planning.source.discovery.capabilities.objectFormat(),
-          headBranch: sourceHead !== null && sourceHead.startsWith('refs/heads/') ? sourceHead.slice('refs/heads/'.length) : null,
-        },
-        options.signal,
-      );
-      const executeOptions: ExecuteOptions = {
-        atomic: options.atomic ?? true,
-        bestEffort: policy.bestEffort,
-        force: policy.force,
-        maxPackBytes: options.maxPackBytes ?? null,
-        maxRefUpdates: options.targetMaxRefUpdates ?? DEFAULT_MAX_REF_UPDATES,
-        stats: context.stats,
-        signal: options.signal,
-        onSourceProgress: context.progress('source'),
-        onTargetProgress: context.progress('target'),
-        onDecision: context.decisions(),
-        onPhase: context.phases(),
-      };
-      const batchOptions = (limitBytes: number): BatchOptions => ({
-        ...executeOptions,
-        limitBytes,
-        strategy: options.bootstrapStrategy ?? 'first-parent',
-      });
-      const batched = async (limitBytes: number): Promise<void> => {
-        const outcome = await executeBatched(planning.source, planning.target, planning.plans, batchOptions(limitBytes));
-        result.plans = outcome.plans;
-        Object.assign(result, summarizePlans(outcome.plans));
-        result.batching = true;
-        result.batchCount = outcome.batchCount;
-        result.plannedBatchCount = outcome.plannedBatchCount;
-        result.tempRefs = outcome.tempRefs;
-      };
-      const mode = planning.strategy.relayMode;
-      if (mode === 'bootstrap-batch' || mode === 'incremental-batch') {
-        await batched(options.targetMaxPackBytes ?? DEFAULT_RESUME_LIMIT_BYTES);
-      } else if (mode !== 'none') {
-        const progress = { packBytesSent: 0 };
-        try {
-          const outcome = await executePlan(planning.source, planning.target, planning.plans, { ...executeOptions, progress });
-          result.plans = outcome.plans;
-          Object.assign(result, summarizePlans(outcome.plans));
-        } catch (error) {
-          // A target that refuses a one-shot push for its size or duration gets batches instead.
-          const refused = error instanceof HttpStatusError && [408, 413, 504].includes(error.status);
-          if (!refused || mode === 'replicate' || mode === 'ref-only') throw error;
-          const limit = Math.max(MIN_GUESSED_LIMIT_BYTES, Math.floor(progress.packBytesSent * (error.status === 413 ? 0.9 : 0.5)));
-          context.decisions()?.(`strategy: the target answered HTTP ${error.status} to a one-shot push after ${progress.packBytesSent} pack bytes; switching to batches of at most ${limit} bytes`);
-          result.relayMode = mode === 'bootstrap' ? 'bootstrap-batch' : 'incremental-batch';
-          result.relayReason = 'target-body-limit';
-          await batched(limit);
-        }
+      try {
+        await execute(planning, result, options, policy, context);
+      } catch (error) {
+        await settleAfterFailure(planning, result, options.signal);
+        throw attachResult(error, { ...result, ...context.finish() });
       }
       await context.succeeded();
       return { ...result, ...context.finish() };
@@ -110,6 +107,67 @@ async function run(operation: 'sync' | 'replicate' | 'bootstrap', mode: SyncMode
   } finally {
     context.finish();
     await context.close();
+  }
+}
+
+/** Pushes what the plan says, one-shot or in batches; fills `result` with what was done. */
+async function execute(planning: Planning, result: SyncResult, options: SyncOptions, policy: PlanPolicy, context: RunContext): Promise<void> {
+  // A local target that does not exist yet is created now, as the source is: its object
+  // format, and HEAD on the source's default branch.
+  const sourceHead = planning.source.discovery.head;
+  await planning.target.prepareForPush(
+    {
+      objectFormat: planning.source.discovery.capabilities.objectFormat(),
+      headBranch: sourceHead !== null && sourceHead.startsWith('refs/heads/') ? sourceHead.slice('refs/heads/'.length) : null,
+    },
+    options.signal,
+  );
+  const executeOptions: ExecuteOptions = {
+    atomic: options.atomic ?? true,
+    bestEffort: policy.bestEffort,
+    force: policy.force,
+    maxPackBytes: options.maxPackBytes ?? null,
+    maxRefUpdates: options.targetMaxRefUpdates ?? DEFAULT_MAX_REF_UPDATES,
+    stats: context.stats,
+    signal: options.signal,
+    onSourceProgress: context.progress('source'),
+    onTargetProgress: context.progress('target'),
+    onDecision: context.decisions(),
+    onPhase: context.phases(),
+  };
+  const batchOptions = (limitBytes: number): BatchOptions => ({
+    ...executeOptions,
+    limitBytes,
+    strategy: options.bootstrapStrategy ?? 'first-parent',
+  });
+  const batched = async (limitBytes: number): Promise<void> => {
+    result.batching = true;
+    const outcome = await executeBatched(planning.source, planning.target, planning.plans, batchOptions(limitBytes));
+    result.plans = appliedAll(outcome.plans);
+    Object.assign(result, summarizePlans(outcome.plans));
+    result.batchCount = outcome.batchCount;
+    result.plannedBatchCount = outcome.plannedBatchCount;
+    result.tempRefs = outcome.tempRefs;
+  };
+  const mode = planning.strategy.relayMode;
+  if (mode === 'bootstrap-batch' || mode === 'incremental-batch') {
+    await batched(options.targetMaxPackBytes ?? DEFAULT_RESUME_LIMIT_BYTES);
+  } else if (mode !== 'none') {
+    const progress = { packBytesSent: 0 };
+    try {
+      const outcome = await executePlan(planning.source, planning.target, planning.plans, { ...executeOptions, progress });
+      result.plans = appliedAll(outcome.plans);
+      Object.assign(result, summarizePlans(outcome.plans));
+    } catch (error) {
+      // A target that refuses a one-shot push for its size or duration gets batches instead.
+      const refused = error instanceof HttpStatusError && [408, 413, 504].includes(error.status);
+      if (!refused || mode === 'replicate' || mode === 'ref-only') throw error;
+      const limit = Math.max(MIN_GUESSED_LIMIT_BYTES, Math.floor(progress.packBytesSent * (error.status === 413 ? 0.9 : 0.5)));
+      context.decisions()?.(`strategy: the target answered HTTP ${error.status} to a one-shot push after ${progress.packBytesSent} pack bytes; switching to batches of at most ${limit} bytes`);
+      result.relayMode = mode === 'bootstrap' ? 'bootstrap-batch' : 'incremental-batch';
+      result.relayReason = 'target-body-limit';
+      await batched(limit);
+    }
   }
 }
 

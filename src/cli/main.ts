@@ -9,9 +9,9 @@ import { plan, type PlanOptions } from '../api/plan.js';
 import type { SyncScopeOptions } from '../api/planning.js';
 import { probe, type ProbeOptions } from '../api/probe.js';
 import { bootstrap, replicate, sync, type SyncOptions } from '../api/sync.js';
-import { RefBlockedError } from '../errors.js';
+import { GitSyncError } from '../errors.js';
 import { httpTraceRequested, traceHttp } from '../observe/http-trace.js';
-import { redactUrl } from '../observe/redact.js';
+import { redactSecrets, redactUrl } from '../observe/redact.js';
 import { VERSION } from '../version.js';
 import { EXIT_OK, EXIT_USAGE, errorReport, exitCodeFor } from './exit-codes.js';
 import { helpText, isBooleanOption, optionsFor, readBooleanEnv, toCommanderOption, type CommandName } from './option-table.js';
@@ -300,6 +300,17 @@ function safeDisplay(url: string): string {
   return redactUrl(url);
 }
 
+function hasPlans(result: unknown): boolean {
+  const plans = (result as { plans?: unknown }).plans;
+  return Array.isArray(plans) && plans.length > 0;
+}
+
+/** A result printed with an error: secrets scrubbed from it once more, as from the error. */
+function redactResult<T>(result: T, secrets: readonly string[]): T {
+  if (secrets.length === 0) return result;
+  return JSON.parse(redactSecrets(JSON.stringify(result), secrets)) as T;
+}
+
 async function run<T>(
   flags: Flags,
   io: CliIo,
@@ -316,10 +327,11 @@ async function run<T>(
   } catch (error) {
     view?.finish(true);
     const report = errorReport(error, secretsOf(flags));
-    // A blocked plan is still a plan: show every ref and why, then refuse.
-    const partial = error instanceof RefBlockedError ? (error.result as T | null) : null;
-    if (partial !== null) io.stdout(flags.json ? toJson({ ...partial, error: report }) : renderText(partial));
-    else if (flags.json) io.stdout(toJson(failedJson(report)));
+    // What the run knew when it failed (a blocked plan is still a plan; a failed push says per
+    // ref what the target did): JSON keeps every field; text shows the refs when there are any.
+    const partial = error instanceof GitSyncError ? (error.result as T | null) : null;
+    if (flags.json) io.stdout(toJson(partial !== null ? { ...redactResult(partial, secretsOf(flags)), error: report } : failedJson(report)));
+    else if (partial !== null && hasPlans(partial)) io.stdout(renderText(partial));
     io.stderr(`error: ${report.message}\n`);
     return exitCodeFor(error);
   }

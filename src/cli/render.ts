@@ -1,6 +1,6 @@
 /** Text and JSON renderings of results (CONTRACT §5). */
 import type { FetchResult } from '../api/fetch.js';
-import type { SyncResult } from '../api/plan.js';
+import type { ResultPlan, SyncResult } from '../api/plan.js';
 import type { ProbeResult } from '../api/probe.js';
 import type { Measurement } from '../observe/memory.js';
 import type { StatsReport } from '../observe/stats.js';
@@ -99,9 +99,18 @@ export function failedFetchJson(url: string | null, error: { code: string; messa
   };
 }
 
+/** What the target did with a ref, when it is not what the action says: a run that failed or was refused. */
+function outcomeNote(result: SyncResult, plan: ResultPlan): string {
+  const pushes = plan.action === 'create' || plan.action === 'update' || plan.action === 'delete' || plan.action === 'warn';
+  if (result.dryRun || !pushes) return '';
+  if (plan.applied === false) return ' (not applied)';
+  if (plan.applied === null) return ' (not known whether applied: the target could not be listed again)';
+  return '';
+}
+
 /** CONTRACT §5 text: `ACTION targetRef - reason` per ref, a summary line, then details. */
 export function renderSyncText(result: SyncResult): string {
-  const lines = result.plans.map((plan) => `${plan.action.toUpperCase()} ${plan.targetRef} - ${plan.reason}`);
+  const lines = result.plans.map((plan) => `${plan.action.toUpperCase()} ${plan.targetRef} - ${plan.reason}${outcomeNote(result, plan)}`);
   const counts = `pushed=${result.pushed} deleted=${result.deleted} skipped=${result.skipped} blocked=${result.blocked} warned=${result.warned}`;
   const mode = result.operation === 'plan' ? ` mode=${result.mode}` : '';
   lines.push(

@@ -66,7 +66,11 @@ class Ring {
   /** Copies `content` in, evicting the oldest objects in its way; returns the copy's view. */
   put(key: number, content: Buffer): Buffer | undefined {
     const length = content.length;
-    if (length > this.capacity || length === 0) return undefined;
+    if (length > this.capacity || length === 0) {
+      // Not kept; an older copy under the same key must not be returned for it either.
+      this.slots.delete(key);
+      return undefined;
+    }
     this.buffer ??= Buffer.allocUnsafeSlow(this.capacity);
     let at = this.head;
     if (at + length > this.capacity) {

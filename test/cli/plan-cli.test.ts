@@ -32,7 +32,7 @@ describe('git-sync plan (CLI)', () => {
     assert.equal(json.maxDeletes, 100);
     assert.equal(json.dryRun, true);
     assert.equal(json.blocked, 1);
-    assert.deepEqual(Object.keys(json.plans[0]), ['branch', 'sourceRef', 'targetRef', 'sourceHash', 'targetHash', 'kind', 'action', 'reason', 'forced']);
+    assert.deepEqual(Object.keys(json.plans[0]), ['branch', 'sourceRef', 'targetRef', 'sourceHash', 'targetHash', 'kind', 'action', 'reason', 'forced', 'applied']);
     const main = json.plans.find((p: { targetRef: string }) => p.targetRef === 'refs/heads/main');
     assert.equal(main.action, 'block');
   });

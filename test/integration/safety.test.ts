@@ -4,24 +4,28 @@
  * `git http-backend`, and checks the target with `git for-each-ref` and `git fsck`.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createRepo, type FixtureRepo } from '../helpers/fixtures.js';
 import { forEachRef, fsck, git, makeTempDir, type TempDir } from '../helpers/git.js';
+import { isAdvertisement, isRpc, respond, when } from '../helpers/http-faults.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
 import { runCli } from '../cli/run-cli.js';
 import { sampleRepo } from './sample-repo.js';
 
 interface Json {
   mode: string;
+  source: { url: string; protocol: string | null; head: string | null };
+  target: { url: string; capabilities: string[] };
+  stats: { phases: Record<string, { requests: number }> } | null;
   pushed: number;
   deleted: number;
   blocked: number;
   relay: boolean;
   relayMode: string;
   maxDeletes: number;
-  plans: { targetRef: string; action: string; reason: string }[];
+  plans: { targetRef: string; action: string; reason: string; applied: boolean | null }[];
   error: { code: string; message: string } | null;
 }
 
@@ -159,6 +163,100 @@ describe('safety guards and truthful results (CLI)', () => {
     const planned = await runCli(['plan', '--mode', 'replicate', '--json', source.path, target.path]);
     assert.equal((JSON.parse(planned.stdout) as Json).mode, 'replicate');
     assert.match((await runCli(['plan', '--mode', 'replicate', source.path, target.path])).stdout, /^summary: plan \(dry run\) mode=replicate /m);
+  });
+
+  /** A mirror a commit behind on main and dev, so that a sync updates both. */
+  async function behindMirror(): Promise<{ name: string; path: string }> {
+    const target = await mirror();
+    await git(['update-ref', 'refs/heads/main', 'refs/heads/main~1'], { cwd: target.path });
+    await git(['update-ref', 'refs/heads/dev', 'refs/heads/dev~1'], { cwd: target.path });
+    return target;
+  }
+
+  function hook(path: string, name: string, script: string): void {
+    const file = join(path, 'hooks', name);
+    writeFileSync(file, `#!/bin/sh\n${script}\n`);
+    chmodSync(file, 0o755);
+  }
+
+  it('keeps every known field in the failure JSON of a push the target refused, each ref saying it was not applied', async () => {
+    const target = await behindMirror();
+    hook(target.path, 'pre-receive', 'echo "policy: no pushes today" >&2; exit 1');
+    const before = await forEachRef(target.path);
+    for (const url of [target.path, server.url(target.name)]) {
+      const run = await runCli(['sync', '--json', '--stats', source.path, url]);
+      assert.equal(run.code, 1, run.stderr);
+      const json = JSON.parse(run.stdout) as Json;
+      assert.equal(json.error?.code, 'TARGET_REJECTED');
+      assert.equal(json.source.head, 'refs/heads/main');
+      assert.ok(json.source.protocol !== null);
+      assert.ok(json.target.capabilities.includes('report-status'), 'the target capabilities are kept');
+      assert.ok(json.stats !== null && json.stats.phases['target push']!.requests >= 1, 'stats are kept');
+      assert.deepEqual(json.plans.filter((p) => p.action === 'update').map((p) => [p.targetRef, p.applied]), [['refs/heads/dev', false], ['refs/heads/main', false]]);
+      assert.equal(json.pushed, 0);
+      assert.equal(json.maxDeletes, 100);
+    }
+    const text = await runCli(['sync', source.path, target.path]);
+    assert.match(text.stdout, /^UPDATE refs\/heads\/main - [0-9a-f]{8} -> [0-9a-f]{8} \(not applied\)$/m);
+    assert.match(text.stdout, /^summary: sync pushed=0 /m);
+    assert.deepEqual(await forEachRef(target.path), before);
+  });
+
+  it('says which refs a non-atomic push applied when the target refused some', async () => {
+    const target = await behindMirror();
+    hook(target.path, 'update', 'if [ "$1" = refs/heads/dev ]; then echo "dev is frozen" >&2; exit 1; fi');
+    const run = await runCli(['sync', '--json', '--no-atomic', source.path, target.path]);
+    assert.equal(run.code, 1, run.stderr);
+    const json = JSON.parse(run.stdout) as Json;
+    assert.equal(json.error?.code, 'TARGET_REJECTED');
+    assert.deepEqual(json.plans.filter((p) => p.action === 'update').map((p) => [p.targetRef, p.applied]), [['refs/heads/dev', false], ['refs/heads/main', true]]);
+    assert.equal(json.pushed, 1, 'main moved, dev did not');
+    const refs = await forEachRef(target.path);
+    assert.equal(refs.get('refs/heads/main'), await source.revParse('main'));
+    assert.notEqual(refs.get('refs/heads/dev'), await source.revParse('dev'));
+    await fsck(target.path);
+  });
+
+  it('keeps the known fields when the push fails over HTTP, and says when the target could not be listed again', async () => {
+    const target = await behindMirror();
+    let pushed = false;
+    const failing = await startGitHttpServer({
+      root: dir.path,
+      onRequest: [
+        when(isRpc('git-receive-pack'), (req, res) => {
+          pushed = true;
+          respond(500, 'internal error')(req, res, () => undefined);
+        }),
+        // After the failed push the target cannot even be listed.
+        when(isAdvertisement('git-receive-pack'), (req, res, next) => (pushed ? respond(503, 'down')(req, res, next) : next())),
+      ],
+    });
+    try {
+      const run = await runCli(['sync', '--json', '--stats', source.path, failing.url(target.name)]);
+      assert.equal(run.code, 1, run.stderr);
+      const json = JSON.parse(run.stdout) as Json;
+      assert.equal(json.error?.code, 'HTTP_STATUS');
+      assert.equal(json.source.head, 'refs/heads/main');
+      assert.ok(json.target.capabilities.length > 0);
+      assert.ok(json.stats !== null);
+      assert.deepEqual(json.plans.filter((p) => p.action === 'update').map((p) => p.applied), [null, null], 'not known: the target could not be listed again');
+    } finally {
+      await failing.close();
+    }
+  });
+
+  it('fills what it learned when a run fails before planning (the source lists, the target does not answer)', async () => {
+    const down = await startGitHttpServer({ root: dir.path, onRequest: when(isAdvertisement('git-receive-pack'), respond(503, 'maintenance')) });
+    try {
+      const run = await runCli(['sync', '--json', '--stats', source.path, down.url('empty')]);
+      assert.equal(run.code, 1);
+      const json = JSON.parse(run.stdout) as Json;
+      assert.equal(json.source.head, 'refs/heads/main', 'the source was listed');
+      assert.ok(json.stats !== null, 'stats with --stats');
+      assert.deepEqual(json.plans, []);
+    } finally {
+      await down.close();
+    }
   });
 
   it('creates a missing local target with HEAD on the source default branch', async () => {

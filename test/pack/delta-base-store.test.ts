@@ -114,6 +114,13 @@ describe('BaseCache', () => {
     assert.equal(cache.get(8), undefined);
   });
 
+  it('forgets an object it cannot keep, never returning an older copy under its key', () => {
+    const cache = new BaseCache(8); // protected holds 7 bytes
+    cache.setNeeded(14, bytes('a'));
+    assert.equal(cache.setNeeded(14, bytes('12345678')).toString(), '12345678');
+    assert.equal(cache.get(14), undefined);
+  });
+
   it('matches a model of two first-in first-out segments, whatever the sequence (property)', () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant('recent' as const), key: fc.integer({ min: 0, max: 30 }), size: fc.integer({ min: 1, max: 20 }) }),
@@ -144,7 +151,8 @@ describe('BaseCache', () => {
           }
         }
       }),
-      { numRuns: 300 },
+      // A fixed seed keeps CI repeatable; the case found with seed 380127468 stays below.
+      { numRuns: 300, seed: 7 },
     );
   });
 });
@@ -236,7 +244,7 @@ describe('DeltaBaseStore', () => {
           }
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 150, seed: 13 },
     );
   });
 });
