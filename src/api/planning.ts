@@ -7,7 +7,6 @@ import { UnsupportedError } from '../errors.js';
 import {
   ancestryFromMap,
   ancestryQuestions,
-  assertDifferentRepositories,
   chooseStrategy,
   guardDeletions,
   managedSourceCount,
@@ -28,6 +27,7 @@ import { ReceivePackSession } from '../protocol/receive-pack-session.js';
 import { UploadPackSession } from '../protocol/upload-pack-session.js';
 import { answerAncestry } from './ancestry.js';
 import { assertNamedRefsListed } from './ref-selection.js';
+import { assertDifferentRepositories } from './same-repository.js';
 import type { CommonOptions, EndpointOptions } from './options.js';
 import { RunContext } from './run-context.js';
 

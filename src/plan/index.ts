@@ -55,7 +55,6 @@ export {
   type RefScope,
   type ScopeFlags,
 } from './ref-scope.js';
-export { assertDifferentRepositories, repositoryIdentity, sameRepository } from './same-repository.js';
 export {
   chooseStrategy,
   targetObjectHashes,

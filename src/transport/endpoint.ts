@@ -1,6 +1,8 @@
 /**
- * Endpoint parsing (CONTRACT §1): what git accepts as a remote, classified by transport. Pure:
- * nothing here touches the network or the file system.
+ * Endpoint parsing (CONTRACT §1): what git accepts as a remote, classified by transport, and the
+ * identity of the repository an endpoint names. The one URL grammar of the project: connecting
+ * and telling two locations apart both start here. Pure: nothing here touches the network or
+ * the file system (real paths of local repositories are the caller's: api/same-repository.ts).
  */
 import path from 'node:path';
 import { UsageError } from '../errors.js';
@@ -81,21 +83,102 @@ export function parseEndpoint(raw: string, cwd: string = process.cwd()): Endpoin
   if (scheme !== undefined) {
     return { kind: 'helper', scheme, address: text, display: redactUrl(text) };
   }
-  // scp-like `[user@]host:path`: a colon before any slash, as git decides (a path with a slash
-  // before the first colon is local).
-  const colon = text.indexOf(':');
-  const firstSlash = text.indexOf('/');
-  if (colon > 0 && (firstSlash < 0 || colon < firstSlash) && !/^[a-zA-Z]:[\\/]/.test(text)) {
-    const authority = text.slice(0, colon);
-    const repoPath = text.slice(colon + 1);
-    const at = authority.lastIndexOf('@');
-    const user = at < 0 ? null : authority.slice(0, at);
-    const host = (at < 0 ? authority : authority.slice(at + 1)).replace(/^\[(.*)\]$/, '$1');
-    if (host === '') throw new UsageError(`no host in ${JSON.stringify(text)}`);
-    if (repoPath === '') throw new UsageError(`no repository path in ${JSON.stringify(text)}`);
-    refuseOption('host', host, text);
-    if (user !== null) refuseOption('user', user, text);
-    return { kind: 'ssh', host, user, port: null, path: repoPath, display: text };
-  }
+  const scp = parseScpLike(text);
+  if (scp !== null) return scp;
   return { kind: 'local', path: path.resolve(cwd, text), display: text };
+}
+
+/**
+ * scp-like `[user@]host:path`, as git decides (connect.c): a colon before any slash (a path with
+ * a slash before its first colon is local). The host may be bracketed, which also lets it carry
+ * a port: `[::1]:repo`, `user@[host:2222]:repo`, `[user@host:2222]:repo`.
+ */
+function parseScpLike(text: string): Endpoint | null {
+  if (/^[a-zA-Z]:[\\/]/.test(text)) return null; // a Windows drive path
+  const bracket = text.startsWith('[') ? 0 : /^[^/:@[\]]*@\[/.test(text) ? text.indexOf('[') : -1;
+  const close = bracket >= 0 ? text.indexOf(']', bracket) : -1;
+  let user: string | null = null;
+  let host: string;
+  let port: number | null = null;
+  let repoPath: string;
+  if (close > 0 && text[close + 1] === ':') {
+    if (bracket > 0) user = text.slice(0, bracket - 1);
+    let inner = text.slice(bracket + 1, close);
+    // `[user@host:port]` puts the user inside the brackets.
+    const innerAt = inner.lastIndexOf('@');
+    if (innerAt >= 0 && user === null) {
+      user = inner.slice(0, innerAt);
+      inner = inner.slice(innerAt + 1);
+    }
+    // One colon inside: host and port; several: an IPv6 address.
+    const colons = inner.split(':').length - 1;
+    if (colons === 1) {
+      const [h, p] = inner.split(':') as [string, string];
+      host = h;
+      port = parsePort(p, text);
+    } else {
+      host = inner;
+    }
+    repoPath = text.slice(close + 2);
+  } else {
+    const colon = text.indexOf(':');
+    const firstSlash = text.indexOf('/');
+    if (colon <= 0 || (firstSlash >= 0 && firstSlash < colon)) return null;
+    const authority = text.slice(0, colon);
+    const at = authority.lastIndexOf('@');
+    user = at < 0 ? null : authority.slice(0, at);
+    host = at < 0 ? authority : authority.slice(at + 1);
+    repoPath = text.slice(colon + 1);
+  }
+  if (host === '') throw new UsageError(`no host in ${JSON.stringify(text)}`);
+  if (repoPath === '') throw new UsageError(`no repository path in ${JSON.stringify(text)}`);
+  refuseOption('host', host, text);
+  if (user !== null) refuseOption('user', user, text);
+  return { kind: 'ssh', host, user: user === '' ? null : user, port, path: repoPath, display: text };
+}
+
+const DEFAULT_PORTS: Readonly<Record<string, number>> = { http: 80, https: 443, ssh: 22, git: 9418 };
+
+/** A remote path compared as servers serve it: dot segments, doubled and trailing slashes, a trailing `.git` do not matter. */
+function remotePath(repoPath: string): string {
+  let normalized = path.posix.normalize(repoPath.startsWith('/') || repoPath.startsWith('~') ? repoPath : `/${repoPath}`);
+  normalized = normalized.replace(/\/+$/, '').replace(/\.git$/, '').replace(/\/+$/, '');
+  return normalized === '' ? '/' : normalized;
+}
+
+function hostPart(scheme: string, host: string, port: number | null): string {
+  const bare = host.toLowerCase().replace(/\.$/, '');
+  const shown = bare.includes(':') ? `[${bare}]` : bare;
+  return port === null || port === DEFAULT_PORTS[scheme] ? `${scheme}://${shown}` : `${scheme}://${shown}:${port}`;
+}
+
+/**
+ * The identity of the repository an endpoint names, for telling a source and a target apart:
+ * scheme (scp-like and `git+ssh` are `ssh`), host in lowercase, port unless the default, and the
+ * path; never credentials or user names. A local endpoint is `file://` and its path exactly
+ * (two directories are one repository only when their real paths are: pass the real path in).
+ * The same host over two schemes counts as two repositories (https and ssh often serve different
+ * path layouts).
+ */
+export function endpointIdentity(endpoint: Endpoint): string {
+  switch (endpoint.kind) {
+    case 'http': {
+      let decoded: string;
+      try {
+        decoded = decodeURIComponent(endpoint.url.pathname);
+      } catch {
+        decoded = endpoint.url.pathname;
+      }
+      const port = endpoint.url.port === '' ? null : Number(endpoint.url.port);
+      return `${hostPart(endpoint.url.protocol.replace(/:$/, ''), endpoint.url.hostname.replace(/^\[(.*)\]$/, '$1'), port)}${remotePath(decoded)}`;
+    }
+    case 'ssh':
+      return `${hostPart('ssh', endpoint.host, endpoint.port)}${remotePath(endpoint.path)}`;
+    case 'git':
+      return `${hostPart('git', endpoint.host, endpoint.port)}${remotePath(endpoint.path)}`;
+    case 'local':
+      return `file://${endpoint.path}`;
+    case 'helper':
+      return `${endpoint.scheme}::${endpoint.address.slice(endpoint.address.indexOf('://') + 3)}`;
+  }
 }

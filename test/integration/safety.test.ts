@@ -259,6 +259,17 @@ describe('safety guards and truthful results (CLI)', () => {
     }
   });
 
+  it('syncs ./a.git into ./a: two directories are one repository only when their real paths are', async () => {
+    const parent = join(dir.path, 'pair');
+    await git(['clone', '--quiet', '--bare', source.path, join(parent, 'a.git')]);
+    const run = await runCli(['sync', './a.git', './a'], {}, parent);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(await forEachRef(join(parent, 'a'), ['refs/heads/']), await forEachRef(source.path, ['refs/heads/']));
+    const same = await runCli(['sync', './a.git', `${parent}/a.git/`], {}, parent);
+    assert.equal(same.code, 2);
+    assert.match(same.stderr, /source and target are the same repository/);
+  });
+
   it('creates a missing local target with HEAD on the source default branch', async () => {
     const trunk = await createRepo({ parentDir: dir.path, name: 'trunk-source', initialBranch: 'trunk' });
     await trunk.commit('trunk', { files: { 'a.txt': 'a\n' } });
