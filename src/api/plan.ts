@@ -28,7 +28,11 @@ export interface SyncResult extends PlanSummary, Observed {
   dryRun: boolean;
   /** `protocol` is null only in the result of a run that failed before it listed the source. */
   source: { url: string; protocol: ProtocolVersion | null; head: string | null };
-  target: { url: string; capabilities: string[] };
+  /**
+   * `head`: the branch the target's HEAD names after the run, asked after a bootstrap and, on a
+   * local target, after any run that changed refs; null otherwise or when it could not be asked.
+   */
+  target: { url: string; capabilities: string[]; head: string | null };
   plans: ResultPlan[];
   relay: boolean;
   relayMode: RelayMode;
@@ -56,7 +60,7 @@ export function failedBeforePlan(
   operation: SyncResult['operation'],
   mode: SyncMode,
   urls: { source: string; target: string },
-  known: { source?: SyncResult['source']; target?: SyncResult['target'] },
+  known: { source?: SyncResult['source']; target?: Omit<SyncResult['target'], 'head'> },
   maxDeletes: number | null,
   observed: Observed,
 ): SyncResult {
@@ -65,7 +69,7 @@ export function failedBeforePlan(
     mode,
     dryRun: operation === 'plan',
     source: known.source ?? { url: urls.source, protocol: null, head: null },
-    target: known.target ?? { url: urls.target, capabilities: [] },
+    target: { ...(known.target ?? { url: urls.target, capabilities: [] }), head: null },
     plans: [],
     pushed: 0,
     deleted: 0,
@@ -93,7 +97,7 @@ export function planResult(operation: SyncResult['operation'], dryRun: boolean, 
     mode: planning.policy.mode,
     dryRun,
     source: { url: planning.source.displayUrl, protocol: planning.source.discovery.protocol, head: planning.source.discovery.head },
-    target: { url: planning.target.transport.displayUrl, capabilities: planning.target.discovery.capabilities.toList() },
+    target: { url: planning.target.transport.displayUrl, capabilities: planning.target.discovery.capabilities.toList(), head: null },
     plans: unapplied(planning.plans),
     ...planning.summary,
     relay: strategy.relay,

@@ -6,6 +6,7 @@ import { GitSyncError, HttpStatusError, RefBlockedError } from '../errors.js';
 import { redactUrl } from '../observe/redact.js';
 import { DEFAULT_MAX_REF_UPDATES, GITSYNC_TEMP_PREFIX, isPushPlan, summarizePlans, type PlanPolicy, type RefPlan, type SyncMode } from '../plan/index.js';
 import { ReceivePackSession } from '../protocol/receive-pack-session.js';
+import { UploadPackSession } from '../protocol/upload-pack-session.js';
 import { executeBatched, type BatchOptions } from '../strategy/batched.js';
 import { executePlan, type ExecuteOptions } from '../strategy/execute.js';
 import { failedBeforePlan, planResult, type ResultPlan, type SyncResult } from './plan.js';
@@ -62,6 +63,48 @@ async function settleAfterFailure(planning: Planning, result: SyncResult, signal
   result.tempRefs = [...now.keys()].filter((name) => name.startsWith(GITSYNC_TEMP_PREFIX)).sort();
 }
 
+/**
+ * The branch the target's HEAD names after a run that changed refs, asked from the target's
+ * upload-pack (v2 `ls-refs` reports even an unborn HEAD). A local target whose HEAD names a
+ * branch it does not have, while the source's default branch is now there, gets HEAD pointed at
+ * it, as `git clone` would have made it. Null when it cannot be asked: the run did succeed.
+ */
+async function settleTargetHead(
+  planning: Planning,
+  result: SyncResult,
+  signal: AbortSignal | undefined,
+  decide: ((message: string) => void) | undefined,
+): Promise<string | null> {
+  const transport = planning.target.transport;
+  let head: string | null;
+  try {
+    const session = await UploadPackSession.open(transport, { protocol: 'auto', refPrefixes: ['HEAD'], listingPhase: 'target', signal });
+    head = session.discovery.head;
+    await session.close().catch(() => undefined);
+  } catch (error) {
+    decide?.(`target: HEAD not known after the run (${error instanceof Error ? error.message : String(error)})`);
+    return null;
+  }
+  const present = new Set(planning.target.discovery.refs.map((ref) => ref.name));
+  for (const plan of result.plans) {
+    if (plan.applied !== true) continue;
+    if (plan.action === 'delete') present.delete(plan.targetRef);
+    else present.add(plan.targetRef);
+  }
+  const sourceHead = planning.source.discovery.head;
+  const dangling = head === null || !present.has(head);
+  if (transport.setHead !== undefined && dangling && sourceHead !== null && sourceHead.startsWith('refs/heads/') && present.has(sourceHead)) {
+    try {
+      await transport.setHead(sourceHead, signal);
+      decide?.(`target: HEAD named ${head ?? 'nothing'}, which the target does not have; pointed it at ${sourceHead}, the source's default branch`);
+      return sourceHead;
+    } catch (error) {
+      decide?.(`target: HEAD left at ${head ?? 'nothing'}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return head;
+}
+
 function attachResult(error: unknown, result: SyncResult): unknown {
   if (error instanceof GitSyncError && error.result === null) error.result = result;
   return error;
@@ -94,6 +137,12 @@ async function run(operation: 'sync' | 'replicate' | 'bootstrap', mode: SyncMode
       }
       try {
         await execute(planning, result, options, policy, context);
+        // HEAD is read back where it matters and costs little: after a bootstrap (a host picks its
+        // default branch from the first push) and on local targets; not after every mirror run.
+        const seeded = result.relayMode === 'bootstrap' || result.relayMode === 'bootstrap-batch';
+        if (result.pushed + result.deleted > 0 && (seeded || planning.target.transport.kind === 'local')) {
+          result.target.head = await settleTargetHead(planning, result, options.signal, context.decisions());
+        }
       } catch (error) {
         await settleAfterFailure(planning, result, options.signal);
         throw attachResult(error, { ...result, ...context.finish() });

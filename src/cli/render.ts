@@ -136,7 +136,7 @@ export function failedSyncJson(
     mode,
     dryRun,
     source: urls.source === null ? null : { url: urls.source, protocol: null, head: null },
-    target: urls.target === null ? null : { url: urls.target, capabilities: [] },
+    target: urls.target === null ? null : { url: urls.target, capabilities: [], head: null },
     plans: [],
     pushed: 0,
     deleted: 0,

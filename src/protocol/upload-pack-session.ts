@@ -34,6 +34,11 @@ export interface DiscoverOptions {
   refPrefixes?: readonly string[];
   stats?: StatsRecorder;
   signal?: AbortSignal;
+  /**
+   * The stats phase the listing counts in: `source info-refs` (and `source ls-refs`) by default;
+   * `target info-refs` when the target is asked what its HEAD is after a run.
+   */
+  listingPhase?: 'source' | 'target';
 }
 
 export interface SessionFetchOptions {
@@ -59,9 +64,11 @@ export class UploadPackSession {
 
   static async open(transport: Transport, options: DiscoverOptions): Promise<UploadPackSession> {
     const requested: ProtocolVersion = options.protocol === 'v1' ? 'v1' : 'v2';
+    const advertisementPhase = options.listingPhase === 'target' ? 'target info-refs' : 'source info-refs';
+    const lsRefsPhase = options.listingPhase === 'target' ? 'target info-refs' : 'source ls-refs';
     const connection = await transport.connect('git-upload-pack', {
       protocol: requested,
-      phase: 'source info-refs',
+      phase: advertisementPhase,
       signal: options.signal,
     });
     try {
@@ -88,7 +95,7 @@ export class UploadPackSession {
       // HEAD matches no `refs/` prefix: ask for it too, or its symref target would be lost.
       const prefixes = options.refPrefixes && options.refPrefixes.length > 0 ? [...new Set(['HEAD', ...options.refPrefixes])] : [];
       const body = lsRefsRequest(capabilities, { refPrefixes: prefixes, agent: AGENT });
-      const reader = await connection.request(body, { phase: 'source ls-refs', signal: options.signal });
+      const reader = await connection.request(body, { phase: lsRefsPhase, signal: options.signal });
       const listed = await readLsRefsResponse(reader);
       if (transport.kind === 'http') await reader.close();
       return new UploadPackSession(transport, connection, { protocol: 'v2', capabilities, head: listed.head, refs: listed.refs }, options.stats);

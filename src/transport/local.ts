@@ -118,6 +118,16 @@ export class LocalTransport implements Transport {
     return new StreamConnection(channel, { displayUrl: where, phase: options.phase, stats: this.options.stats, signal: options.signal });
   }
 
+  async setHead(ref: string, signal?: AbortSignal): Promise<void> {
+    const env = serverEnv(this.options.env ?? process.env);
+    await new Promise<void>((resolve, reject) => {
+      execFile('git', [`--git-dir=${this.endpoint.path}`, 'symbolic-ref', 'HEAD', ref], { env, signal }, (error, _stdout, stderr) => {
+        if (error === null) resolve();
+        else reject(new RemoteError(`${this.displayUrl}: cannot point HEAD at ${ref}: ${summarizeStderr(String(stderr)) || error.message}`, { cause: error }));
+      });
+    });
+  }
+
   private createBare(repoPath: string, env: NodeJS.ProcessEnv, how: NewRepository, signal: AbortSignal | undefined): Promise<void> {
     const head = how.headBranch === null ? [] : [`--initial-branch=${how.headBranch}`];
     return new Promise((resolve, reject) => {

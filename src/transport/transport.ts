@@ -63,4 +63,9 @@ export interface Transport {
   close?(): Promise<void>;
   /** The whole operation succeeded: credentials a helper supplied may be stored (HTTP). */
   approveCredentials?(): Promise<void>;
+  /**
+   * Local repositories only: point HEAD at `ref` (a full branch name). Remote hosts set their
+   * default branch through their own API, not through git.
+   */
+  setHead?(ref: string, signal?: AbortSignal): Promise<void>;
 }

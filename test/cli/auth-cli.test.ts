@@ -152,6 +152,9 @@ describe('git-sync authentication (CLI)', () => {
       'GET advertisement git-receive-pack 401 anonymous',
       'GET advertisement git-receive-pack 200 authorized',
       'POST rpc git-receive-pack 200 authorized',
+      // After a bootstrap the target's HEAD is read back (ls-refs), with the same credentials.
+      'GET advertisement git-upload-pack 200 authorized',
+      'POST rpc git-upload-pack 200 authorized',
     ]);
     assert.deepEqual(helper.calls().map((call) => call.action), ['get', 'store'], 'approved after the push');
     assert.deepEqual(await forEachRef(`${open.root}/pushed-with-helper.git`, ['refs/heads/']), await forEachRef(sample.repo.path, ['refs/heads/']));
@@ -161,6 +164,17 @@ describe('git-sync authentication (CLI)', () => {
     open.clearLog();
     const run = log.keep('open push', await runCli(['sync', open.url('source'), open.url('pushed-open')], helper.env));
     assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(shape(requestsFor(open, 'pushed-open')), [
+      'GET advertisement git-receive-pack 200 anonymous',
+      'POST rpc git-receive-pack 200 anonymous',
+      'GET advertisement git-upload-pack 200 anonymous',
+      'POST rpc git-upload-pack 200 anonymous',
+    ]);
+    // A later run that updates the mirror asks nothing more than the listing and the push.
+    await sample.repo.commit('main', { files: { 'more.txt': 'more\n' } });
+    open.clearLog();
+    const update = log.keep('open update', await runCli(['sync', open.url('source'), open.url('pushed-open')], helper.env));
+    assert.equal(update.code, 0, update.stderr);
     assert.deepEqual(shape(requestsFor(open, 'pushed-open')), ['GET advertisement git-receive-pack 200 anonymous', 'POST rpc git-receive-pack 200 anonymous']);
   });
 

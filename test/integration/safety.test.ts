@@ -17,7 +17,7 @@ import { sampleRepo } from './sample-repo.js';
 interface Json {
   mode: string;
   source: { url: string; protocol: string | null; head: string | null };
-  target: { url: string; capabilities: string[] };
+  target: { url: string; capabilities: string[]; head: string | null };
   stats: { phases: Record<string, { requests: number }> } | null;
   pushed: number;
   deleted: number;
@@ -257,6 +257,26 @@ describe('safety guards and truthful results (CLI)', () => {
     } finally {
       await down.close();
     }
+  });
+
+  it('points a local target HEAD that names a missing branch at the source default branch, and reports every target HEAD', async () => {
+    const local = join(dir.path, 'dangling-head.git');
+    await git(['init', '--quiet', '--bare', '--initial-branch=master', local]);
+    const run = await runCli(['sync', '--json', source.path, local]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal((JSON.parse(run.stdout) as Json).target.head, 'refs/heads/main');
+    assert.equal(await git(['symbolic-ref', 'HEAD'], { cwd: local }), 'refs/heads/main');
+
+    // A remote target's HEAD is the host's to set: reported as it is.
+    const remote = await createRepo({ parentDir: dir.path, name: 'remote-dangling', initialBranch: 'trunk' });
+    const http = await runCli(['sync', '--json', server.url('source'), server.url('remote-dangling')]);
+    assert.equal(http.code, 0, http.stderr);
+    assert.equal((JSON.parse(http.stdout) as Json).target.head, 'refs/heads/trunk');
+    assert.equal(await git(['symbolic-ref', 'HEAD'], { cwd: remote.path }), 'refs/heads/trunk');
+
+    // A run that changes nothing does not ask.
+    const again = await runCli(['sync', '--json', source.path, local]);
+    assert.equal((JSON.parse(again.stdout) as Json).target.head, null);
   });
 
   it('syncs ./a.git into ./a: two directories are one repository only when their real paths are', async () => {
