@@ -4,7 +4,18 @@
  */
 import { GitSyncError, HttpStatusError, RefBlockedError } from '../errors.js';
 import { redactUrl } from '../observe/redact.js';
-import { DEFAULT_MAX_REF_UPDATES, GITSYNC_TEMP_PREFIX, isPushPlan, summarizePlans, type PlanPolicy, type RefPlan, type SyncMode } from '../plan/index.js';
+import {
+  DEFAULT_MAX_REF_UPDATES,
+  GITSYNC_TEMP_PREFIX,
+  checkpointsOfManagedBranches,
+  isPushPlan,
+  summarizePlans,
+  targetScopeContains,
+  type DeletePlan,
+  type PlanPolicy,
+  type RefPlan,
+  type SyncMode,
+} from '../plan/index.js';
 import { ReceivePackSession } from '../protocol/receive-pack-session.js';
 import { UploadPackSession } from '../protocol/upload-pack-session.js';
 import { executeBatched, type BatchOptions } from '../strategy/batched.js';
@@ -201,7 +212,9 @@ async function execute(planning: Planning, result: SyncResult, options: SyncOpti
   const mode = planning.strategy.relayMode;
   if (mode === 'bootstrap-batch' || mode === 'incremental-batch') {
     await batched(options.targetMaxPackBytes ?? DEFAULT_RESUME_LIMIT_BYTES);
-  } else if (mode !== 'none') {
+    return;
+  }
+  if (mode !== 'none') {
     const progress = { packBytesSent: 0 };
     try {
       const outcome = await executePlan(planning.source, planning.target, planning.plans, { ...executeOptions, progress });
@@ -216,8 +229,35 @@ async function execute(planning: Planning, result: SyncResult, options: SyncOpti
       result.relayMode = mode === 'bootstrap' ? 'bootstrap-batch' : 'incremental-batch';
       result.relayReason = 'target-body-limit';
       await batched(limit);
+      return;
     }
   }
+  await deleteStaleCheckpoints(planning, result, executeOptions);
+}
+
+/**
+ * Checkpoint refs of an earlier batched run (one that crashed, or ran with another scope) that
+ * hold history for branches this run manages: the relay above already used them as haves; once
+ * the run has succeeded they are deleted, so a successful run leaves none behind.
+ */
+async function deleteStaleCheckpoints(planning: Planning, result: SyncResult, options: ExecuteOptions): Promise<void> {
+  const { scope } = planning.policy;
+  const stale = checkpointsOfManagedBranches(planning.target.discovery.refs, (branch) => targetScopeContains(scope, branch));
+  if (stale.length === 0) return;
+  options.onDecision?.(`batch: deleting ${stale.length} checkpoint ref(s) an earlier batched run left on the target`);
+  const deletes = stale.map((ref): DeletePlan => ({
+    branch: null,
+    sourceRef: null,
+    targetRef: ref.name,
+    kind: 'other',
+    action: 'delete',
+    reason: `${ref.hash.slice(0, 8)} -> deleted`,
+    sourceHash: null,
+    targetHash: ref.hash,
+    forced: false,
+  }));
+  await executePlan(planning.source, planning.target, deletes, { ...options, bestEffort: false, extraHaves: [] });
+  result.tempRefs = stale.map((ref) => ref.name).sort();
 }
 
 /** Makes target refs follow source refs safely; bootstraps an empty target. */

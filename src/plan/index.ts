@@ -13,7 +13,7 @@ export {
   type AncestryOracle,
   type AncestryQuestion,
 } from './ancestry-questions.js';
-export { hasBootstrapCheckpoints } from './bootstrap-checkpoints.js';
+export { checkpointBranch, checkpointsOfManagedBranches, hasBootstrapCheckpoints } from './bootstrap-checkpoints.js';
 export { parseByteSize } from './byte-size.js';
 export { branchNameProblem, isValidRefName, refNameProblem, type RefFormatOptions } from './check-ref-format.js';
 export { planActions, type PlanActionsInput } from './plan-actions.js';

@@ -279,6 +279,23 @@ describe('safety guards and truthful results (CLI)', () => {
     assert.equal((JSON.parse(again.stdout) as Json).target.head, null);
   });
 
+  it('leaves no checkpoint refs of the branches it manages after a successful run, and only those', async () => {
+    const target = await behindMirror();
+    await git(['update-ref', 'refs/gitsync/bootstrap/heads/main', 'refs/heads/main~1'], { cwd: target.path });
+    await git(['update-ref', 'refs/gitsync/bootstrap/tips/main/1-1', 'refs/heads/main~1'], { cwd: target.path });
+    await git(['update-ref', 'refs/gitsync/bootstrap/heads/dev', 'refs/heads/dev'], { cwd: target.path });
+    const run = await runCli(['sync', '--json', '--branch', 'main', source.path, target.path]);
+    assert.equal(run.code, 0, run.stderr);
+    const json = JSON.parse(run.stdout) as Json & { tempRefs: string[] };
+    assert.deepEqual(json.tempRefs, ['refs/gitsync/bootstrap/heads/main', 'refs/gitsync/bootstrap/tips/main/1-1']);
+    assert.deepEqual([...(await forEachRef(target.path, ['refs/gitsync/'])).keys()], ['refs/gitsync/bootstrap/heads/dev'], "dev's checkpoint is not this run's to delete");
+    // A run that has nothing else to do still cleans up after its managed branches.
+    const next = await runCli(['sync', '--branch', 'dev', source.path, target.path]);
+    assert.equal(next.code, 0, next.stderr);
+    assert.deepEqual([...(await forEachRef(target.path, ['refs/gitsync/'])).keys()], []);
+    await fsck(target.path);
+  });
+
   it('syncs ./a.git into ./a: two directories are one repository only when their real paths are', async () => {
     const parent = join(dir.path, 'pair');
     await git(['clone', '--quiet', '--bare', source.path, join(parent, 'a.git')]);

@@ -69,3 +69,17 @@ describe('names the source must have', () => {
     assert.deepEqual(refCandidates('x'), ['refs/x', 'refs/tags/x', 'refs/heads/x', 'refs/remotes/x', 'refs/remotes/x/HEAD']);
   });
 });
+
+describe('checkpoint refs of managed branches', () => {
+  it('knows which branch a checkpoint holds history for', async () => {
+    const { checkpointBranch, checkpointsOfManagedBranches } = await import('../../src/plan/bootstrap-checkpoints.js');
+    assert.equal(checkpointBranch('refs/gitsync/bootstrap/heads/main'), 'refs/heads/main');
+    assert.equal(checkpointBranch('refs/gitsync/bootstrap/heads/feature/x'), 'refs/heads/feature/x');
+    assert.equal(checkpointBranch('refs/gitsync/bootstrap/tips/feature/x/3-2'), 'refs/heads/feature/x');
+    assert.equal(checkpointBranch('refs/gitsync/bootstrap/tips/main'), null);
+    assert.equal(checkpointBranch('refs/gitsync/other/heads/main'), null);
+    assert.equal(checkpointBranch('refs/heads/main'), null);
+    const listing = refs({ 'refs/gitsync/bootstrap/heads/main': A, 'refs/gitsync/bootstrap/heads/dev': B, 'refs/heads/main': C });
+    assert.deepEqual(checkpointsOfManagedBranches(listing, (branch) => branch === 'refs/heads/main').map((ref) => ref.name), ['refs/gitsync/bootstrap/heads/main']);
+  });
+});
