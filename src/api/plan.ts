@@ -47,6 +47,11 @@ export interface SyncResult extends PlanSummary, Observed {
   maxDeletes: number | null;
 }
 
+/** The relay modes that push history in batches under a body limit. */
+export function isBatched(mode: RelayMode): boolean {
+  return mode === 'bootstrap-batch' || mode === 'incremental-batch' || mode === 'replicate-batch';
+}
+
 /** Every plan of a run that has not pushed anything (yet): `applied` null. */
 export function unapplied(plans: readonly RefPlan[]): ResultPlan[] {
   return plans.map((plan) => ({ ...plan, applied: null }));
@@ -104,7 +109,7 @@ export function planResult(operation: SyncResult['operation'], dryRun: boolean, 
     relayMode: strategy.relayMode,
     relayReason: strategy.relayReason,
     bootstrapSuggested: strategy.bootstrapSuggested,
-    batching: strategy.relayMode === 'bootstrap-batch' || strategy.relayMode === 'incremental-batch',
+    batching: isBatched(strategy.relayMode),
     batchCount: 0,
     plannedBatchCount: 0,
     tempRefs: planning.tempRefs,

@@ -18,9 +18,9 @@ import {
 } from '../plan/index.js';
 import { ReceivePackSession } from '../protocol/receive-pack-session.js';
 import { UploadPackSession } from '../protocol/upload-pack-session.js';
-import { executeBatched, type BatchOptions } from '../strategy/batched.js';
+import { executeBatched, limitFromRefusal, type BatchOptions } from '../strategy/batched.js';
 import { executePlan, type ExecuteOptions } from '../strategy/execute.js';
-import { failedBeforePlan, planResult, type ResultPlan, type SyncResult } from './plan.js';
+import { failedBeforePlan, isBatched, planResult, type ResultPlan, type SyncResult } from './plan.js';
 import { planRun, resolvePolicy, type Planning, type PlanningOptions } from './planning.js';
 import { RunContext } from './run-context.js';
 
@@ -210,7 +210,7 @@ async function execute(planning: Planning, result: SyncResult, options: SyncOpti
     result.tempRefs = outcome.tempRefs;
   };
   const mode = planning.strategy.relayMode;
-  if (mode === 'bootstrap-batch' || mode === 'incremental-batch') {
+  if (isBatched(mode)) {
     await batched(options.targetMaxPackBytes ?? DEFAULT_RESUME_LIMIT_BYTES);
     return;
   }
@@ -223,10 +223,16 @@ async function execute(planning: Planning, result: SyncResult, options: SyncOpti
     } catch (error) {
       // A target that refuses a one-shot push for its size or duration gets batches instead.
       const refused = error instanceof HttpStatusError && [408, 413, 504].includes(error.status);
-      if (!refused || mode === 'replicate' || mode === 'ref-only') throw error;
-      const limit = Math.max(MIN_GUESSED_LIMIT_BYTES, Math.floor(progress.packBytesSent * (error.status === 413 ? 0.9 : 0.5)));
-      context.decisions()?.(`strategy: the target answered HTTP ${error.status} to a one-shot push after ${progress.packBytesSent} pack bytes; switching to batches of at most ${limit} bytes`);
-      result.relayMode = mode === 'bootstrap' ? 'bootstrap-batch' : 'incremental-batch';
+      if (!refused || mode === 'ref-only') throw error;
+      // The size the server named in its answer, else a guess from how far the push got (the
+      // batches shrink further if the target still refuses).
+      const named = limitFromRefusal(error);
+      const guessed = Math.max(MIN_GUESSED_LIMIT_BYTES, Math.floor(progress.packBytesSent * (error.status === 413 ? 0.9 : 0.5)));
+      const limit = named ?? guessed;
+      context.decisions()?.(
+        `strategy: the target answered HTTP ${error.status} to a one-shot push after ${progress.packBytesSent} pack bytes; switching to batches of at most ${limit} bytes${named !== null ? ' (the size it named)' : ''}`,
+      );
+      result.relayMode = mode === 'bootstrap' ? 'bootstrap-batch' : mode === 'replicate' ? 'replicate-batch' : 'incremental-batch';
       result.relayReason = 'target-body-limit';
       await batched(limit);
       return;

@@ -8,6 +8,8 @@
  * | no create, update or delete                                      | none                 | nothing-to-push             |
  * | only deletes                                                     | ref-only             | deletes-only                |
  * | deletes, and creates/updates to objects the target already has  | ref-only             | objects-on-target           |
+ * | replicate, checkpoints `refs/gitsync/bootstrap/*` on the target  | replicate-batch      | resume-checkpoints          |
+ * | replicate with a target body limit                               | replicate-batch      | target-body-limit           |
  * | replicate                                                        | replicate            | replicate-differences       |
  * | bootstrap, or sync with every managed target ref absent:         |                      |                             |
  * |   checkpoints `refs/gitsync/bootstrap/*` on the target           | bootstrap-batch      | resume-checkpoints          |
@@ -33,6 +35,7 @@ export type RelayMode =
   | 'incremental'
   | 'incremental-batch'
   | 'replicate'
+  | 'replicate-batch'
   | 'ref-only'
   | 'none';
 
@@ -94,8 +97,12 @@ export function chooseStrategy(input: StrategyInput): StrategyChoice {
     return choice('ref-only', 'objects-on-target', false);
   }
   const bootstrapSuggested = plans.every((plan) => plan.targetHash === null);
-  if (mode === 'replicate') return choice('replicate', 'replicate-differences', bootstrapSuggested);
   const limited = input.targetMaxPackBytes !== undefined && input.targetMaxPackBytes !== null;
+  if (mode === 'replicate') {
+    if (hasBootstrapCheckpoints(input.targetRefs)) return choice('replicate-batch', 'resume-checkpoints', bootstrapSuggested);
+    if (limited) return choice('replicate-batch', 'target-body-limit', bootstrapSuggested);
+    return choice('replicate', 'replicate-differences', bootstrapSuggested);
+  }
   if (mode === 'bootstrap' || bootstrapSuggested) {
     if (hasBootstrapCheckpoints(input.targetRefs)) return choice('bootstrap-batch', 'resume-checkpoints', bootstrapSuggested);
     if (limited) return choice('bootstrap-batch', 'target-body-limit', bootstrapSuggested);

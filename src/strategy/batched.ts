@@ -172,7 +172,7 @@ function batchParts(graph: CommitGraph, segments: readonly Segment[], from: numb
 }
 
 /** A size the server named in its 413 answer ("max 104857600 bytes", "limit is 100MB"), if any. */
-function limitFromRefusal(error: HttpStatusError): number | null {
+export function limitFromRefusal(error: HttpStatusError): number | null {
   const match = /(\d+(?:\.\d+)?)\s*(bytes|b|kb|kib|mb|mib|gb|gib)\b/i.exec(error.message);
   if (!match) return null;
   const units: Record<string, number> = { bytes: 1, b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };

@@ -414,6 +414,7 @@ export class HttpTransport implements Transport {
       const proxy = proxyFor(url, this.proxyEnv);
       trace = new ExchangeTrace(this.side, method, redactUrl(url.toString()), proxy);
       const sent = trace;
+      const streamed = body !== null && !Buffer.isBuffer(body);
       if (Buffer.isBuffer(body)) headers['content-length'] = String(body.length);
       const request =
         proxy !== null && url.protocol === 'http:'
@@ -427,6 +428,15 @@ export class HttpTransport implements Transport {
         });
         request.once('error', (error) => {
           timers.clear();
+          // A server that refuses a streamed body (nginx over its client_max_body_size) answers
+          // early and closes while the body is still being sent: the write then fails with EPIPE
+          // or a reset, and the answer, already received, is parsed just after. Wait for it a
+          // moment: the 413 is the truth, the broken pipe only its consequence.
+          const code = (error as { code?: unknown }).code;
+          if (streamed && (code === 'EPIPE' || code === 'ECONNRESET')) {
+            setTimeout(() => reject(error), EARLY_RESPONSE_GRACE_MS).unref();
+            return;
+          }
           reject(error);
         });
         if (body === null) {
@@ -640,6 +650,9 @@ class RequestTimers {
 /** Writes a streamed body with backpressure; stops quietly once the request is gone. */
 /** Bytes a streamed request body may queue in the socket before the writer waits for 'drain'. */
 const WRITE_WINDOW = 1024 * 1024;
+
+/** How long a request whose body could not be sent waits for the server's early answer. */
+const EARLY_RESPONSE_GRACE_MS = 1000;
 
 async function writeStreamed(request: ClientRequest, body: AsyncIterable<Buffer>): Promise<void> {
   for await (const chunk of body) {

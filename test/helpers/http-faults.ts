@@ -118,3 +118,4 @@ export function throttleResponse(bytesPerSecond: number): Middleware {
     next();
   };
 }
+

@@ -39,6 +39,14 @@ export interface GitHttpServerOptions {
    */
   limitStatus?: 408 | 413 | 504;
   limitDelayMs?: number;
+  /**
+   * After refusing a body over `maxRequestBytes`, close the connection a moment later (nginx's
+   * short lingering close) instead of draining all the client still sends: the client's writes
+   * then fail (EPIPE, reset) while the answer has already arrived. (Closing at once, with the
+   * client's data unread, makes the kernel send a reset that may destroy the answer in flight:
+   * nginx lingers precisely to avoid that.)
+   */
+  limitHangUp?: boolean;
   /** Middleware run in order before auth and git, e.g. the fault injectors of `http-faults.ts`. */
   onRequest?: Middleware | readonly Middleware[];
   /** Allow pushes (`http.receivepack`). Default true. */
@@ -128,6 +136,8 @@ const ABANDON_GRACE_MS = 1000;
 const KILL_GRACE_MS = 2000;
 /** How long a client that keeps sending after a 413 is drained before the socket is reset. */
 const LINGER_MS = 10_000;
+/** With `limitHangUp`: how long the refused body is still drained before the connection closes. */
+const HANG_UP_LINGER_MS = 300;
 
 export async function startGitHttpServer(options: GitHttpServerOptions = {}): Promise<GitHttpServer> {
   const tempRoot = options.root === undefined ? makeTempDir('gitsync-http-root-') : undefined;
@@ -172,7 +182,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions = {}): Pr
       const limit = options.maxRequestBytes;
       const declared = Number(req.headers['content-length'] ?? NaN);
       if (limit !== undefined && declared > limit) {
-        rejectTooLarge(req, res, entry, limit, options.limitStatus, options.limitDelayMs);
+        rejectTooLarge(req, res, entry, limit, options.limitStatus, options.limitDelayMs, options.limitHangUp);
         return;
       }
       const cgi = startCgi(req, res, entry, { root, port, options });
@@ -374,7 +384,7 @@ function startCgi(req: IncomingMessage, res: ServerResponse, entry: RequestLogEn
     if (limit !== undefined && entry.requestBytes > limit && entry.outcome === 'pending') {
       responseTakenOver = true;
       abandon();
-      rejectTooLarge(req, res, entry, limit, ctx.options.limitStatus, ctx.options.limitDelayMs);
+      rejectTooLarge(req, res, entry, limit, ctx.options.limitStatus, ctx.options.limitDelayMs, ctx.options.limitHangUp);
       return;
     }
     if (!stdinOpen || entry.outcome === 'limit-exceeded') return; // discarding the rest
@@ -491,11 +501,11 @@ function checkAuth(req: IncomingMessage, res: ServerResponse, auth: GitHttpServe
  */
 const STATUS_TEXT: Record<number, string> = { 408: 'Request Timeout', 413: 'Payload Too Large', 504: 'Gateway Timeout' };
 
-function rejectTooLarge(req: IncomingMessage, res: ServerResponse, entry: RequestLogEntry, limit: number, status: 408 | 413 | 504 = 413, delayMs = 0): void {
+function rejectTooLarge(req: IncomingMessage, res: ServerResponse, entry: RequestLogEntry, limit: number, status: 408 | 413 | 504 = 413, delayMs = 0, hangUp = false): void {
   entry.outcome = 'limit-exceeded';
   if (delayMs > 0) {
     req.resume();
-    setTimeout(() => rejectTooLarge(req, res, entry, limit, status, 0), delayMs).unref();
+    setTimeout(() => rejectTooLarge(req, res, entry, limit, status, 0, hangUp), delayMs).unref();
     return;
   }
   entry.handledBy = 'limit';
@@ -510,6 +520,9 @@ function rejectTooLarge(req: IncomingMessage, res: ServerResponse, entry: Reques
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
     `Connection: close\r\n\r\n${body}`,
+    () => {
+      if (hangUp) setTimeout(() => socket.destroy(), HANG_UP_LINGER_MS).unref();
+    },
   );
   req.resume();
   const linger = setTimeout(() => socket.destroy(), LINGER_MS);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { bootstrap, sync, type SyncOptions } from '../../src/api/sync.js';
+import { bootstrap, replicate, sync, type SyncOptions } from '../../src/api/sync.js';
 import type { SyncResult } from '../../src/api/plan.js';
 import { createRepo, pseudoRandomBytes, type FixtureRepo } from '../helpers/fixtures.js';
 import { forEachRef, fsck, git } from '../helpers/git.js';
@@ -101,6 +101,38 @@ describe('batched relay into a target with a body limit', () => {
     assert.equal(result.relayMode, 'bootstrap-batch');
     assert.equal(result.relayReason, 'target-body-limit');
     await assertDone(source, target, result);
+  });
+
+  it('reads a 413 the target sends while the body is still being sent, then hangs up (nginx), and batches', async () => {
+    // The client's writes fail (EPIPE, reset) after the answer is already on the wire.
+    const nginx = await startGitHttpServer({ root: server.root, maxRequestBytes: LIMIT, limitHangUp: true });
+    try {
+      for (const [name, run] of [['t-early-sync', sync], ['t-early-replicate', replicate]] as const) {
+        const target = await freshTarget(name);
+        const result = await run({ ...options(name), target: { url: nginx.url(name) } });
+        assert.equal(result.relayReason, 'target-body-limit', name);
+        assert.equal(result.relayMode, name.endsWith('sync') ? 'bootstrap-batch' : 'replicate-batch');
+        await assertDone(source, target, result);
+        assert.ok(nginx.requests.some((r) => r.status === 413), 'the target did refuse a body');
+      }
+    } finally {
+      await nginx.close();
+    }
+  });
+
+  it('replicates in batches under --target-max-pack-bytes, then overwrites and prunes', async () => {
+    const target = await freshTarget('t-replicate');
+    // A target that diverged (a rewritten main, a stale branch) and lacks most of the history.
+    await git(['push', '--quiet', target, 'main~11:refs/heads/main', 'main~11:refs/heads/stale'], { cwd: source.path });
+    const tree = await git(['rev-parse', 'refs/heads/main^{tree}'], { cwd: target });
+    await git(['update-ref', 'refs/heads/main', await git(['commit-tree', tree, '-p', 'refs/heads/main', '-m', 'only on the mirror'], { cwd: target })], { cwd: target });
+    server.clearLog();
+    const result = await replicate(options('t-replicate', { targetMaxPackBytes: LIMIT, prune: true }));
+    assert.equal(result.relayMode, 'replicate-batch');
+    assert.ok(result.plans.some((p) => p.targetRef === 'refs/heads/main' && p.action === 'update' && p.forced));
+    assert.ok(result.plans.some((p) => p.targetRef === 'refs/heads/stale' && p.action === 'delete'));
+    await assertDone(source, target, result);
+    assert.equal(server.requests.filter((r) => r.status === 413).length, 0);
   });
 
   it('switches to batches after a 408 from a proxy deadline', async () => {
