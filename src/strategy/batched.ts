@@ -52,8 +52,11 @@ export interface BatchOutcome extends ExecuteOutcome {
   tempRefs: string[];
 }
 
-/** Aim each pack at this share of the limit, leaving room for misjudged sizes. */
-const TARGET_SHARE = 0.75;
+/**
+ * Aim each batch sized from measured bytes per commit at this share of the budget: commits differ
+ * in size, and a batch that still crosses the budget is stopped there and split (a push less).
+ */
+const TARGET_SHARE = 0.9;
 /** Room for the command section and HTTP framing in each push body. */
 const HEADROOM_BYTES = 16 * 1024;
 
@@ -180,6 +183,20 @@ export function limitFromRefusal(error: HttpStatusError): number | null {
   return value > 0 ? value : null;
 }
 
+/** The pack bytes one push may carry under a body limit: the limit minus room for the request. */
+function budgetOf(limit: number): number {
+  return Math.max(1, limit - HEADROOM_BYTES);
+}
+
+/** Why a range did not fit, with the figures that decided it. */
+function whyNotFit(error: PackOverBudgetError | HttpStatusError, limit: number): string {
+  if (error instanceof HttpStatusError) return `the target answered HTTP ${error.status}`;
+  const budget = `its ${error.budgetBytes}-byte budget (the ${limit}-byte limit less ${limit - error.budgetBytes} for the request)`;
+  return error.how === 'crossed'
+    ? `the pack reached ${error.sentBytes} bytes, past ${budget}`
+    : `its first ${error.sentBytes} bytes project the pack at ${error.projectedBytes} bytes, past ${budget}`;
+}
+
 function isRefusal(error: unknown): error is HttpStatusError {
   return error instanceof HttpStatusError && [408, 413, 504].includes(error.status);
 }
@@ -240,7 +257,7 @@ export async function executeBatched(
   let step = total;
   if (graphBytes !== null && total > 0 && graphBytes > limit - HEADROOM_BYTES) {
     bytesPerCommit = Math.max(1, graphBytes / total);
-    step = Math.max(1, Math.floor((limit * TARGET_SHARE) / bytesPerCommit));
+    step = Math.max(1, Math.floor((budgetOf(limit) * TARGET_SHARE) / bytesPerCommit));
   }
   let done = -1;
   /** A batch has landed since the last failed one: its bytes per commit size the next range. */
@@ -259,7 +276,7 @@ export async function executeBatched(
     const tipWants = commands.map((command) => command.newHash!).filter((hash) => !have.has(hash));
     if (bytesPerCommit !== null) {
       const remaining = total - 1 - done;
-      outcome.plannedBatchCount = outcome.batchCount + Math.ceil((remaining * bytesPerCommit) / (limit * TARGET_SHARE));
+      outcome.plannedBatchCount = outcome.batchCount + Math.ceil(remaining / Math.max(1, Math.floor((budgetOf(limit) * TARGET_SHARE) / bytesPerCommit)));
     }
     const described = parts.map((part) => `${part.segment.plan.targetRef} commits ${part.first + 1}-${part.last + 1} of ${part.segment.cuts.length} -> ${part.segment.tempRef}`);
     decide(`batch ${batch}${outcome.plannedBatchCount > 0 ? `/${outcome.plannedBatchCount}` : ''}: ${described.join('; ')}`);
@@ -268,7 +285,7 @@ export async function executeBatched(
     try {
       result = await relayPush(source, target, commands, tipWants, [...have], {
         atomic: target.discovery.features.atomic,
-        budgetBytes: Math.max(1, limit - HEADROOM_BYTES),
+        budgetBytes: budgetOf(limit),
         // Until a batch has landed the range is a guess: project early. Later ranges are sized
         // from measured batches, and one that still crosses the limit is stopped there.
         projectSize: !measured,
@@ -298,11 +315,13 @@ export async function executeBatched(
           { cause: error },
         );
       }
-      const projected = error instanceof PackOverBudgetError ? error.projectedBytes : 0;
-      const shrink = projected > 0 ? Math.max(1, Math.floor((span * limit * TARGET_SHARE) / projected)) : Math.floor(span / 2);
+      // A projection says how much smaller the range must be; a crossing or a refusal only that
+      // it must be smaller: halve it.
+      const projected = error instanceof PackOverBudgetError ? error.projectedBytes : null;
+      const shrink = projected !== null ? Math.max(1, Math.floor((span * budgetOf(limit) * TARGET_SHARE) / projected)) : Math.floor(span / 2);
       step = Math.max(1, Math.min(Math.floor(span / 2), shrink));
       measured = false;
-      decide(`batch ${batch}: ${span} commit(s) do not fit (${error instanceof PackOverBudgetError ? `projected ${projected} bytes` : `HTTP ${(error as HttpStatusError).status}`}); subdividing to ${step}`);
+      decide(`batch ${batch}: ${span} commit(s) do not fit (${whyNotFit(error, limit)}); subdividing to ${step}`);
       continue;
     }
     const failure = pushReportError(result.report, commands);
@@ -318,7 +337,7 @@ export async function executeBatched(
     bytesPerCommit = Math.max(1, bytes / span);
     measured = true;
     done = end;
-    const next = Math.max(1, Math.floor((limit * TARGET_SHARE) / bytesPerCommit));
+    const next = Math.max(1, Math.floor((budgetOf(limit) * TARGET_SHARE) / bytesPerCommit));
     decide(`batch ${batch}: ${bytes} bytes for ${span} commit(s)${next !== step ? `; next batches of ${next} commit(s)` : ''}`);
     step = next;
   }

@@ -23,12 +23,22 @@ import { pushCommands } from './push.js';
  * before the offending bytes leave, so the target sees a truncated pack and applies nothing.
  */
 export class PackOverBudgetError extends GitSyncError {
+  /**
+   * `crossed`: the pack went past the budget after `sentBytes` (its full size is not known);
+   * `projected`: its first `sentBytes` project it at `projectedBytes`, well past the budget.
+   */
   constructor(
     readonly budgetBytes: number,
     readonly sentBytes: number,
-    readonly projectedBytes: number,
+    readonly projectedBytes: number | null,
+    readonly how: 'crossed' | 'projected',
   ) {
-    super('PACK_TOO_LARGE', `pack projected at ${projectedBytes} bytes does not fit the target's limit of ${budgetBytes} bytes`);
+    super(
+      'PACK_TOO_LARGE',
+      how === 'crossed'
+        ? `pack crossed the target's budget of ${budgetBytes} bytes at ${sentBytes} bytes`
+        : `pack projected at ${projectedBytes} bytes from its first ${sentBytes} does not fit the target's budget of ${budgetBytes} bytes`,
+    );
   }
 }
 
@@ -127,7 +137,7 @@ async function* observedPack(
   for await (const chunk of source) {
     total += chunk.length;
     if (limit !== null && total > limit) throw new PackTooLargeError(limit);
-    if (budget !== null && total > budget) throw new PackOverBudgetError(budget, total - chunk.length, total);
+    if (budget !== null && total > budget) throw new PackOverBudgetError(budget, total, null, 'crossed');
     await watcher.write(chunk);
     const read = watcher.objectsRead;
     if (budget !== null && read !== null && total > budget * PROJECTION_MIN_SHARE) {
@@ -136,7 +146,7 @@ async function* observedPack(
       // of the objects, and far over the budget, aborts early; the byte limit catches the rest.
       const declared = watcher.declaredObjects ?? 0;
       const projected = read > 0 ? Math.round((total / read) * declared) : total;
-      if (read >= Math.max(64, declared / 4) && projected > budget * 2) throw new PackOverBudgetError(budget, total, projected);
+      if (read >= Math.max(64, declared / 4) && projected > budget * 2) throw new PackOverBudgetError(budget, total, projected, 'projected');
     }
     if (held !== null) {
       yield held;

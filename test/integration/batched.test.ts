@@ -280,6 +280,46 @@ describe('batched relay: many small branches share pushes', () => {
   });
 });
 
+describe('batched relay: as many commits per batch as fit', () => {
+  let server: GitHttpServer;
+  let source: FixtureRepo;
+
+  before(async () => {
+    server = await startGitHttpServer({ maxRequestBytes: 500_000 });
+    source = await createRepo({ parentDir: server.root, name: 'source', config: { 'uploadpack.allowFilter': true } });
+    for (let i = 0; i < 15; i++) await source.commit('main', { files: { [`f${i}.bin`]: pseudoRandomBytes(200_000, `f${i}`) } });
+  });
+  after(async () => server.close());
+
+  it('puts two 200 KB commits in each batch under a 500000-byte limit, and says why with the right figures', async () => {
+    const { result, decisions } = await (async () => {
+      await createRepo({ parentDir: server.root, name: 'target' });
+      const said: string[] = [];
+      const synced = await sync({
+        source: { url: server.url('source') },
+        target: { url: server.url('target') },
+        targetMaxPackBytes: 500_000,
+        onProgress: (event) => {
+          if (event.kind === 'decision') said.push(event.message);
+        },
+      });
+      return { result: synced, decisions: said };
+    })();
+    const target = path.join(server.root, 'target.git');
+    assert.deepEqual(await forEachRef(target, ['refs/heads/']), await forEachRef(source.path, ['refs/heads/']));
+    await fsck(target);
+    assert.ok(result.batchCount <= 9, `${result.batchCount} batches for 15 commits of 200 KB:\n${decisions.join('\n')}`);
+    const pushed = decisions.filter((line) => /^batch \d+: \d+ bytes for 2 commit\(s\)/.test(line));
+    assert.ok(pushed.length >= 5, `batches of two commits:\n${decisions.join('\n')}`);
+    for (const line of decisions.filter((l) => l.includes('do not fit'))) {
+      const figures = /reached (\d+) bytes, past its (\d+)-byte budget \(the 500000-byte limit less (\d+) for the request\)/.exec(line);
+      assert.ok(figures, line);
+      assert.ok(Number(figures[1]) > Number(figures[2]), `the figures say why: ${line}`);
+      assert.equal(Number(figures[2]) + Number(figures[3]), 500_000);
+    }
+  });
+});
+
 describe('batched relay: a measured range that still crosses the limit', () => {
   let server: GitHttpServer;
   let source: FixtureRepo;
