@@ -100,6 +100,17 @@ export class ReceivePackSession {
     return this.connection.request(body, options);
   }
 
+  /**
+   * After a push's report is read: over HTTP the response is read to its end and released, so
+   * its connection returns to the pool and its trace line (`GITSYNC_HTTP_TRACE`) is printed; a
+   * stateful channel is left as it is (the next push reconnects).
+   */
+  async finishPush(reader: PktLineReader): Promise<void> {
+    if (this.transport.kind !== 'http') return;
+    for (let packets = 0; packets < 64 && (await reader.read()) !== null; packets++);
+    await reader.close();
+  }
+
   async close(): Promise<void> {
     await this.connection.close();
   }

@@ -50,7 +50,9 @@ export async function pushCommands(
   }
   try {
     const reader = await target.push(body(), { phase: 'target push', signal: options.signal });
-    return await readReportStatus(reader, { sideband: features.sideBand64k, onProgress: options.onProgress, signal: options.signal });
+    const report = await readReportStatus(reader, { sideband: features.sideBand64k, onProgress: options.onProgress, signal: options.signal });
+    await target.finishPush(reader);
+    return report;
   } catch (error) {
     throw packFailure ?? error;
   }

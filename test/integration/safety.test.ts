@@ -307,6 +307,25 @@ describe('safety guards and truthful results (CLI)', () => {
     assert.match(same.stderr, /source and target are the same repository/);
   });
 
+  it('traces the response of the streamed receive-pack POST, with its byte counts and request ids', async () => {
+    const traced = await startGitHttpServer({
+      root: dir.path,
+      onRequest: (_req, res, next) => {
+        res.setHeader('X-Request-Id', 'req-42');
+        next();
+      },
+    });
+    try {
+      const target = await behindMirror();
+      const run = await runCli(['sync', source.path, traced.url(target.name)], { GITSYNC_HTTP_TRACE: '1' });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, /^git-sync: http target > POST http:\/\/127\.0\.0\.1:\d+\/mirror-\d+\.git\/git-receive-pack$/m);
+      assert.match(run.stderr, /^git-sync: http target < 200 POST http:\/\/127\.0\.0\.1:\d+\/mirror-\d+\.git\/git-receive-pack sent=[1-9]\d* received=[1-9]\d* \d+ms \[x-request-id: req-42\]$/m);
+    } finally {
+      await traced.close();
+    }
+  });
+
   it('creates a missing local target with HEAD on the source default branch', async () => {
     const trunk = await createRepo({ parentDir: dir.path, name: 'trunk-source', initialBranch: 'trunk' });
     await trunk.commit('trunk', { files: { 'a.txt': 'a\n' } });
