@@ -280,6 +280,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     exitCode = await run(flags, io, view, () => fetch(options), renderFetchText, (error) => failedFetchJson(safeDisplay(source), error));
   });
 
+  // Nothing asked: the help, as a request for it (stdout, exit 0).
+  if (argv.length === 0) {
+    io.stdout(program.helpInformation());
+    return EXIT_OK;
+  }
   // GITSYNC_HTTP_TRACE=1: a line per HTTP request and response on stderr, URLs redacted.
   const stopTrace = httpTraceRequested(io.env) ? traceHttp(io.stderr) : null;
   try {
@@ -287,13 +292,38 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version exit 0; every other parse failure is a usage error.
-      return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+      if (error.exitCode === 0) return EXIT_OK;
+      usageHints(error, argv, io);
+      usageJson(error, argv, io);
+      return EXIT_USAGE;
     }
     throw error;
   } finally {
     stopTrace?.();
   }
   return exitCode;
+}
+
+/** The next step after a parse error, when there is an obvious one (commander said what failed). */
+function usageHints(error: CommanderError, argv: readonly string[], io: CliIo): void {
+  if (error.code === 'commander.unknownOption' && argv.some((arg) => arg === '--force' || arg.startsWith('--force='))) {
+    io.stderr('hint: git-sync has no --force; use --force-with-lease (each overwrite checked against what the target held at plan time) or --force-blind (sync and plan)\n');
+  }
+}
+
+/**
+ * Under `--json` a parse error prints the JSON error object too, in the command's result shape
+ * (commander has already written the one-line error to stderr).
+ */
+function usageJson(error: CommanderError, argv: readonly string[], io: CliIo): void {
+  if (!argv.includes('--json')) return;
+  const command = argv.find((arg) => !arg.startsWith('-'));
+  const report = { code: 'USAGE', message: error.message.replace(/^error: /, '') };
+  if (command === 'sync' || command === 'replicate' || command === 'bootstrap') io.stdout(toJson(failedSyncJson(command, command, false, { source: null, target: null }, report)));
+  else if (command === 'plan') io.stdout(toJson(failedSyncJson('plan', 'sync', true, { source: null, target: null }, report)));
+  else if (command === 'probe') io.stdout(toJson(failedProbeJson(null, report)));
+  else if (command === 'fetch') io.stdout(toJson(failedFetchJson(null, report)));
+  else io.stdout(toJson({ error: report }));
 }
 
 function safeDisplay(url: string): string {

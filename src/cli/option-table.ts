@@ -23,6 +23,8 @@ export interface OptionSpec {
 }
 
 const EVERY: readonly CommandName[] = ['sync', 'plan', 'replicate', 'bootstrap', 'probe', 'fetch'];
+/** The commands that talk to a target: every one but fetch. */
+const WITH_TARGET: readonly CommandName[] = ['sync', 'plan', 'replicate', 'bootstrap', 'probe'];
 const SYNCING: readonly CommandName[] = ['sync', 'plan', 'replicate', 'bootstrap'];
 
 function collect(value: string, previous: unknown): string[] {
@@ -58,12 +60,13 @@ function positiveInteger(value: string): number {
 
 function sideOptions(side: 'source' | 'target'): OptionSpec[] {
   const upper = side.toUpperCase();
+  const commands = side === 'source' ? EVERY : WITH_TARGET;
   return [
     {
       flags: `--${side}-token <token>`,
       description: `${side} HTTP token or password (basic auth)`,
       env: `GITSYNC_${upper}_TOKEN`,
-      commands: EVERY,
+      commands,
       defaultDescription: 'none',
       secret: true,
     },
@@ -72,13 +75,13 @@ function sideOptions(side: 'source' | 'target'): OptionSpec[] {
       description: `${side} basic-auth user name`,
       env: `GITSYNC_${upper}_USERNAME`,
       defaultDescription: 'git',
-      commands: EVERY,
+      commands,
     },
     {
       flags: `--${side}-bearer-token <token>`,
       description: `${side} bearer token (wins over basic auth)`,
       env: `GITSYNC_${upper}_BEARER_TOKEN`,
-      commands: EVERY,
+      commands,
       defaultDescription: 'none',
       secret: true,
     },
@@ -87,14 +90,14 @@ function sideOptions(side: 'source' | 'target'): OptionSpec[] {
       description: `do not verify the ${side}'s TLS certificate`,
       env: `GITSYNC_${upper}_INSECURE_SKIP_TLS_VERIFY`,
       defaultValue: false,
-      commands: EVERY,
+      commands,
     },
     {
       flags: `--${side}-follow-info-refs-redirect`,
       description: `when the ${side}'s info/refs is redirected, send every later request there too (credentials stay with the original host)`,
       env: `GITSYNC_${upper}_FOLLOW_INFO_REFS_REDIRECT`,
       defaultValue: false,
-      commands: EVERY,
+      commands,
     },
   ];
 }
@@ -120,7 +123,13 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     flags: '--all-refs',
     description: 'every refs/* namespace (implies --tags); not with --branch',
     defaultValue: false,
-    commands: EVERY,
+    commands: [...SYNCING, 'fetch'],
+  },
+  {
+    flags: '--all-refs',
+    description: 'every refs/* namespace (implies --tags)',
+    defaultValue: false,
+    commands: ['probe'],
   },
   {
     flags: '--exclude-ref-prefix <prefix>',

@@ -66,7 +66,7 @@ export class StatsRecorder {
 
   report(): StatsReport {
     const phases: Record<string, PhaseStats> = {};
-    for (const [name, phase] of this.phases) phases[name] = { ...phase };
+    for (const [name, phase] of this.phases) phases[name] = { ...phase, elapsedMillis: Math.round(phase.elapsedMillis) };
     return { phases, source: this.side('source'), target: this.side('target') };
   }
 

@@ -520,6 +520,12 @@ export class HttpTransport implements Transport {
       }
       return new HttpStatusError(data, `${where}: HTTP ${status} redirect${to}; use the final repository URL, or pass --${this.side}-follow-info-refs-redirect to send every request where info/refs leads${ids}`);
     }
+    if (status >= 500) {
+      return new HttpStatusError(
+        data,
+        `${where}: HTTP ${status}${said}; the ${this.side} server failed: retry later, and if it persists report it to the host${ids}`,
+      );
+    }
     return new HttpStatusError(data, `${where}: HTTP ${status}${said}${ids}`);
   }
 
@@ -553,7 +559,13 @@ export class HttpTransport implements Transport {
     const hint =
       code !== undefined && TLS_VERIFY_ERRORS.has(code)
         ? `; the ${this.side}'s TLS certificate could not be verified: trust its CA with NODE_EXTRA_CA_CERTS=/path/to/ca.pem, or pass --${this.side}-insecure-skip-tls-verify`
-        : '';
+        : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+          ? `; the ${this.side} host name does not resolve: check the URL${code === 'EAI_AGAIN' ? ' and your DNS' : ''}`
+          : code === 'ECONNREFUSED'
+            ? `; nothing accepts connections there: check the URL's host and port, and that the server is up`
+            : code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH'
+              ? `; the connection to the ${this.side} failed: check the network (and any proxy) and retry`
+              : '';
     return new NetworkError(where, `${where}: ${code && !message.includes(code) ? `${code} ` : ''}${redactSecrets(message, this.secrets())}${hint}`, { cause: error });
   }
 

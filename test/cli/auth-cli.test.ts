@@ -215,7 +215,9 @@ describe('git-sync authentication (CLI)', () => {
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, /GITSYNC_SOURCE_TOKEN/);
       assert.match(run.stdout, /--source-follow-info-refs-redirect/);
-      assert.match(run.stdout, /--target-follow-info-refs-redirect/);
+      // fetch has no target, so no target flags.
+      if (command === 'fetch') assert.doesNotMatch(run.stdout, /--target-/);
+      else assert.match(run.stdout, /--target-follow-info-refs-redirect/);
     }
     log.keep('--help', await runCli(['--help'], env));
   });

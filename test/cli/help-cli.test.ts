@@ -62,3 +62,53 @@ describe('git-sync --help and docs/usage.md', () => {
     }
   });
 });
+
+describe('command line details (issue 12)', () => {
+  it('prints the help on stdout and exits 0 when run without arguments', async () => {
+    const run = await runCli([]);
+    assert.equal(run.code, 0);
+    assert.match(run.stdout, /^Usage: git-sync \[options\] \[command\]/);
+    assert.equal(run.stderr, '');
+  });
+
+  it('answers --force with the flags that exist', async () => {
+    const run = await runCli(['sync', '--force', 'a', 'b']);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /^error: unknown option '--force'$/m);
+    assert.match(run.stderr, /^hint: git-sync has no --force; use --force-with-lease .* or --force-blind/m);
+  });
+
+  it("lists only a command's own flags in its help", async () => {
+    const probe = await runCli(['probe', '--help']);
+    assert.doesNotMatch(probe.stdout, /--branch/, 'probe takes no --branch');
+    const fetch = await runCli(['fetch', '--help']);
+    assert.doesNotMatch(fetch.stdout, /--target-/, 'fetch has no target');
+    for (const command of COMMANDS) {
+      const help = (await runCli([command, '--help'])).stdout;
+      for (const flag of help.matchAll(/^\s+(--[a-z0-9-]+)/gm)) {
+        if (flag[1] === '--help') continue;
+        assert.ok(optionsFor(command).some((spec) => longFlag(spec.flags) === flag[1]), `${command} --help shows ${flag[1]}, which it takes`);
+      }
+    }
+  });
+
+  it('prints the JSON error object for a parse error under --json', async () => {
+    for (const [args, key] of [[['sync', '--json', '--bogus', 'a', 'b'], 'operation'], [['fetch', '--json', '--max-pack-bytes', 'x', 'a'], 'packBytes'], [['probe', '--json', '--bogus', 'a'], 'refs']] as const) {
+      const run = await runCli([...args]);
+      assert.equal(run.code, 2, args.join(' '));
+      const json = JSON.parse(run.stdout) as Record<string, unknown> & { error: { code: string; message: string } };
+      assert.equal(json.error.code, 'USAGE');
+      assert.ok(key in json, `${args[0]}'s result shape`);
+      assert.match(run.stderr, /^error: /m);
+    }
+  });
+
+  it('ends connection errors with a next step', async () => {
+    const refused = await runCli(['probe', 'http://127.0.0.1:1/x.git']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /ECONNREFUSED .*; nothing accepts connections there: check the URL's host and port, and that the server is up$/m);
+    const unknown = await runCli(['probe', 'http://no-such-host.invalid/x.git']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /; the source host name does not resolve: check the URL/);
+  });
+});

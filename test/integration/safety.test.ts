@@ -192,6 +192,9 @@ describe('safety guards and truthful results (CLI)', () => {
       assert.ok(json.source.protocol !== null);
       assert.ok(json.target.capabilities.includes('report-status'), 'the target capabilities are kept');
       assert.ok(json.stats !== null && json.stats.phases['target push']!.requests >= 1, 'stats are kept');
+      for (const [name, phase] of Object.entries(json.stats!.phases)) {
+        assert.ok(Number.isInteger((phase as unknown as { elapsedMillis: number }).elapsedMillis), `${name}: elapsedMillis is an integer`);
+      }
       assert.deepEqual(json.plans.filter((p) => p.action === 'update').map((p) => [p.targetRef, p.applied]), [['refs/heads/dev', false], ['refs/heads/main', false]]);
       assert.equal(json.pushed, 0);
       assert.equal(json.maxDeletes, 100);
@@ -236,6 +239,7 @@ describe('safety guards and truthful results (CLI)', () => {
       assert.equal(run.code, 1, run.stderr);
       const json = JSON.parse(run.stdout) as Json;
       assert.equal(json.error?.code, 'HTTP_STATUS');
+      assert.match(json.error!.message, /HTTP 500: internal error; the target server failed: retry later, and if it persists report it to the host/);
       assert.equal(json.source.head, 'refs/heads/main');
       assert.ok(json.target.capabilities.length > 0);
       assert.ok(json.stats !== null);
