@@ -32,3 +32,14 @@ export type ProtocolVersion = 'v1' | 'v2';
 export type ProtocolPreference = 'auto' | ProtocolVersion;
 
 export type ObjectType = 'commit' | 'tree' | 'blob' | 'tag';
+
+/** The hash a repository uses for object ids and pack trailers. */
+export type ObjectFormat = 'sha1' | 'sha256';
+
+/** Bytes of an object id (and of a pack trailer) in each object format. */
+export function idBytes(format: ObjectFormat): number {
+  return format === 'sha1' ? 20 : 32;
+}
+
+/** The two git services a client talks to. */
+export type Service = 'git-upload-pack' | 'git-receive-pack';

@@ -10,7 +10,7 @@ import type { CommitGraph } from '../pack/commit-graph.js';
 import { ancestryFromGraph } from '../pack/commit-graph.js';
 import { extractLeadingCommits } from '../pack/commit-extractor.js';
 import { ancestryKey, type AncestryAnswer, type AncestryQuestion } from '../plan/index.js';
-import type { ProgressCallback } from '../protocol/sideband.js';
+import type { ProgressCallback } from '../wire/sideband.js';
 import type { UploadPackSession } from '../protocol/upload-pack-session.js';
 import type { Oid } from '../types.js';
 

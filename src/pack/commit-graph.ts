@@ -7,10 +7,10 @@
 import { createHash } from 'node:crypto';
 import { PackFormatError } from '../errors.js';
 import { GrowableUint32 } from './growable-array.js';
-import type { ObjectFormat } from './pack-format.js';
+import { idBytes, isOid, type ObjectFormat } from '../types.js';
 
-/** Bytes of an object id in each object format. */
-const ID_BYTES_OF: Record<ObjectFormat, number> = { sha1: 20, sha256: 32 };
+const SHA1_ID_BYTES = idBytes('sha1');
+
 const PARENT_PREFIX = Buffer.from('parent ');
 const TREE_PREFIX = Buffer.from('tree ');
 
@@ -46,7 +46,7 @@ export function commitId(body: Buffer, format: ObjectFormat = 'sha1'): Buffer {
 }
 
 function hexToId(hex: string): Buffer {
-  if (!/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(hex)) throw new PackFormatError(`not an object id: ${JSON.stringify(hex)}`);
+  if (!isOid(hex)) throw new PackFormatError(`not an object id: ${JSON.stringify(hex)}`);
   return Buffer.from(hex, 'hex');
 }
 
@@ -72,7 +72,7 @@ export class CommitGraphBuilder {
   private count = 0;
 
   constructor(private readonly format: ObjectFormat = 'sha1') {
-    this.idBytes = ID_BYTES_OF[format];
+    this.idBytes = idBytes(format);
     this.ids = new GrowableBytes(64 * this.idBytes);
     this.parentIds = new GrowableBytes(64 * this.idBytes);
   }
@@ -141,7 +141,7 @@ export class CommitGraph {
     private readonly parentIds: Buffer,
     private readonly parentStart: Uint32Array,
     readonly size: number,
-    private readonly idBytes: number = ID_BYTES_OF.sha1,
+    private readonly idBytes: number = SHA1_ID_BYTES,
   ) {
     let capacity = 1;
     while (capacity < size * 2) capacity *= 2;

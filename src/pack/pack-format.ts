@@ -3,10 +3,9 @@
  * header in front of each entry, and the object ids the pack is built on. Pure functions only.
  */
 import { PackFormatError } from '../errors.js';
-import type { ObjectType } from '../types.js';
+import { idBytes, type ObjectType } from '../types.js';
 
-/** The hash a repository uses for object ids and for the pack trailer. */
-export type ObjectFormat = 'sha1' | 'sha256';
+export type { ObjectFormat } from '../types.js';
 
 /** What an entry in a pack holds: a whole object, or a delta against a base object. */
 export type PackEntryType = ObjectType | 'ofs-delta' | 'ref-delta';
@@ -27,9 +26,7 @@ const TYPE_NAMES: readonly (PackEntryType | undefined)[] = [
 ];
 
 /** Bytes in an object id and in the pack trailer. */
-export function hashLength(format: ObjectFormat): number {
-  return format === 'sha1' ? 20 : 32;
-}
+export const hashLength = idBytes;
 
 /** The name of an entry type code; only defined for 1-4, 6 and 7. */
 export function entryTypeName(code: number): PackEntryType {

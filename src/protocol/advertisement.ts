@@ -1,7 +1,7 @@
 /**
- * The server's first words (gitprotocol-pack "Reference Discovery", gitprotocol-http "Smart
- * Clients", gitprotocol-v2 "Capability Advertisement"). Over smart HTTP the body starts with
- * `# service=git-upload-pack` and a flush. Then either `version 2` and capability lines (v2), or
+ * The server's first words (gitprotocol-pack "Reference Discovery", gitprotocol-v2 "Capability
+ * Advertisement"), as any transport delivers them (smart HTTP's `# service=` header already
+ * removed by the HTTP transport): either `version 2` and capability lines (v2), or
  * the v0/v1 ref advertisement: an optional `version 1` line, `oid name\0capabilities` on the first
  * ref, `oid name` after it, `oid tag^{}` peel lines right after their annotated tag, optional
  * `shallow oid` lines, and a flush. An empty repository sends `zero-id capabilities^{}\0caps`.
@@ -9,9 +9,8 @@
 import { ProtocolError, RemoteError } from '../errors.js';
 import { isOid, isZeroOid, type Oid, type Ref } from '../types.js';
 import { Capabilities, parseV1Capabilities, parseV2Capabilities } from './capabilities.js';
-import { PktLineReader, describePacket, packetText } from './pktline.js';
+import { PktLineReader, describePacket, packetText } from '../wire/pktline.js';
 
-export type Service = 'git-upload-pack' | 'git-receive-pack';
 
 export type Advertisement =
   | { readonly version: 'v2'; readonly capabilities: Capabilities }
@@ -35,23 +34,9 @@ function parseRefLine(text: string): { hash: Oid; name: string } {
   return { hash: hash as Oid, name };
 }
 
-/**
- * Reads the advertisement. `service` is given for smart HTTP responses, whose body may start
- * with the `# service=` header; other transports start directly with the advertisement.
- */
-export async function readAdvertisement(reader: PktLineReader, service?: Service): Promise<Advertisement> {
+/** Reads the advertisement. */
+export async function readAdvertisement(reader: PktLineReader): Promise<Advertisement> {
   let packet = await reader.readRequired('the ref advertisement');
-  // Smart HTTP v0/v1 bodies start with `# service=<service>` and a flush; v2 bodies from git
-  // http-backend do not. Accept both, but a header naming another service is an error.
-  const first = packetText(packet);
-  if (service !== undefined && packet.type === 'data' && first.startsWith('# service=')) {
-    if (first !== `# service=${service}`) {
-      throw new ProtocolError(`server announced ${JSON.stringify(first)} but ${service} was requested`);
-    }
-    packet = await reader.readRequired('the ref advertisement');
-    if (packet.type === 'flush') packet = await reader.readRequired('the ref advertisement');
-  }
-
   let text = packetText(packet);
   if (packet.type === 'data' && text.startsWith('ERR ')) throw new RemoteError(text.slice(4));
   if (packet.type === 'data' && text === 'version 2') return { version: 'v2', capabilities: await readV2Capabilities(reader) };

@@ -4,6 +4,7 @@
  * once per symbolic ref). In v2 each capability is its own packet after `version 2`, and a
  * value may itself be a space-separated list (`fetch=shallow filter`).
  */
+import type { ObjectFormat } from '../types.js';
 
 export class Capabilities {
   private readonly entries: Map<string, string[]>;
@@ -64,7 +65,7 @@ export class Capabilities {
   }
 
   /** `object-format`, defaulting to sha1 as git does when the capability is absent. */
-  objectFormat(): 'sha1' | 'sha256' {
+  objectFormat(): ObjectFormat {
     return this.get('object-format') === 'sha256' ? 'sha256' : 'sha1';
   }
 }

@@ -7,7 +7,7 @@
 import { ProtocolError, RemoteError } from '../errors.js';
 import { isOid, type Oid, type Ref } from '../types.js';
 import type { Capabilities } from './capabilities.js';
-import { DELIM_PKT, FLUSH_PKT, PktLineReader, describePacket, packetText, pktLine } from './pktline.js';
+import { DELIM_PKT, FLUSH_PKT, PktLineReader, describePacket, packetText, pktLine } from '../wire/pktline.js';
 
 export interface LsRefsOptions {
   /** Only refs starting with one of these prefixes (sent as `ref-prefix`); empty means all. */

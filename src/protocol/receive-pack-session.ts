@@ -4,7 +4,7 @@
  */
 import { ProtocolError } from '../errors.js';
 import type { GitConnection, NewRepository, RequestBody, RequestOptions, Transport } from '../transport/transport.js';
-import type { PktLineReader } from './pktline.js';
+import type { PktLineReader } from '../wire/pktline.js';
 import type { Ref } from '../types.js';
 import { readAdvertisement } from './advertisement.js';
 import type { Capabilities } from './capabilities.js';
@@ -60,10 +60,10 @@ export class ReceivePackSession {
   }
 
   private static async discover(transport: Transport, connection: GitConnection): Promise<ReceivePackDiscovery> {
-    const advertisement = await readAdvertisement(connection.advertisement, connection.hasServiceHeader ? 'git-receive-pack' : undefined);
+    const advertisement = await readAdvertisement(connection.advertisement);
     // receive-pack has no protocol v2: whatever the client asks, the answer is a ref list.
     if (advertisement.version !== 'v1') throw new ProtocolError(`${transport.displayUrl}: receive-pack answered with a protocol v2 advertisement`);
-    if (transport.kind === 'http') await connection.advertisement.close();
+    if (connection.stateless) await connection.advertisement.close();
     const refs = advertisement.refs.filter((ref) => ref.name !== 'HEAD');
     return { refs, capabilities: advertisement.capabilities, features: receivePackFeatures(advertisement.capabilities) };
   }
@@ -91,10 +91,10 @@ export class ReceivePackSession {
    * read and dropped.
    */
   async push(body: RequestBody, options: RequestOptions): Promise<PktLineReader> {
-    if (this.spent && this.transport.kind !== 'http') {
+    if (this.spent && !this.connection.stateless) {
       await this.connection.close().catch(() => undefined);
       this.connection = await this.transport.connect('git-receive-pack', { protocol: 'v1', phase: 'target info-refs', signal: options.signal });
-      await readAdvertisement(this.connection.advertisement, this.connection.hasServiceHeader ? 'git-receive-pack' : undefined);
+      await readAdvertisement(this.connection.advertisement);
     }
     this.spent = true;
     return this.connection.request(body, options);
@@ -106,7 +106,7 @@ export class ReceivePackSession {
    * stateful channel is left as it is (the next push reconnects).
    */
   async finishPush(reader: PktLineReader): Promise<void> {
-    if (this.transport.kind !== 'http') return;
+    if (!this.connection.stateless) return;
     for (let packets = 0; packets < 64 && (await reader.read()) !== null; packets++);
     await reader.close();
   }

@@ -5,9 +5,10 @@
  * read by report-status.ts.
  */
 import { ProtocolError, UnsupportedError } from '../errors.js';
+import type { ObjectFormat } from '../types.js';
 import { isOid, isZeroOid, type Oid, type RefName } from '../types.js';
 import type { Capabilities } from './capabilities.js';
-import { FLUSH_PKT, pktLine } from './pktline.js';
+import { FLUSH_PKT, pktLine } from '../wire/pktline.js';
 
 export interface ReceivePackFeatures {
   reportStatus: boolean;
@@ -20,7 +21,7 @@ export interface ReceivePackFeatures {
   noThin: boolean;
   pushOptions: boolean;
   quiet: boolean;
-  objectFormat: 'sha1' | 'sha256';
+  objectFormat: ObjectFormat;
   agent: string | null;
 }
 
@@ -63,7 +64,7 @@ export interface PushRequestOptions {
   /** Strings for the target's hooks; the target must offer `push-options`. */
   pushOptions?: readonly string[];
   /** The object format of the ids in the commands; must match the target's. */
-  objectFormat?: 'sha1' | 'sha256';
+  objectFormat?: ObjectFormat;
 }
 
 function isAbsent(hash: Oid | null): boolean {
@@ -88,7 +89,7 @@ const BAD_REF_CHAR = /[\x00-\x20\x7f]/;
 // gitprotocol-pack: push-option = 1*( VCHAR | SP )
 const PUSH_OPTION = /^[\x20-\x7e]+$/;
 
-function commandLine(command: PushCommand, format: 'sha1' | 'sha256'): string {
+function commandLine(command: PushCommand, format: ObjectFormat): string {
   const length = format === 'sha256' ? 64 : 40;
   const zero = '0'.repeat(length);
   const { ref } = command;

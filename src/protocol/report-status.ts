@@ -16,9 +16,9 @@ import {
   type TargetRejection,
 } from '../errors.js';
 import { isOid, type Oid, type RefName } from '../types.js';
-import { PktLineReader, describePacket, packetText } from './pktline.js';
+import { PktLineReader, describePacket, packetText } from '../wire/pktline.js';
 import type { PushCommand } from './receive-pack.js';
-import { demuxSideband, type ProgressCallback } from './sideband.js';
+import { demuxSideband, type ProgressCallback } from '../wire/sideband.js';
 
 /** report-status-v2 options: what a `proc-receive` hook really did with an `ok` command. */
 export interface RefReportOptions {

@@ -18,7 +18,7 @@ import {
   supportsFilter,
   type FetchResponse,
 } from './upload-pack.js';
-import type { ProgressCallback } from './sideband.js';
+import type { ProgressCallback } from '../wire/sideband.js';
 
 export interface UploadPackDiscovery {
   protocol: ProtocolVersion;
@@ -72,14 +72,14 @@ export class UploadPackSession {
       signal: options.signal,
     });
     try {
-      const advertisement = await readAdvertisement(connection.advertisement, connection.hasServiceHeader ? 'git-upload-pack' : undefined);
+      const advertisement = await readAdvertisement(connection.advertisement);
       if (advertisement.version === 'v1') {
         if (options.protocol === 'v2') {
           throw new UnsupportedError(`${transport.displayUrl} does not speak protocol v2; use --protocol auto or v1`);
         }
         // Over HTTP the advertisement is its own response: release it. On a stateful channel
         // the same stream carries the fetch response next, so it stays open.
-        if (transport.kind === 'http') await connection.advertisement.close();
+        if (connection.stateless) await connection.advertisement.close();
         return new UploadPackSession(
           transport,
           connection,
@@ -91,13 +91,13 @@ export class UploadPackSession {
         throw new ProtocolError(`${transport.displayUrl} answered with protocol v2 although v1 was requested`);
       }
       const capabilities = advertisement.capabilities;
-      if (transport.kind === 'http') await connection.advertisement.close();
+      if (connection.stateless) await connection.advertisement.close();
       // HEAD matches no `refs/` prefix: ask for it too, or its symref target would be lost.
       const prefixes = options.refPrefixes && options.refPrefixes.length > 0 ? [...new Set(['HEAD', ...options.refPrefixes])] : [];
       const body = lsRefsRequest(capabilities, { refPrefixes: prefixes, agent: AGENT });
       const reader = await connection.request(body, { phase: lsRefsPhase, signal: options.signal });
       const listed = await readLsRefsResponse(reader);
-      if (transport.kind === 'http') await reader.close();
+      if (connection.stateless) await reader.close();
       return new UploadPackSession(transport, connection, { protocol: 'v2', capabilities, head: listed.head, refs: listed.refs }, options.stats);
     } catch (error) {
       await connection.close().catch(() => undefined);
@@ -119,7 +119,7 @@ export class UploadPackSession {
     const body = lsRefsRequest(this.discovery.capabilities, { refPrefixes: [...prefixes], agent: AGENT });
     const reader = await this.connection.request(body, { phase: 'source ls-refs', signal });
     const listed = await readLsRefsResponse(reader);
-    if (this.transport.kind === 'http') await reader.close();
+    if (this.connection.stateless) await reader.close();
     return listed.refs.filter(matches);
   }
 
@@ -146,7 +146,7 @@ export class UploadPackSession {
     // A stateful channel carries one response after another: after a v1 fetch (the server hangs
     // up) or a response read only in part (a relay aborted mid-pack), the next fetch needs a
     // fresh connection, or it would read the rest of the old pack.
-    if (this.transport.kind !== 'http' && (this.unfinished || (protocol === 'v1' && this.spent))) await this.reconnect(options.signal);
+    if (!this.connection.stateless && (this.unfinished || (protocol === 'v1' && this.spent))) await this.reconnect(options.signal);
     this.spent = true;
     this.unfinished = true;
     const reader = await this.connection.request(body, { phase: 'source fetch', signal: options.signal });
@@ -171,7 +171,7 @@ export class UploadPackSession {
     const protocol = this.discovery.protocol;
     await this.connection.close().catch(() => undefined);
     this.connection = await this.transport.connect('git-upload-pack', { protocol, phase: 'source info-refs', signal });
-    const advertisement = await readAdvertisement(this.connection.advertisement, this.connection.hasServiceHeader ? 'git-upload-pack' : undefined);
+    const advertisement = await readAdvertisement(this.connection.advertisement);
     if (advertisement.version !== protocol) throw new ProtocolError(`${this.transport.displayUrl} changed protocol between two connections`);
     this.unfinished = false;
   }

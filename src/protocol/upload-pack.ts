@@ -8,8 +8,8 @@ import { ProtocolError, RemoteError, UnsupportedError } from '../errors.js';
 import { isOid, type Oid } from '../types.js';
 import type { Capabilities } from './capabilities.js';
 import { v2CommandHeader } from './ls-refs.js';
-import { DELIM_PKT, FLUSH_PKT, PktLineReader, describePacket, packetText, pktLine, type Packet } from './pktline.js';
-import { demuxSideband, type ProgressCallback } from './sideband.js';
+import { DELIM_PKT, FLUSH_PKT, PktLineReader, describePacket, packetText, pktLine, type Packet } from '../wire/pktline.js';
+import { demuxSideband, type ProgressCallback } from '../wire/sideband.js';
 
 export interface FetchRequest {
   wants: readonly Oid[];

@@ -9,7 +9,7 @@ import { emptyPack } from '../pack/pack-writer.js';
 import type { ReceivePackSession } from '../protocol/receive-pack-session.js';
 import { emptyPackRequired, receivePackRequest, type PushCommand } from '../protocol/receive-pack.js';
 import { readReportStatus, type PushReport } from '../protocol/report-status.js';
-import type { ProgressCallback } from '../protocol/sideband.js';
+import type { ProgressCallback } from '../wire/sideband.js';
 import type { StatsRecorder } from '../observe/stats.js';
 
 export interface PushOptions {

@@ -6,8 +6,8 @@
  */
 import net from 'node:net';
 import { AbortedError, GitSyncError, NetworkError, TimeoutError, throwIfAborted } from '../errors.js';
-import type { Service } from '../protocol/advertisement.js';
-import { pktLine } from '../protocol/pktline.js';
+import type { Service } from '../types.js';
+import { pktLine } from '../wire/pktline.js';
 import type { StatsRecorder } from '../observe/stats.js';
 import type { ProtocolVersion } from '../types.js';
 import type { Endpoint } from './endpoint.js';

@@ -33,8 +33,8 @@ import {
   TimeoutError,
   type HttpErrorData,
 } from '../errors.js';
-import { PktLineReader } from '../protocol/pktline.js';
-import type { Service } from '../protocol/advertisement.js';
+import { PktLineReader, packetText } from '../wire/pktline.js';
+import type { Service } from '../types.js';
 import { noteStreamedBytes } from '../observe/gc-pacer.js';
 import { httpTraceEnabled, publishHttpTrace } from '../observe/http-trace.js';
 import { redactSecrets, redactUrl } from '../observe/redact.js';
@@ -285,9 +285,11 @@ export class HttpTransport implements Transport {
     if (this.followInfoRefsRedirect) this.adoptRedirect(requested, { response, trace, url });
     const body = this.countedBody(response, trace, options.phase, url, this.maxAdvertisementBytes, options.signal);
     const protocol = options.protocol;
+    const advertisement = new PktLineReader(body);
+    await skipServiceHeader(advertisement, service);
     return {
-      advertisement: new PktLineReader(body),
-      hasServiceHeader: true,
+      advertisement,
+      stateless: true,
       request: (requestBody: RequestBody, requestOptions: RequestOptions) => this.post(service, protocol, requestBody, requestOptions),
       // Each request is its own HTTP exchange: nothing stays open between them.
       close: async () => undefined,
@@ -662,6 +664,24 @@ class RequestTimers {
 /** Writes a streamed body with backpressure; stops quietly once the request is gone. */
 /** Bytes a streamed request body may queue in the socket before the writer waits for 'drain'. */
 const WRITE_WINDOW = 1024 * 1024;
+
+/**
+ * Smart HTTP v0/v1 advertisements start with `# service=<service>` and a flush
+ * (gitprotocol-http, "Smart Clients"); v2 bodies from git http-backend do not. Removes the header
+ * when there is one, so the advertisement reads as on any other transport; a header naming
+ * another service is an error.
+ */
+export async function skipServiceHeader(reader: PktLineReader, service: Service): Promise<void> {
+  const packet = await reader.readRequired('the ref advertisement');
+  const text = packetText(packet);
+  if (packet.type !== 'data' || !text.startsWith('# service=')) {
+    reader.unread(packet);
+    return;
+  }
+  if (text !== `# service=${service}`) throw new ProtocolError(`server announced ${JSON.stringify(text)} but ${service} was requested`);
+  const next = await reader.readRequired('the ref advertisement');
+  if (next.type !== 'flush') reader.unread(next);
+}
 
 /** How long a request whose body could not be sent waits for the server's early answer. */
 const EARLY_RESPONSE_GRACE_MS = 1000;

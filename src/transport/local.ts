@@ -7,12 +7,12 @@
 import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { AbortedError, GitSyncError, NetworkError, RemoteError, UsageError, throwIfAborted } from '../errors.js';
-import type { Service } from '../protocol/advertisement.js';
+import type { Service } from '../types.js';
 import type { StatsRecorder } from '../observe/stats.js';
 import { describeExit, spawnChannel, summarizeStderr } from './child-channel.js';
 import type { Endpoint } from './endpoint.js';
 import { StreamConnection } from './stream-connection.js';
-import { FLUSH_PKT, PktLineReader } from '../protocol/pktline.js';
+import { FLUSH_PKT, PktLineReader } from '../wire/pktline.js';
 import type { ConnectOptions, GitConnection, NewRepository, Transport } from './transport.js';
 
 export type LocalEndpoint = Extract<Endpoint, { kind: 'local' }>;
@@ -71,7 +71,7 @@ function missingTarget(displayUrl: string): GitConnection {
     advertisement: new PktLineReader((async function* empty() {
       yield FLUSH_PKT;
     })()),
-    hasServiceHeader: false,
+    stateless: false,
     missing: true,
     request: () => Promise.reject(new UsageError(`${displayUrl}: the target does not exist yet; sync creates it`)),
     close: async () => undefined,

@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import { NetworkError, RemoteError, UsageError, throwIfAborted } from '../errors.js';
-import type { Service } from '../protocol/advertisement.js';
+import type { Service } from '../types.js';
 import type { StatsRecorder } from '../observe/stats.js';
 import type { ProtocolVersion } from '../types.js';
 import { describeExit, spawnChannel } from './child-channel.js';

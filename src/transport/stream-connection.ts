@@ -9,7 +9,7 @@
 import { noteStreamedBytes } from '../observe/gc-pacer.js';
 import type { Readable, Writable } from 'node:stream';
 import { AbortedError, GitSyncError, ProtocolError } from '../errors.js';
-import { FLUSH_PKT, PktLineReader } from '../protocol/pktline.js';
+import { FLUSH_PKT, PktLineReader } from '../wire/pktline.js';
 import type { PhaseName, PhaseStats, StatsRecorder } from '../observe/stats.js';
 import type { GitConnection, RequestBody, RequestOptions } from './transport.js';
 
@@ -68,7 +68,7 @@ function delay(ms: number): Promise<'timeout'> {
 
 export class StreamConnection implements GitConnection {
   readonly advertisement: PktLineReader;
-  readonly hasServiceHeader = false;
+  readonly stateless = false;
   private readonly channel: ByteChannel;
   private readonly options: StreamConnectionOptions;
   private readonly exitGraceMillis: number;

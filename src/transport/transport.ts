@@ -5,10 +5,10 @@
  * local, git://) write to the same channel and keep reading from it. Transports move bytes and
  * count them; they know nothing about refs.
  */
-import type { PktLineReader } from '../protocol/pktline.js';
-import type { Service } from '../protocol/advertisement.js';
+import type { PktLineReader } from '../wire/pktline.js';
+import type { Service } from '../types.js';
 import type { PhaseName } from '../observe/stats.js';
-import type { ObjectFormat } from '../pack/pack-format.js';
+import type { ObjectFormat } from '../types.js';
 import type { ProtocolVersion } from '../types.js';
 
 export interface ConnectOptions {
@@ -46,8 +46,15 @@ export type RequestBody = Buffer | AsyncIterable<Uint8Array>;
 export interface GitConnection {
   /** Reader positioned at the start of the advertisement. */
   readonly advertisement: PktLineReader;
-  /** True over smart HTTP, whose v0/v1 advertisement starts with a `# service=` header and flush. */
-  readonly hasServiceHeader: boolean;
+  /**
+   * True when each request is its own exchange (smart HTTP): the advertisement and every
+   * response are separate bodies, each released once read, and nothing needs reopening between
+   * requests. False for a stateful channel (SSH, local, `git://`, helpers), where responses follow
+   * one another on one stream and a server that hangs up after a v1 fetch or a push needs a new
+   * connection. Whatever the transport, the advertisement starts at the protocol's first packet
+   * (smart HTTP's `# service=` header is the HTTP transport's to remove).
+   */
+  readonly stateless: boolean;
   /** A read-only connection to a target that does not exist yet (it advertises no refs). */
   readonly missing?: boolean;
   request(body: RequestBody, options: RequestOptions): Promise<PktLineReader>;

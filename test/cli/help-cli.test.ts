@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { OPTION_TABLE, helpText, optionsFor, type CommandName } from '../../src/cli/option-table.js';
-import { repoRoot } from '../protocol/streams.js';
+import { repoRoot } from '../helpers/streams.js';
 import { runCli } from './run-cli.js';
 
 const COMMANDS: readonly CommandName[] = ['sync', 'plan', 'replicate', 'bootstrap', 'probe', 'fetch'];

@@ -1,7 +1,7 @@
 /** Runs the real `bin/git-sync` as a child process, the way users and scripts do. */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { repoRoot } from '../protocol/streams.js';
+import { repoRoot } from '../helpers/streams.js';
 
 export const BIN = path.join(repoRoot, 'bin', 'git-sync');
 

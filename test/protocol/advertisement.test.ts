@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PktLineError, ProtocolError, RemoteError } from '../../src/errors.js';
 import { readAdvertisement } from '../../src/protocol/advertisement.js';
+import { skipServiceHeader } from '../../src/transport/http.js';
 import { parseV1Capabilities } from '../../src/protocol/capabilities.js';
-import { FLUSH_PKT, PktLineReader, pktLine } from '../../src/protocol/pktline.js';
+import { FLUSH_PKT, PktLineReader, pktLine } from '../../src/wire/pktline.js';
 import { receivePackFeatures } from '../../src/protocol/receive-pack.js';
-import { chunked, transcript, transcriptHashes } from './streams.js';
+import { chunked, transcript, transcriptHashes } from '../helpers/streams.js';
 
 const h = transcriptHashes();
 
@@ -25,9 +26,11 @@ describe('capabilities', () => {
 });
 
 describe('v1 ref advertisement (captured from git upload-pack)', () => {
-  it('strips the smart-HTTP service header and attaches peeled lines to their tag', async () => {
+  it('reads it after the HTTP transport strips its service header, and attaches peeled lines to their tag', async () => {
     for (const size of [1, 7, 4096]) {
-      const adv = await readAdvertisement(readerOf(transcript('v1-advertisement.bin'), size), 'git-upload-pack');
+      const reader = readerOf(transcript('v1-advertisement.bin'), size);
+      await skipServiceHeader(reader, 'git-upload-pack');
+      const adv = await readAdvertisement(reader);
       assert.equal(adv.version, 'v1');
       if (adv.version !== 'v1') return;
       assert.equal(adv.head, 'refs/heads/main');
@@ -78,8 +81,8 @@ describe('v1 ref advertisement (captured from git upload-pack)', () => {
 
   it('rejects a wrong service header, a malformed ref line, an orphan peel line, and an ERR', async () => {
     const header = Buffer.concat([pktLine('# service=git-receive-pack\n'), FLUSH_PKT]);
-    await assert.rejects(readAdvertisement(readerOf(header), 'git-upload-pack'), ProtocolError);
-    await assert.rejects(readAdvertisement(readerOf(Buffer.from('<html>oops</html>')), 'git-upload-pack'), PktLineError);
+    await assert.rejects(skipServiceHeader(readerOf(header), 'git-upload-pack'), ProtocolError);
+    await assert.rejects(readAdvertisement(readerOf(Buffer.from('<html>oops</html>'))), PktLineError);
     await assert.rejects(readAdvertisement(readerOf(Buffer.concat([pktLine('zzzz refs/heads/x\n'), FLUSH_PKT]))), ProtocolError);
     const orphan = Buffer.concat([pktLine(`${h.main} refs/heads/a\0\n`), pktLine(`${h.main} refs/tags/b^{}\n`), FLUSH_PKT]);
     await assert.rejects(readAdvertisement(readerOf(orphan)), /does not follow/);
@@ -88,7 +91,9 @@ describe('v1 ref advertisement (captured from git upload-pack)', () => {
 
   it('detects a truncated advertisement', async () => {
     const full = transcript('v1-advertisement.bin');
-    await assert.rejects(readAdvertisement(readerOf(full.subarray(0, 100)), 'git-upload-pack'), PktLineError);
+    const reader = readerOf(full.subarray(0, 100));
+    await skipServiceHeader(reader, 'git-upload-pack');
+    await assert.rejects(readAdvertisement(reader), PktLineError);
   });
 });
 

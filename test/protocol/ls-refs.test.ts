@@ -4,8 +4,8 @@ import { ProtocolError, RemoteError } from '../../src/errors.js';
 import { readAdvertisement } from '../../src/protocol/advertisement.js';
 import { parseV2Capabilities } from '../../src/protocol/capabilities.js';
 import { lsRefsRequest, readLsRefsResponse } from '../../src/protocol/ls-refs.js';
-import { FLUSH_PKT, PktLineReader, pktLine } from '../../src/protocol/pktline.js';
-import { chunked, transcript, transcriptHashes } from './streams.js';
+import { FLUSH_PKT, PktLineReader, pktLine } from '../../src/wire/pktline.js';
+import { chunked, transcript, transcriptHashes } from '../helpers/streams.js';
 
 const h = transcriptHashes();
 

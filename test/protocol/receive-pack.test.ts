@@ -8,7 +8,7 @@ import { ProtocolError, TargetRefMovedError, UnsupportedError } from '../../src/
 import { emptyPack } from '../../src/pack/pack-writer.js';
 import { readAdvertisement } from '../../src/protocol/advertisement.js';
 import { parseV1Capabilities } from '../../src/protocol/capabilities.js';
-import { PktLineReader } from '../../src/protocol/pktline.js';
+import { PktLineReader } from '../../src/wire/pktline.js';
 import {
   emptyPackRequired,
   receivePackFeatures,
@@ -18,7 +18,7 @@ import {
 } from '../../src/protocol/receive-pack.js';
 import { pushReportError, readReportStatus } from '../../src/protocol/report-status.js';
 import type { Oid } from '../../src/types.js';
-import { chunked, transcript } from './streams.js';
+import { chunked, transcript } from '../helpers/streams.js';
 
 const A = 'a'.repeat(40) as Oid;
 const B = 'b'.repeat(40) as Oid;

@@ -3,11 +3,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { GitSyncError, ProtocolError, RemoteError, TargetRefMovedError, TargetRejectedError } from '../../src/errors.js';
-import { DELIM_PKT, FLUSH_PKT, PktLineReader, pktLine } from '../../src/protocol/pktline.js';
+import { DELIM_PKT, FLUSH_PKT, PktLineReader, pktLine } from '../../src/wire/pktline.js';
 import type { PushCommand } from '../../src/protocol/receive-pack.js';
 import { classifyRejection, pushReportError, readReportStatus, type PushReport } from '../../src/protocol/report-status.js';
 import type { Oid } from '../../src/types.js';
-import { chunked, repoRoot, transcript } from './streams.js';
+import { chunked, repoRoot, transcript } from '../helpers/streams.js';
 
 const hashes = Object.fromEntries(
   readFileSync(path.join(repoRoot, 'test', 'fixtures', 'transcripts', 'push-hashes.txt'), 'utf8')

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProtocolError, RemoteError, UnsupportedError } from '../../src/errors.js';
 import { parseV1Capabilities, parseV2Capabilities } from '../../src/protocol/capabilities.js';
-import { DELIM_PKT, FLUSH_PKT, PktLineReader, pktLine } from '../../src/protocol/pktline.js';
+import { DELIM_PKT, FLUSH_PKT, PktLineReader, pktLine } from '../../src/wire/pktline.js';
 import {
   fetchRequestV1,
   fetchRequestV2,
@@ -10,7 +10,7 @@ import {
   readFetchResponseV2,
 } from '../../src/protocol/upload-pack.js';
 import type { Oid } from '../../src/types.js';
-import { chunked, collect, transcript, transcriptHashes } from './streams.js';
+import { chunked, collect, transcript, transcriptHashes } from '../helpers/streams.js';
 
 const h = transcriptHashes();
 const main = h.main as Oid;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { RemoteError, NetworkError } from '../../src/errors.js';
 import { StatsRecorder } from '../../src/observe/stats.js';
-import { packetText } from '../../src/protocol/pktline.js';
+import { packetText } from '../../src/wire/pktline.js';
 import { spawnChannel, type ChildChannel } from '../../src/transport/child-channel.js';
 import { StreamConnection, type StreamConnectionOptions } from '../../src/transport/stream-connection.js';
 import { zombieChildren } from '../helpers/processes.js';

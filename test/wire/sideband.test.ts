@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProtocolError, RemoteError } from '../../src/errors.js';
-import { FLUSH_PKT, PktLineReader, pktLine } from '../../src/protocol/pktline.js';
-import { demuxSideband } from '../../src/protocol/sideband.js';
-import { chunked, collect } from './streams.js';
+import { FLUSH_PKT, PktLineReader, pktLine } from '../../src/wire/pktline.js';
+import { demuxSideband } from '../../src/wire/sideband.js';
+import { chunked, collect } from '../helpers/streams.js';
 
 function band(n: number, payload: string | Buffer): Buffer {
   return pktLine(Buffer.concat([Buffer.from([n]), Buffer.isBuffer(payload) ? payload : Buffer.from(payload)]));

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PktLineError } from '../../src/errors.js';
-import { DELIM_PKT, FLUSH_PKT, MAX_PKT_PAYLOAD, PktLineReader, RESPONSE_END_PKT, packetText, pktLine } from '../../src/protocol/pktline.js';
-import { chunked, collect } from './streams.js';
+import { DELIM_PKT, FLUSH_PKT, MAX_PKT_PAYLOAD, PktLineReader, RESPONSE_END_PKT, packetText, pktLine } from '../../src/wire/pktline.js';
+import { chunked, collect } from '../helpers/streams.js';
 
 function reader(bytes: string | Buffer, chunkSize = 1 << 16): PktLineReader {
   return new PktLineReader(chunked(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes, 'latin1'), chunkSize));
