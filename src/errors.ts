@@ -137,6 +137,26 @@ export class HttpStatusError extends GitSyncError {
   }
 }
 
+/** HTTP statuses with which a host refuses a push body for its size or for how long it takes. */
+export const PUSH_REFUSAL_STATUSES: readonly number[] = [408, 413, 504];
+
+/**
+ * The target refused a push body for its size or its duration (HTTP 408, 413 or 504); the
+ * batched relay answers by splitting the push. Says how far the pack got before the refusal,
+ * and a size the target named in it, if any. Its code stays `HTTP_STATUS`.
+ */
+export class PushRefusedError extends HttpStatusError {
+  constructor(
+    refusal: HttpStatusError,
+    /** Pack bytes sent to the target before the refusal. */
+    readonly packBytesSent: number,
+    /** The body limit the target named in its answer, if it named one. */
+    readonly namedLimit: number | null,
+  ) {
+    super({ status: refusal.status, url: refusal.url, requestIds: refusal.requestIds }, refusal.message, 'HTTP_STATUS', { cause: refusal });
+  }
+}
+
 /** 401 / 403: missing or refused credentials. */
 export class HttpAuthError extends HttpStatusError {
   constructor(data: HttpErrorData, message: string, options?: GitSyncErrorOptions) {

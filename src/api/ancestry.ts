@@ -8,7 +8,7 @@
  */
 import type { CommitGraph } from '../pack/commit-graph.js';
 import { ancestryFromGraph } from '../pack/commit-graph.js';
-import { extractLeadingCommits } from '../pack/commit-extractor.js';
+import { fetchCommits } from '../execute/fetch-commits.js';
 import { ancestryKey, type AncestryAnswer, type AncestryQuestion } from '../plan/index.js';
 import type { ProgressCallback } from '../wire/sideband.js';
 import type { UploadPackSession } from '../protocol/upload-pack-session.js';
@@ -30,21 +30,7 @@ export interface AncestryResult {
 }
 
 async function commitsBetween(session: UploadPackSession, wants: readonly Oid[], haves: readonly Oid[], options: AncestryOptions): Promise<CommitGraph> {
-  const response = await session.fetch({
-    wants,
-    haves,
-    filter: session.supportsFilter ? 'tree:0' : null,
-    onProgress: options.onProgress,
-    signal: options.signal,
-  });
-  // Without a filter the pack brings trees and blobs after its commits: once the commits are
-  // all in, the rest is not read (nor, mostly, sent).
-  const haveSet = new Set<string>(haves);
-  const { graph } = await extractLeadingCommits(response.pack, (sofar) => sofar.coversFetch(wants, haveSet), {
-    signal: options.signal,
-    objectFormat: session.discovery.capabilities.objectFormat(),
-  });
-  return graph;
+  return (await fetchCommits(session, wants, haves, { signal: options.signal, onProgress: options.onProgress })).graph;
 }
 
 export async function answerAncestry(session: UploadPackSession, questions: readonly AncestryQuestion[], options: AncestryOptions = {}): Promise<AncestryResult> {

@@ -96,7 +96,7 @@ export function failedBeforePlan(
 
 /** The CONTRACT §5 result of a planned run, before anything is executed. */
 export function planResult(operation: SyncResult['operation'], dryRun: boolean, planning: Planning): SyncResult {
-  const { strategy } = planning;
+  const { relay } = planning;
   return {
     operation,
     mode: planning.policy.mode,
@@ -105,11 +105,11 @@ export function planResult(operation: SyncResult['operation'], dryRun: boolean, 
     target: { url: planning.target.transport.displayUrl, capabilities: planning.target.discovery.capabilities.toList(), head: null },
     plans: unapplied(planning.plans),
     ...planning.summary,
-    relay: strategy.relay,
-    relayMode: strategy.relayMode,
-    relayReason: strategy.relayReason,
-    bootstrapSuggested: strategy.bootstrapSuggested,
-    batching: isBatched(strategy.relayMode),
+    relay: relay.relay,
+    relayMode: relay.relayMode,
+    relayReason: relay.relayReason,
+    bootstrapSuggested: relay.bootstrapSuggested,
+    batching: isBatched(relay.relayMode),
     batchCount: 0,
     plannedBatchCount: 0,
     tempRefs: planning.tempRefs,

@@ -1,13 +1,13 @@
 /**
  * The shared first half of plan, sync, replicate and bootstrap: validate flags (before any
  * network traffic), list both sides, answer ancestry questions, plan every ref, and choose a
- * strategy. Sessions stay open so an executing verb can go on to push.
+ * relay. Sessions stay open so an executing verb can go on to push.
  */
 import { UnsupportedError } from '../errors.js';
 import {
   ancestryFromMap,
   ancestryQuestions,
-  chooseStrategy,
+  chooseRelay,
   guardDeletions,
   managedSourceCount,
   planActions,
@@ -19,7 +19,7 @@ import {
   type PlanPolicy,
   type PlanSummary,
   type RefPlan,
-  type StrategyChoice,
+  type RelayChoice,
   type SyncMode,
   type TrippedGuard,
 } from '../plan/index.js';
@@ -62,7 +62,7 @@ export interface Planning {
   target: ReceivePackSession;
   plans: RefPlan[];
   summary: PlanSummary;
-  strategy: StrategyChoice;
+  relay: RelayChoice;
   /** Temporary refs of an earlier batched run found on the target. */
   tempRefs: string[];
   /** Fetch requests spent answering ancestry questions. */
@@ -184,14 +184,14 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
     );
     const plans = guarded.plans;
     if (guarded.tripped !== null) onDecision?.(`plan: deletes blocked by the ${guarded.tripped} guard`);
-    const strategy = chooseStrategy({
+    const relay = chooseRelay({
       mode: policy.mode,
       plans,
       targetRefs: target.discovery.refs,
       targetMaxPackBytes: options.targetMaxPackBytes ?? null,
     });
     onDecision?.(describePlans(plans));
-    onDecision?.(`strategy: ${strategy.relayMode} (${strategy.relayReason})`);
+    onDecision?.(`relay: ${relay.relayMode} (${relay.relayReason})`);
     return {
       context,
       policy,
@@ -199,7 +199,7 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
       target,
       plans,
       summary: summarizePlans(plans),
-      strategy,
+      relay,
       tempRefs: target.discovery.refs.map((ref) => ref.name).filter((name) => name.startsWith(GITSYNC_TEMP_PREFIX)),
       ancestryRequests: ancestry.requests,
       guard: guarded.tripped,

@@ -72,7 +72,7 @@ export class RunContext {
     this.emit({ kind: 'phase', phase, step });
   }
 
-  /** A phase callback for lower layers (strategy/), or undefined when nobody listens. */
+  /** A phase callback for lower layers (execute/), or undefined when nobody listens. */
   phases(): ((phase: RunPhase, step: PhaseStep | null) => void) | undefined {
     return this.options.onProgress ? (phase, step) => this.phase(phase, step) : undefined;
   }

@@ -2,7 +2,7 @@
  * `sync`, `replicate` and `bootstrap` (CONTRACT §2-§4): plan, then execute the plan by relaying
  * the source's pack into the target. A plan with blocked refs pushes nothing.
  */
-import { GitSyncError, HttpStatusError, RefBlockedError } from '../errors.js';
+import { GitSyncError, PushRefusedError, RefBlockedError } from '../errors.js';
 import { redactUrl } from '../observe/redact.js';
 import {
   DEFAULT_MAX_REF_UPDATES,
@@ -18,8 +18,8 @@ import {
 } from '../plan/index.js';
 import { ReceivePackSession } from '../protocol/receive-pack-session.js';
 import { UploadPackSession } from '../protocol/upload-pack-session.js';
-import { executeBatched, limitFromRefusal, type BatchOptions } from '../strategy/batched.js';
-import { executePlan, type ExecuteOptions } from '../strategy/execute.js';
+import { executeBatched, type BatchOptions } from '../execute/batched.js';
+import { executePlan, type ExecuteOptions } from '../execute/execute.js';
 import { failedBeforePlan, isBatched, planResult, type ResultPlan, type SyncResult } from './plan.js';
 import { planRun, resolvePolicy, type Planning, type PlanningOptions } from './planning.js';
 import { RunContext } from './run-context.js';
@@ -198,7 +198,7 @@ async function execute(planning: Planning, result: SyncResult, options: SyncOpti
   const batchOptions = (limitBytes: number): BatchOptions => ({
     ...executeOptions,
     limitBytes,
-    strategy: options.bootstrapStrategy ?? 'first-parent',
+    placement: options.bootstrapStrategy ?? 'first-parent',
   });
   const batched = async (limitBytes: number): Promise<void> => {
     result.batching = true;
@@ -209,30 +209,27 @@ async function execute(planning: Planning, result: SyncResult, options: SyncOpti
     result.plannedBatchCount = outcome.plannedBatchCount;
     result.tempRefs = outcome.tempRefs;
   };
-  const mode = planning.strategy.relayMode;
-  if (isBatched(mode)) {
+  const relay = planning.relay.relayMode;
+  if (isBatched(relay)) {
     await batched(options.targetMaxPackBytes ?? DEFAULT_RESUME_LIMIT_BYTES);
     return;
   }
-  if (mode !== 'none') {
-    const progress = { packBytesSent: 0 };
+  if (relay !== 'none') {
     try {
-      const outcome = await executePlan(planning.source, planning.target, planning.plans, { ...executeOptions, progress });
+      const outcome = await executePlan(planning.source, planning.target, planning.plans, executeOptions);
       result.plans = appliedAll(outcome.plans);
       Object.assign(result, summarizePlans(outcome.plans));
     } catch (error) {
       // A target that refuses a one-shot push for its size or duration gets batches instead.
-      const refused = error instanceof HttpStatusError && [408, 413, 504].includes(error.status);
-      if (!refused || mode === 'ref-only') throw error;
+      if (!(error instanceof PushRefusedError)) throw error;
       // The size the server named in its answer, else a guess from how far the push got (the
       // batches shrink further if the target still refuses).
-      const named = limitFromRefusal(error);
-      const guessed = Math.max(MIN_GUESSED_LIMIT_BYTES, Math.floor(progress.packBytesSent * (error.status === 413 ? 0.9 : 0.5)));
-      const limit = named ?? guessed;
+      const guessed = Math.max(MIN_GUESSED_LIMIT_BYTES, Math.floor(error.packBytesSent * (error.status === 413 ? 0.9 : 0.5)));
+      const limit = error.namedLimit ?? guessed;
       context.decisions()?.(
-        `strategy: the target answered HTTP ${error.status} to a one-shot push after ${progress.packBytesSent} pack bytes; switching to batches of at most ${limit} bytes${named !== null ? ' (the size it named)' : ''}`,
+        `relay: the target answered HTTP ${error.status} to a one-shot push after ${error.packBytesSent} pack bytes; switching to batches of at most ${limit} bytes${error.namedLimit !== null ? ' (the size it named)' : ''}`,
       );
-      result.relayMode = mode === 'bootstrap' ? 'bootstrap-batch' : mode === 'replicate' ? 'replicate-batch' : 'incremental-batch';
+      result.relayMode = relay === 'bootstrap' ? 'bootstrap-batch' : relay === 'replicate' ? 'replicate-batch' : 'incremental-batch';
       result.relayReason = 'target-body-limit';
       await batched(limit);
       return;

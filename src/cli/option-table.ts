@@ -245,7 +245,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   },
   {
     flags: '-v, --verbose',
-    description: "explain on stderr: git-sync's decisions (strategy and why, subdivisions, retries, checkpoints) and the servers' progress, as git-sync:/source:/target: lines",
+    description: "explain on stderr: git-sync's decisions (relay choice and why, subdivisions, retries, checkpoints) and the servers' progress, as git-sync:/source:/target: lines",
     defaultValue: false,
     commands: EVERY,
   },

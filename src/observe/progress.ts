@@ -18,7 +18,7 @@ export interface ServerProgressEvent {
   transient: boolean;
 }
 
-/** git-sync explaining itself: discovery, the strategy and why, ancestry requests, subdivisions, retries, checkpoints. */
+/** git-sync explaining itself: discovery, the relay choice and why, ancestry requests, subdivisions, retries, checkpoints. */
 export interface DecisionEvent {
   kind: 'decision';
   message: string;

@@ -1,7 +1,7 @@
 /**
  * The planner: pure decisions from two ref listings, no I/O. The order of use:
  * resolvePlanPolicy (flags) -> ancestryQuestions -> [I/O answers them] -> planActions ->
- * chooseStrategy -> orderForPush / chunkRefCommands -> [push] -> applyTargetRejections ->
+ * chooseRelay -> orderForPush / chunkRefCommands -> [push] -> applyTargetRejections ->
  * summarizePlans.
  */
 
@@ -13,7 +13,22 @@ export {
   type AncestryOracle,
   type AncestryQuestion,
 } from './ancestry-questions.js';
-export { checkpointBranch, checkpointsOfManagedBranches, hasBootstrapCheckpoints } from './bootstrap-checkpoints.js';
+export { BatchSizer, FILL_SHARE, REQUEST_HEADROOM_BYTES, limitNamedIn, type Misfit } from './batch-sizer.js';
+export {
+  batchCommands,
+  batchParts,
+  checkpointBranch,
+  checkpointSegments,
+  checkpointsOfManagedBranches,
+  cutPoints,
+  extraTempRef,
+  hasBootstrapCheckpoints,
+  primaryTempRef,
+  type BatchPart,
+  type CheckpointPlacement,
+  type CommitDag,
+  type Segment,
+} from './checkpoints.js';
 export { parseByteSize } from './byte-size.js';
 export { branchNameProblem, isValidRefName, refNameProblem, type RefFormatOptions } from './check-ref-format.js';
 export { planActions, type PlanActionsInput } from './plan-actions.js';
@@ -56,13 +71,13 @@ export {
   type ScopeFlags,
 } from './ref-scope.js';
 export {
-  chooseStrategy,
+  chooseRelay,
   targetObjectHashes,
   type RelayMode,
   type RelayReason,
-  type StrategyChoice,
-  type StrategyInput,
-} from './strategy-choice.js';
+  type RelayChoice,
+  type RelayChoiceInput,
+} from './relay-choice.js';
 export {
   DEFAULT_MAX_DELETES,
   guardDeletions,

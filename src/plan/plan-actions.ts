@@ -20,7 +20,7 @@ import {
   type AncestryOracle,
   type BothSides,
 } from './ancestry-questions.js';
-import { hasBootstrapCheckpoints } from './bootstrap-checkpoints.js';
+import { hasBootstrapCheckpoints } from './checkpoints.js';
 import type { PlanInput, RefPlan } from './plan-types.js';
 import { reasons } from './reasons.js';
 import { refKind, shortBranchName, type RefKind } from './ref-kind.js';

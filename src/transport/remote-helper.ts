@@ -22,7 +22,7 @@ import type { ConnectOptions, GitConnection, Transport } from './transport.js';
 
 export type HelperEndpoint = Extract<Endpoint, { kind: 'helper' }>;
 
-type ConnectMode = 'stateless-connect' | 'connect';
+type HelperConnectCommand = 'stateless-connect' | 'connect';
 
 async function isExecutable(file: string): Promise<boolean> {
   try {
@@ -56,7 +56,7 @@ export async function findHelper(program: string, env: NodeJS.ProcessEnv): Promi
 }
 
 /** Which channel to ask the helper for, given what it offers; throws when none will do. */
-export function chooseConnectMode(where: string, program: string, capabilities: ReadonlySet<string>, service: Service, protocol: ConnectOptions['protocol']): ConnectMode {
+export function chooseHelperConnectCommand(where: string, program: string, capabilities: ReadonlySet<string>, service: Service, protocol: ConnectOptions['protocol']): HelperConnectCommand {
   const stateless = capabilities.has('stateless-connect');
   const connect = capabilities.has('connect');
   if (service === 'git-receive-pack') {
@@ -128,7 +128,7 @@ export class RemoteHelperTransport implements Transport {
     });
     try {
       const capabilities = await this.readCapabilities(connection);
-      const mode = chooseConnectMode(where, program, capabilities, service, options.protocol);
+      const mode = chooseHelperConnectCommand(where, program, capabilities, service, options.protocol);
       await connection.send(Buffer.from(`${mode} ${service}\n`));
       const reply = await connection.readLine();
       if (reply === null) throw new ProtocolError(`${where}: ${program} exited without answering "${mode} ${service}"`);

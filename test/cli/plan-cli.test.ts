@@ -43,7 +43,7 @@ describe('git-sync plan (CLI)', () => {
     assert.match(run.stdout, /^CREATE refs\/heads\/main - [0-9a-f]{8} -> new$/m);
     assert.match(run.stdout, /^summary: plan \(dry run\) mode=sync pushed=3 deleted=0 skipped=0 blocked=0 warned=0 relay=bootstrap reason=empty-target-managed-refs bootstrap-suggested max-deletes=100$/m);
     assert.match(run.stdout, /^source-head: refs\/heads\/main$/m);
-    assert.match(run.stderr, /^git-sync: strategy: bootstrap \(empty-target-managed-refs\)$/m);
+    assert.match(run.stderr, /^git-sync: relay: bootstrap \(empty-target-managed-refs\)$/m);
   });
 
   it('previews replicate with --mode replicate, overwriting without a force flag', async () => {

@@ -115,7 +115,7 @@ describe('git-sync --progress (CLI)', () => {
     assert.equal(run.code, 0, run.screen);
     assert.doesNotMatch(run.screen, /\x1b\[\d*(;\d+)*m/, 'no colour codes with NO_COLOR');
     const lines = screenLines(run.screen);
-    assert.ok(lines.includes('git-sync: strategy: bootstrap (empty-target-managed-refs)'), lines.join('\n'));
+    assert.ok(lines.includes('git-sync: relay: bootstrap (empty-target-managed-refs)'), lines.join('\n'));
     assert.ok(lines.some((line) => /^git-sync: done in \d+:\d\d: /.test(line)));
     assert.ok(lines.some((line) => /^CREATE refs\/heads\/main - [0-9a-f]{8} -> new$/.test(line)), 'the result follows on stdout');
   });
@@ -128,7 +128,7 @@ describe('git-sync --progress (CLI)', () => {
 
     const verbose = await runCli(['sync', '--progress', '-v', server.url('small'), server.url('piped-verbose')]);
     assert.equal(verbose.code, 0, verbose.stderr);
-    assert.match(verbose.stderr, /^git-sync: strategy: bootstrap \(empty-target-managed-refs\)$/m);
+    assert.match(verbose.stderr, /^git-sync: relay: bootstrap \(empty-target-managed-refs\)$/m);
     assert.match(verbose.stderr, /^git-sync: push: 1 ref command\(s\), relaying 1 want\(s\) against 0 have\(s\), atomic$/m);
     assert.match(verbose.stderr, /^git-sync: done in \d+:\d\d: 127\.0\.0\.1:\d+ → /m);
     assert.doesNotMatch(verbose.stderr, /\x1b/, 'no escape codes in a pipe');

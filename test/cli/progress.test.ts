@@ -78,13 +78,13 @@ describe('progress display', () => {
     let text = '';
     const view = await startProgress({ progress: true, verbose: true, terminal: null, stderr: (t) => (text += t), env: {}, labels });
     assert.ok(view);
-    view.listener({ kind: 'decision', message: 'strategy: bootstrap (empty-target-managed-refs)' });
+    view.listener({ kind: 'decision', message: 'relay: bootstrap (empty-target-managed-refs)' });
     view.listener({ kind: 'server', side: 'source', message: 'Compressing objects:  50% (1/2)', transient: true });
     view.listener({ kind: 'server', side: 'target', message: 'Resolving deltas: 100% (2/2), done.', transient: false });
     view.listener(transfer('source', 1024, 500, true));
     view.finish(false);
     const lines = text.trimEnd().split('\n');
-    assert.deepEqual(lines.slice(0, 2), ['git-sync: strategy: bootstrap (empty-target-managed-refs)', 'target: Resolving deltas: 100% (2/2), done.']);
+    assert.deepEqual(lines.slice(0, 2), ['git-sync: relay: bootstrap (empty-target-managed-refs)', 'target: Resolving deltas: 100% (2/2), done.']);
     assert.match(lines[2], /^git-sync: done in 0:00: src → 1.0 KiB @ 2.0 KiB\/s avg$/);
     assert.equal(lines.length, 3);
   });

@@ -39,7 +39,7 @@ describe('progress events (library)', () => {
     assert.deepEqual(phases, ['discover', 'push request 1/2', 'push request 2/2']);
 
     const decisions = events.flatMap((e) => (e.kind === 'decision' ? [e.message] : []));
-    assert.ok(decisions.includes('strategy: bootstrap (empty-target-managed-refs)'), decisions.join('\n'));
+    assert.ok(decisions.includes('relay: bootstrap (empty-target-managed-refs)'), decisions.join('\n'));
     assert.ok(decisions.includes('plan: 2 ref(s): 2 create'), decisions.join('\n'));
     assert.ok(decisions.some((m) => m.startsWith('push: 2 ref commands in 2 requests of at most 1')));
 

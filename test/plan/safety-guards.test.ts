@@ -72,7 +72,7 @@ describe('names the source must have', () => {
 
 describe('checkpoint refs of managed branches', () => {
   it('knows which branch a checkpoint holds history for', async () => {
-    const { checkpointBranch, checkpointsOfManagedBranches } = await import('../../src/plan/bootstrap-checkpoints.js');
+    const { checkpointBranch, checkpointsOfManagedBranches } = await import('../../src/plan/checkpoints.js');
     assert.equal(checkpointBranch('refs/gitsync/bootstrap/heads/main'), 'refs/heads/main');
     assert.equal(checkpointBranch('refs/gitsync/bootstrap/heads/feature/x'), 'refs/heads/feature/x');
     assert.equal(checkpointBranch('refs/gitsync/bootstrap/tips/feature/x/3-2'), 'refs/heads/feature/x');

@@ -6,7 +6,8 @@
  * pack git-sync has not checked. A failure on either side aborts the other; the target then
  * sees a truncated pack and refuses it, and no ref moves.
  */
-import { GitSyncError, PackTooLargeError, throwIfAborted } from '../errors.js';
+import { GitSyncError, HttpStatusError, PUSH_REFUSAL_STATUSES, PackTooLargeError, PushRefusedError, throwIfAborted } from '../errors.js';
+import { limitNamedIn } from '../plan/index.js';
 import { PackReader, type ObjectFormat, type PackSummary } from '../pack/pack-reader.js';
 import { PackStreamCheck } from '../pack/pack-stream-check.js';
 import type { PushCommand } from '../protocol/receive-pack.js';
@@ -42,14 +43,8 @@ export class PackOverBudgetError extends GitSyncError {
   }
 }
 
-/** How much of the current pack has left for the target (for sizing after a refusal). */
-export interface RelayProgress {
-  packBytesSent: number;
-}
-
 export interface RelayOptions {
   atomic: boolean;
-  progress?: RelayProgress;
   maxPackBytes?: number | null;
   /** The target's body limit for this push: a pack that crosses it is aborted before it does. */
   budgetBytes?: number | null;
@@ -128,12 +123,11 @@ async function* observedPack(
   watcher: PackWatcher,
   limit: number | null,
   budget: number | null,
-  progress: RelayProgress | undefined,
+  sent: { bytes: number },
   done: (summary: RelayedPack) => void,
 ): AsyncGenerator<Buffer> {
   let held: Buffer | null = null;
   let total = 0;
-  if (progress) progress.packBytesSent = 0;
   for await (const chunk of source) {
     total += chunk.length;
     if (limit !== null && total > limit) throw new PackTooLargeError(limit);
@@ -150,14 +144,14 @@ async function* observedPack(
     }
     if (held !== null) {
       yield held;
-      if (progress) progress.packBytesSent += held.length;
+      sent.bytes += held.length;
     }
     held = chunk;
   }
   done(await watcher.end());
   if (held !== null) {
     yield held;
-    if (progress) progress.packBytesSent += held.length;
+    sent.bytes += held.length;
   }
 }
 
@@ -192,7 +186,8 @@ export async function relayPush(
     const watcher =
       budget !== null && options.projectSize === true ? objectWalker(limit ?? undefined, controller.signal, format) : checksumOnly(limit ?? undefined, format);
     let summary: RelayedPack | null = null;
-    const pack = observedPack(response.pack, watcher, limit, budget, options.progress, (result) => (summary = result));
+    const sent = { bytes: 0 };
+    const pack = observedPack(response.pack, watcher, limit, budget, sent, (result) => (summary = result));
     try {
       const report = await pushCommands(target, commands, pack, { ...pushOptions, signal: controller.signal });
       return { report, pack: summary };
@@ -200,6 +195,11 @@ export async function relayPush(
       controller.abort(error);
       watcher.destroy(error instanceof Error ? error : undefined);
       await pack.return(undefined).catch(() => undefined);
+      // A host that refuses the body for its size or duration: say how far the pack got and
+      // what size the host named, for the batched relay that answers it.
+      if (error instanceof HttpStatusError && PUSH_REFUSAL_STATUSES.includes(error.status)) {
+        throw new PushRefusedError(error, sent.bytes, limitNamedIn(error.message));
+      }
       throw error;
     }
   } finally {

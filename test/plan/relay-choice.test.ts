@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ancestryFromMap, ancestryKey } from '../../src/plan/ancestry-questions.js';
 import { planActions } from '../../src/plan/plan-actions.js';
 import type { PlanFlags } from '../../src/plan/plan-policy.js';
-import { chooseStrategy, targetObjectHashes, type StrategyChoice } from '../../src/plan/strategy-choice.js';
+import { chooseRelay, targetObjectHashes, type RelayChoice } from '../../src/plan/relay-choice.js';
 import type { Oid, Ref } from '../../src/types.js';
 import { A, B, C, D, input, ref, refs } from './fixtures.js';
 
@@ -14,7 +14,7 @@ function choose(
   source: Record<string, Oid>,
   target: Record<string, Oid> | Ref[],
   targetMaxPackBytes: number | null = null,
-): StrategyChoice {
+): RelayChoice {
   const planInput = input(flags, source, target);
   const ancestry = ancestryFromMap(
     new Map([
@@ -23,11 +23,11 @@ function choose(
     ]),
   );
   const plans = planActions({ ...planInput, ancestry });
-  return chooseStrategy({ mode: planInput.mode, plans, targetRefs: planInput.targetRefs, targetMaxPackBytes });
+  return chooseRelay({ mode: planInput.mode, plans, targetRefs: planInput.targetRefs, targetMaxPackBytes });
 }
 
 test('each relay mode and reason', async (t) => {
-  const rows: Array<[string, () => StrategyChoice, StrategyChoice]> = [
+  const rows: Array<[string, () => RelayChoice, RelayChoice]> = [
     [
       'a block stops everything',
       () => choose({ mode: 'sync' }, { [MAIN]: A, 'refs/heads/x': D }, { [MAIN]: C }),
@@ -120,7 +120,7 @@ test('each relay mode and reason', async (t) => {
 });
 
 test('warn plans recorded after a push do not count as pushes', () => {
-  const choice = chooseStrategy({
+  const choice = chooseRelay({
     mode: 'sync',
     targetRefs: [],
     plans: [{ branch: null, sourceRef: 'refs/pull/1/head', targetRef: 'refs/pull/1/head', sourceHash: A, targetHash: null, kind: 'other', action: 'warn', reason: 'target rejected: deny', forced: false }],

@@ -25,7 +25,7 @@
  */
 
 import type { Oid, Ref } from '../types.js';
-import { hasBootstrapCheckpoints } from './bootstrap-checkpoints.js';
+import { hasBootstrapCheckpoints } from './checkpoints.js';
 import type { SyncMode } from './plan-policy.js';
 import { isPushPlan, type RefPlan } from './plan-types.js';
 
@@ -51,7 +51,7 @@ export type RelayReason =
   | 'forced-updates'
   | 'fast-forward-and-creates';
 
-export interface StrategyChoice {
+export interface RelayChoice {
   /** True when a source pack is fetched and streamed into the target. */
   relay: boolean;
   relayMode: RelayMode;
@@ -63,7 +63,7 @@ export interface StrategyChoice {
   bootstrapSuggested: boolean;
 }
 
-export interface StrategyInput {
+export interface RelayChoiceInput {
   mode: SyncMode;
   plans: readonly RefPlan[];
   targetRefs: readonly Ref[];
@@ -81,12 +81,12 @@ export function targetObjectHashes(targetRefs: readonly Ref[]): Set<Oid> {
   return hashes;
 }
 
-function choice(relayMode: RelayMode, relayReason: RelayReason, bootstrapSuggested: boolean): StrategyChoice {
+function choice(relayMode: RelayMode, relayReason: RelayReason, bootstrapSuggested: boolean): RelayChoice {
   const relay = relayMode !== 'none' && relayMode !== 'ref-only';
   return { relay, relayMode, relayReason, bootstrapSuggested };
 }
 
-export function chooseStrategy(input: StrategyInput): StrategyChoice {
+export function chooseRelay(input: RelayChoiceInput): RelayChoice {
   const { mode, plans } = input;
   const pushes = plans.filter(isPushPlan);
   if (plans.some((plan) => plan.action === 'block')) return choice('none', 'blocked-refs', false);

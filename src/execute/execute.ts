@@ -28,7 +28,7 @@ import type { UploadPackSession } from '../protocol/upload-pack-session.js';
 import type { PhaseStep, RunPhase } from '../observe/progress.js';
 import type { StatsRecorder } from '../observe/stats.js';
 import type { Oid } from '../types.js';
-import { relayPush, type RelayProgress } from './relay.js';
+import { relayPush } from './relay.js';
 
 /** How often `--force-blind` re-reads the target and tries again after a moved ref. */
 const BLIND_ATTEMPTS = 3;
@@ -49,8 +49,6 @@ export interface ExecuteOptions {
   onPhase?: (phase: RunPhase, step: PhaseStep | null) => void;
   /** Objects the target holds beyond its advertised refs (pushed earlier in this run). */
   extraHaves?: Iterable<Oid>;
-  /** Updated as pack bytes leave for the target: how far a refused push got. */
-  progress?: RelayProgress;
 }
 
 export interface ExecuteOutcome {
@@ -96,7 +94,6 @@ export async function executePlan(
         signal: options.signal,
         onSourceProgress: options.onSourceProgress,
         onTargetProgress: options.onTargetProgress,
-        progress: options.progress,
       });
       const failure = pushReportError(report, chunk);
       if (failure instanceof TargetRefMovedError && options.force === 'blind' && attempt < BLIND_ATTEMPTS && !options.bestEffort) {

@@ -1,0 +1,190 @@
+/**
+ * Batched relay (docs/architecture.md, "Batched relay"): when one push would exceed the target's
+ * body limit, the branches' history goes over in checkpoints. Each checkpoint is pushed to a
+ * temporary ref (`refs/gitsync/bootstrap/heads/<branch>`) with a pack fetched against
+ * everything the target already holds (its refs, and every checkpoint pushed so far), so
+ * consecutive packs never repeat an object. When every branch is across, the real refs are
+ * created, updated or overwritten (and tags, other refs and prunes follow) in a cutover push,
+ * then the temporary refs are deleted. A rerun after an interruption finds the temporary refs,
+ * fetches only what lies beyond them, and finishes.
+ *
+ * The decisions are pure and live in plan/: where history is cut and which temporary refs hold
+ * it (`plan/checkpoints.ts`), and how many checkpoints go into each push (`plan/batch-sizer.ts`).
+ * This file is the loop that carries them out.
+ */
+import { UnsupportedError, PushRefusedError, throwIfAborted } from '../errors.js';
+import {
+  BOOTSTRAP_TEMP_PREFIX,
+  BatchSizer,
+  batchCommands,
+  batchParts,
+  checkpointSegments,
+  orderForPush,
+  targetObjectHashes,
+  type BatchPart,
+  type CheckpointPlacement,
+  type DeletePlan,
+  type Misfit,
+  type PushPlan,
+  type RefPlan,
+} from '../plan/index.js';
+import type { ReceivePackSession } from '../protocol/receive-pack-session.js';
+import { pushReportError } from '../protocol/report-status.js';
+import type { UploadPackSession } from '../protocol/upload-pack-session.js';
+import type { Oid } from '../types.js';
+import { executePlan, type ExecuteOptions, type ExecuteOutcome } from './execute.js';
+import { fetchCommits } from './fetch-commits.js';
+import { PackOverBudgetError, relayPush } from './relay.js';
+
+export interface BatchOptions extends ExecuteOptions {
+  /** The target's body limit in bytes. */
+  limitBytes: number;
+  placement: CheckpointPlacement;
+}
+
+export interface BatchOutcome extends ExecuteOutcome {
+  /** Checkpoint pushes that landed in this run. */
+  batchCount: number;
+  /** Checkpoint pushes this run expects in all: the latest estimate from evidence, at least `batchCount` at the end. */
+  plannedBatchCount: number;
+  /** Temporary refs this run used (all deleted when it succeeds). */
+  tempRefs: string[];
+}
+
+/** What a range that did not fit tells the sizer, and how -v says it. */
+function misfitOf(error: PackOverBudgetError | PushRefusedError, limit: number): { misfit: Misfit; said: string } {
+  if (error instanceof PushRefusedError) {
+    return { misfit: { kind: 'refused', status: error.status, namedLimit: error.namedLimit }, said: `the target answered HTTP ${error.status}` };
+  }
+  const budget = `its ${error.budgetBytes}-byte budget (the ${limit}-byte limit less ${limit - error.budgetBytes} for the request)`;
+  if (error.how === 'projected' && error.projectedBytes !== null) {
+    return {
+      misfit: { kind: 'projected', sentBytes: error.sentBytes, projectedBytes: error.projectedBytes },
+      said: `its first ${error.sentBytes} bytes project the pack at ${error.projectedBytes} bytes, past ${budget}`,
+    };
+  }
+  return { misfit: { kind: 'crossed', sentBytes: error.sentBytes }, said: `the pack reached ${error.sentBytes} bytes, past ${budget}` };
+}
+
+/** The one checkpoint that cannot be split, named, with what would let it through. */
+function indivisible(parts: readonly BatchPart[], graph: { idOf(i: number): string; parentIndicesOf(i: number): number[] }, placement: CheckpointPlacement, limit: number, cause: unknown): UnsupportedError {
+  const last = parts[parts.length - 1]!;
+  const commit = last.segment.cuts[last.last]!;
+  const merge = placement === 'first-parent' && graph.parentIndicesOf(commit).length > 1;
+  const what = merge ? ' (a merge: its side branch comes with it; --bootstrap-strategy topo splits side branches)' : '';
+  return new UnsupportedError(
+    `${last.segment.plan.targetRef}: commit ${graph.idOf(commit).slice(0, 12)} alone needs more than the target's limit of ${limit} bytes${what}; raise --target-max-pack-bytes or the target's body limit`,
+    { cause },
+  );
+}
+
+export async function executeBatched(
+  source: UploadPackSession,
+  target: ReceivePackSession,
+  plans: readonly RefPlan[],
+  options: BatchOptions,
+): Promise<BatchOutcome> {
+  const decide = options.onDecision ?? (() => undefined);
+  const { protocol, capabilities } = source.discovery;
+  if (protocol === 'v1' && !capabilities.has('allow-reachable-sha1-in-want')) {
+    throw new UnsupportedError(
+      `${source.displayUrl}: batching needs the source to serve commits that are not ref tips, which it refuses over protocol v1; use --protocol v2 (or auto) or enable uploadpack.allowReachableSHA1InWant on the source`,
+    );
+  }
+  const ordered = orderForPush(plans, source.discovery.head);
+  const branches = ordered.filter((plan): plan is PushPlan & { sourceHash: Oid } => plan.kind === 'branch' && plan.action !== 'delete' && plan.sourceHash !== null);
+  const have = targetObjectHashes(target.discovery.refs);
+  const tempValues = new Map<string, Oid>(target.discovery.refs.filter((ref) => ref.name.startsWith(BOOTSTRAP_TEMP_PREFIX)).map((ref) => [ref.name, ref.hash]));
+  const usedTemps = new Set<string>();
+  const outcome: BatchOutcome = { plans: [...plans], batchCount: 0, plannedBatchCount: 0, tempRefs: [] };
+  if (tempValues.size > 0) decide(`batch: resuming from ${tempValues.size} checkpoint ref(s) left on the target`);
+
+  const wants = [...new Set(branches.map((plan) => plan.sourceHash))].filter((hash) => !have.has(hash));
+  if (wants.length > 0) {
+    decide(
+      source.supportsFilter
+        ? 'batch: fetching the commits the target lacks (filter tree:0) to place checkpoints'
+        : "batch: the source offers no commit filter; reading its pack's commits to place checkpoints (the trees and blobs after them are left unread)",
+    );
+    options.onPhase?.('checkpoints', null);
+    const { graph, ordinaryPackBytes } = await fetchCommits(source, wants, [...have], { signal: options.signal });
+    const segments = checkpointSegments(graph, branches, options.placement);
+    const total = segments.reduce((sum, segment) => sum + segment.cuts.length, 0);
+    for (const segment of segments) {
+      decide(`batch: ${segment.plan.targetRef}: ${segment.cuts.length} commit(s) to send (${options.placement}) under a limit of ${options.limitBytes} bytes`);
+    }
+    const sizer = new BatchSizer(options.limitBytes, total, ordinaryPackBytes);
+    for (let done = -1; done < total - 1; ) {
+      throwIfAborted(options.signal);
+      const end = sizer.nextEnd(done);
+      const span = end - done;
+      const batch = outcome.batchCount + 1;
+      const parts = batchParts(graph, segments, done + 1, end, options.placement);
+      const commands = batchCommands(graph, parts, batch, tempValues).map((command) => ({ ...command, newHash: command.newHash as Oid, oldHash: command.oldHash as Oid | null }));
+      outcome.plannedBatchCount = sizer.planned(outcome.batchCount, done);
+      const described = parts.map((part) => `${part.segment.plan.targetRef} commits ${part.first + 1}-${part.last + 1} of ${part.segment.cuts.length} -> ${part.segment.tempRef}`);
+      decide(`batch ${batch}${outcome.plannedBatchCount > 0 ? `/${outcome.plannedBatchCount}` : ''}: ${described.join('; ')}`);
+      options.onPhase?.('push', { unit: 'batch', index: batch, total: outcome.plannedBatchCount > 0 ? outcome.plannedBatchCount : null });
+      let result: Awaited<ReturnType<typeof relayPush>>;
+      try {
+        result = await relayPush(source, target, commands, commands.map((command) => command.newHash).filter((hash) => !have.has(hash)), [...have], {
+          atomic: target.discovery.features.atomic,
+          budgetBytes: sizer.budget,
+          // While the range is a guess, project its size early; a range sized from a landed
+          // batch is only stopped where it crosses the budget.
+          projectSize: sizer.guessing,
+          maxPackBytes: options.maxPackBytes,
+          stats: options.stats,
+          signal: options.signal,
+          onSourceProgress: options.onSourceProgress,
+          onTargetProgress: options.onTargetProgress,
+        });
+      } catch (error) {
+        if (!(error instanceof PackOverBudgetError || error instanceof PushRefusedError)) throw error;
+        const limit = sizer.limit;
+        const { misfit, said } = misfitOf(error, limit);
+        const step = sizer.misfit(span, misfit);
+        if (sizer.limit !== limit) decide(`batch: the target named its limit: ${sizer.limit} bytes (was ${limit})`);
+        if (step === null) throw indivisible(parts, graph, options.placement, sizer.limit, error);
+        decide(`batch ${batch}: ${span} commit(s) do not fit (${said}); subdividing to ${step}`);
+        continue;
+      }
+      const failure = pushReportError(result.report, commands);
+      if (failure !== null) throw failure;
+      outcome.batchCount += 1;
+      for (const command of commands) {
+        tempValues.set(command.ref, command.newHash);
+        usedTemps.add(command.ref);
+        have.add(command.newHash);
+      }
+      const bytes = result.pack?.bytes ?? 0;
+      const before = sizer.step;
+      const next = sizer.fitted(span, bytes);
+      decide(`batch ${batch}: ${bytes} bytes for ${span} commit(s)${next !== before ? `; next batches of ${next} commit(s)` : ''}`);
+      done = end;
+    }
+  }
+  outcome.plannedBatchCount = Math.max(outcome.plannedBatchCount, outcome.batchCount);
+
+  // Cutover: real refs (their objects are across now), tags and other refs, then the temporaries.
+  decide(`batch: cutover of ${ordered.length} ref(s)`);
+  const cutover = await executePlan(source, target, plans, { ...options, extraHaves: have });
+  const temps = [...tempValues].map(([name, hash]): DeletePlan => ({
+    branch: null,
+    sourceRef: null,
+    targetRef: name,
+    kind: 'other',
+    action: 'delete',
+    reason: `${hash.slice(0, 8)} -> deleted`,
+    sourceHash: null,
+    targetHash: hash,
+    forced: false,
+  }));
+  if (temps.length > 0) {
+    decide(`batch: deleting ${temps.length} checkpoint ref(s)`);
+    await executePlan(source, target, temps, { ...options, bestEffort: false, extraHaves: have });
+  }
+  outcome.plans = cutover.plans;
+  outcome.tempRefs = [...new Set([...usedTemps, ...tempValues.keys()])].sort();
+  return outcome;
+}
