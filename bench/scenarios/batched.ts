@@ -59,7 +59,7 @@ interface PackFloor {
 /**
  * What the source server itself spends on the packs, with no network and no target: its own
  * `git pack-objects` for `ranges` consecutive, equal slices of the default branch's first-parent
- * history, each self-contained (no thin pack: DESIGN), one after another, against the whole
+ * history, each self-contained (no thin pack: docs/architecture.md, "The relay"), one after another, against the whole
  * history in one pack (which reuses the on-disk pack verbatim). A batched relay of history
  * cannot take less than the first figure, whatever the client does.
  */

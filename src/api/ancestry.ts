@@ -1,6 +1,6 @@
 /**
- * Answers the planner's ancestry questions with commits-only fetches (DESIGN "Ancestry without
- * materializing"). One shared request first: every source tip wanted, every questioned target
+ * Answers the planner's ancestry questions with commits-only fetches (docs/architecture.md, "Ancestry
+ * without materializing"). One shared request first: every source tip wanted, every questioned target
  * tip as a have. Questions that pack cannot settle get one request per target tip, with that tip
  * as the only have, which always settles them. Without `filter` support the ordinary pack is read
  * up to its first tree or blob, once its commits are all in (they come first), and only its

@@ -7,7 +7,7 @@ import type { SideCredentials } from '../transport/open.js';
 import type { ProtocolPreference } from '../types.js';
 
 export interface EndpointOptions extends SideCredentials {
-  /** A URL or path git accepts (CONTRACT §1). */
+  /** A URL or path git accepts (docs/usage.md, "Sources and targets"). */
   url: string;
 }
 
@@ -38,7 +38,7 @@ export interface CommonOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Which source refs an operation reads (CONTRACT §2, §3). */
+/** Which source refs an operation reads (docs/usage.md, "Commands", §3). */
 export interface RefSelection {
   /** Short branch names; all branches when absent or empty. */
   branches?: readonly string[];

@@ -1,4 +1,4 @@
-/** `plan`: exactly what sync (or replicate) would do, pushing nothing (CONTRACT §2, §5). */
+/** `plan`: exactly what sync (or replicate) would do, pushing nothing (docs/usage.md, "Commands", §5). */
 import { GitSyncError } from '../errors.js';
 import { redactUrl } from '../observe/redact.js';
 import type { PlanSummary, RefPlan, RelayMode, RelayReason, SyncMode } from '../plan/index.js';
@@ -20,7 +20,7 @@ export interface PlanOptions extends PlanningOptions {
  */
 export type ResultPlan = RefPlan & { applied: boolean | null };
 
-/** The CONTRACT §5 result shared by plan, sync, replicate and bootstrap. */
+/** The docs/json.md result shared by plan, sync, replicate and bootstrap. */
 export interface SyncResult extends PlanSummary, Observed {
   operation: 'sync' | 'plan' | 'replicate' | 'bootstrap';
   /** What the run does (for plan: what it previews): sync, replicate or bootstrap rules. */
@@ -94,7 +94,7 @@ export function failedBeforePlan(
   };
 }
 
-/** The CONTRACT §5 result of a planned run, before anything is executed. */
+/** The docs/json.md result of a planned run, before anything is executed. */
 export function planResult(operation: SyncResult['operation'], dryRun: boolean, planning: Planning): SyncResult {
   const { relay } = planning;
   return {

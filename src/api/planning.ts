@@ -31,7 +31,7 @@ import { assertDifferentRepositories } from './same-repository.js';
 import type { CommonOptions, EndpointOptions } from './options.js';
 import { RunContext } from './run-context.js';
 
-/** Flags shared by sync, plan, replicate and bootstrap (CONTRACT §2). */
+/** Flags shared by sync, plan, replicate and bootstrap (docs/usage.md, "Commands"). */
 export interface SyncScopeOptions {
   branches?: readonly string[];
   /** `--map src:dst` entries. */

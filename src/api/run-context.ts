@@ -43,7 +43,7 @@ export class RunContext {
 
   /**
    * The operation succeeded: credentials that git's credential helper supplied are approved
-   * (stored) now, never earlier (CONTRACT §7). Verbs call this just before returning a result.
+   * (stored) now, never earlier (docs/usage.md, "Authentication, redirects, proxies, TLS and tracing"). Verbs call this just before returning a result.
    */
   async succeeded(): Promise<void> {
     for (const transport of this.transports) await transport.approveCredentials?.();

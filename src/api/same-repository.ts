@@ -1,5 +1,5 @@
 /**
- * Whether a source and a target name the same repository (CONTRACT §1: refused before any
+ * Whether a source and a target name the same repository (docs/usage.md, "Sources and targets": refused before any
  * network traffic). Both are parsed by the one endpoint grammar (`transport/endpoint.ts`) and
  * compared by identity; a local path is first replaced by its real path, so `./a.git` and `./a`
  * are two repositories, while a symlink, `./repo` and `/abs/repo`, or a work tree and its

@@ -1,5 +1,5 @@
 /**
- * `sync`, `replicate` and `bootstrap` (CONTRACT §2-§4): plan, then execute the plan by relaying
+ * `sync`, `replicate` and `bootstrap` (docs/usage.md, "Commands"-§4): plan, then execute the plan by relaying
  * the source's pack into the target. A plan with blocked refs pushes nothing.
  */
 import { GitSyncError, PushRefusedError, RefBlockedError } from '../errors.js';

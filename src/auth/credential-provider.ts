@@ -1,5 +1,5 @@
 /**
- * Where HTTP credentials come from when the user gave none (CONTRACT §7): something that can
+ * Where HTTP credentials come from when the user gave none (docs/usage.md, "Authentication, redirects, proxies, TLS and tracing"): something that can
  * fill a credential for a host after it answered 401, and be told afterwards whether the
  * credential worked (approve) or was refused (reject). `git credential` is the default
  * (`credential-helper.ts`); a library caller may plug in its own, e.g. a token vault.

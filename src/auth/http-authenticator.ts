@@ -1,6 +1,6 @@
 /**
  * Which `Authorization` header an HTTP request carries, and what happens to credentials after
- * the server answers (CONTRACT §7):
+ * the server answers (docs/usage.md, "Authentication, redirects, proxies, TLS and tracing"):
  *
  * - credentials the user gave (flags, `GITSYNC_*` env, the URL) belong to the origin of the URL
  *   the user named, and go to no other origin (scheme, host and port, as curl decides);

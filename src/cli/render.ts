@@ -1,4 +1,4 @@
-/** Text and JSON renderings of results (CONTRACT §5). */
+/** Text and JSON renderings of results (docs/json.md). */
 import type { FetchResult } from '../api/fetch.js';
 import type { ResultPlan, SyncResult } from '../api/plan.js';
 import type { ProbeResult } from '../api/probe.js';
@@ -73,7 +73,7 @@ export function renderFetchText(result: FetchResult): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The JSON of a failed probe: every key present, absent values null (CONTRACT §5). */
+/** The JSON of a failed probe: every key present, absent values null (docs/json.md). */
 export function failedProbeJson(url: string | null, error: { code: string; message: string }): object {
   return {
     source: url === null ? null : { url, protocol: null, head: null, capabilities: [] },
@@ -108,7 +108,7 @@ function outcomeNote(result: SyncResult, plan: ResultPlan): string {
   return '';
 }
 
-/** CONTRACT §5 text: `ACTION targetRef - reason` per ref, a summary line, then details. */
+/** docs/json.md text: `ACTION targetRef - reason` per ref, a summary line, then details. */
 export function renderSyncText(result: SyncResult): string {
   const lines = result.plans.map((plan) => `${plan.action.toUpperCase()} ${plan.targetRef} - ${plan.reason}${outcomeNote(result, plan)}`);
   const counts = `pushed=${result.pushed} deleted=${result.deleted} skipped=${result.skipped} blocked=${result.blocked} warned=${result.warned}`;

@@ -1,5 +1,5 @@
 /**
- * The relay (DESIGN "Flow of one run"): one upload-pack fetch whose pack streams, chunk by chunk,
+ * The relay (docs/architecture.md, "The relay"): one upload-pack fetch whose pack streams, chunk by chunk,
  * into one receive-pack request. A PackReader watches the bytes as they pass — it counts
  * objects, enforces `maxPackBytes` before a chunk that would cross it is sent, and verifies the
  * trailing checksum before the last chunk is released, so the target never receives a complete

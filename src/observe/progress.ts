@@ -1,5 +1,5 @@
 /**
- * Progress events: what a running verb tells its caller through `onProgress` (CONTRACT §8). The
+ * Progress events: what a running verb tells its caller through `onProgress` (docs/usage.md, "Progress and verbose output"). The
  * library never prints; the CLI draws these on stderr (src/cli/progress.ts), an embedding
  * program does what it likes with them.
  *

@@ -1,6 +1,6 @@
 /**
  * Transfer statistics, counted where the bytes really pass (transports wrap every request and
- * response body), grouped by phase as CONTRACT §5 names them.
+ * response body), grouped by phase as docs/json.md names them.
  */
 
 export type Side = 'source' | 'target';

@@ -1,6 +1,6 @@
 /**
- * A compact commit graph built while a pack streams by (DESIGN "Ancestry without
- * materializing"): object ids in one Buffer, parent lists as ids in a second Buffer with start
+ * A compact commit graph built while a pack streams by (docs/architecture.md, "Ancestry
+ * without materializing"): object ids in one Buffer, parent lists as ids in a second Buffer with start
  * offsets in a typed array, and — once built — parent indices in an Int32Array plus an
  * open-addressing hash table for id lookups. About 60 bytes per commit; no objects per commit.
  */

@@ -1,6 +1,6 @@
 /**
  * Writing packs. git-sync relays the source's pack bytes untouched; the only pack it makes
- * itself is the empty one a push of ref-only commands still has to send (DESIGN, "Target").
+ * itself is the empty one a push of ref-only commands still has to send (docs/architecture.md, "Relay choices").
  */
 import { createHash } from 'node:crypto';
 import { PACK_HEADER_LENGTH, type ObjectFormat } from './pack-format.js';

@@ -1,6 +1,6 @@
 /**
  * Phase one of planning: which "is the target tip an ancestor of the source tip?" questions the
- * I/O layer must answer (DESIGN: fetch commits with `want source`, `have target`) before
+ * I/O layer must answer (docs/architecture.md, "Ancestry without materializing": commits fetched with `want source`, `have target`) before
  * planActions can decide branch updates. Tags and other refs never need one: any change to them
  * is a retarget.
  */

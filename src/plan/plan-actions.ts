@@ -1,5 +1,5 @@
 /**
- * Phase two of planning: one action per managed target ref (CONTRACT §3), given the ancestry
+ * Phase two of planning: one action per managed target ref (docs/usage.md, "How each ref is decided"), given the ancestry
  * answers for the questions ancestryQuestions asked.
  *
  * - sync: skip / create / fast-forward update; a non-fast-forward branch or a differing tag or

@@ -1,4 +1,4 @@
-/** The counts of a run (CONTRACT §5: pushed, deleted, skipped, blocked, warned). */
+/** The counts of a run (docs/json.md: pushed, deleted, skipped, blocked, warned). */
 
 import type { RefPlan } from './plan-types.js';
 

@@ -1,6 +1,6 @@
 /**
  * One planned ref. The union is discriminated by `action`; every variant has exactly the keys of
- * a CONTRACT §5 `plans[]` entry, created in that order, so `JSON.stringify` is the contract.
+ * a docs/json.md `plans[]` entry, created in that order, so `JSON.stringify` is the contract.
  */
 
 import type { Oid, Ref, RefName } from '../types.js';

@@ -1,4 +1,4 @@
-/** The human reasons attached to plans (CONTRACT §3 examples), hashes shortened to 8 characters. */
+/** The human reasons attached to plans (docs/usage.md, "How each ref is decided" examples), hashes shortened to 8 characters. */
 
 import type { Oid, RefName } from '../types.js';
 import type { RefKind } from './ref-kind.js';

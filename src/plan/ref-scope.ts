@@ -1,5 +1,5 @@
 /**
- * Which refs a run manages (CONTRACT §3): branches (all, or `--branch`), plus `--map` entries,
+ * Which refs a run manages (docs/usage.md, "How each ref is decided"): branches (all, or `--branch`), plus `--map` entries,
  * plus `refs/tags/*` with `--tags`, plus every `refs/*` with `--all-refs`, minus
  * `--exclude-ref-prefix` (which never touches an explicit `--map` entry).
  *

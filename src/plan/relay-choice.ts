@@ -1,5 +1,5 @@
 /**
- * Which relay a plan needs (CONTRACT §4, DESIGN "Strategies"), decided from the plans and the
+ * Which relay a plan needs (docs/architecture.md, "One run", docs/architecture.md, "Relay choices"), decided from the plans and the
  * target's listing alone. Checked in this order:
  *
  * | condition                                                        | relayMode            | relayReason                 |

@@ -1,5 +1,5 @@
 /**
- * Endpoint parsing (CONTRACT §1): what git accepts as a remote, classified by transport, and the
+ * Endpoint parsing (docs/usage.md, "Sources and targets"): what git accepts as a remote, classified by transport, and the
  * identity of the repository an endpoint names. The one URL grammar of the project: connecting
  * and telling two locations apart both start here. Pure: nothing here touches the network or
  * the file system (real paths of local repositories are the caller's: api/same-repository.ts).

@@ -2,7 +2,7 @@
  * Local paths and file:// URLs: `git upload-pack <path>` / `git receive-pack <path>` as child
  * processes, spoken to over their stdin/stdout exactly like a remote over ssh. Protocol v2 is
  * asked for with `GIT_PROTOCOL=version=2`. A target path that does not exist yet becomes an
- * empty bare repository (CONTRACT §1: a local mirror needs no server).
+ * empty bare repository (docs/usage.md, "Sources and targets": a local mirror needs no server).
  */
 import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 /**
- * Chooses the transport for an endpoint (CONTRACT §1) and applies the side's credentials (HTTP
+ * Chooses the transport for an endpoint (docs/usage.md, "Sources and targets") and applies the side's credentials (HTTP
  * only: ssh brings its own keys, local paths and git:// need none, helpers do their own).
  */
 import type { CredentialProvider } from '../auth/credential-provider.js';
@@ -13,7 +13,7 @@ import { RemoteHelperTransport } from './remote-helper.js';
 import { SshTransport } from './ssh.js';
 import type { Transport } from './transport.js';
 
-/** How one side authenticates and connects over HTTP (CONTRACT §7). */
+/** How one side authenticates and connects over HTTP (docs/usage.md, "Authentication, redirects, proxies, TLS and tracing"). */
 export interface SideCredentials {
   /** Basic-auth password or personal access token. */
   token?: string | null;

@@ -1,5 +1,5 @@
 /**
- * The library's credential hook (CONTRACT §7, §8): a caller's own CredentialProvider is asked
+ * The library's credential hook (docs/usage.md, "Authentication, redirects, proxies, TLS and tracing", §8): a caller's own CredentialProvider is asked
  * after a 401, and told approve only when the whole operation succeeded, reject after a refusal.
  */
 import assert from 'node:assert/strict';

@@ -14,7 +14,7 @@ describe('git-sync fetch (CLI)', () => {
   });
   after(async () => server.close());
 
-  it('prints CONTRACT JSON: wants, haves, pack bytes, object counts', async () => {
+  it('prints the JSON of docs/json.md: wants, haves, pack bytes, object counts', async () => {
     const run = await runCli(['fetch', '--json', '--tags', '--stats', server.url('source')]);
     assert.equal(run.code, 0, run.stderr);
     const json = JSON.parse(run.stdout);

@@ -18,7 +18,7 @@ describe('git-sync plan (CLI)', () => {
   });
   after(async () => server.close());
 
-  it('exits 0 with blocked refs and prints CONTRACT JSON', async () => {
+  it('exits 0 with blocked refs and prints the JSON of docs/json.md', async () => {
     const run = await runCli(['plan', '--json', '--tags', server.url('source'), server.url('target')]);
     assert.equal(run.code, 0, run.stderr);
     const json = JSON.parse(run.stdout);

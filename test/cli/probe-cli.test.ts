@@ -19,7 +19,7 @@ describe('git-sync probe (CLI)', () => {
     await authServer.close();
   });
 
-  it('prints CONTRACT JSON with every key, error null', async () => {
+  it('prints the JSON of docs/json.md with every key, error null', async () => {
     const run = await runCli(['probe', '--json', '--tags', '--stats', '--measure-memory', server.url('source'), server.url('source')]);
     assert.equal(run.code, 0, run.stderr);
     const json = JSON.parse(run.stdout);

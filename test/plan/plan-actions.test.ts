@@ -28,7 +28,7 @@ function summary(plans: RefPlan[]): Array<[string, string, string | null]> {
 
 const MAIN = 'refs/heads/main';
 
-test('CONTRACT §3 table, one row at a time', async (t) => {
+test('docs/usage.md, "How each ref is decided" table, one row at a time', async (t) => {
   const rows: Array<{
     name: string;
     flags: PlanFlags;
@@ -157,7 +157,7 @@ test('CONTRACT §3 table, one row at a time', async (t) => {
   }
 });
 
-test('a plan serialises to exactly the CONTRACT §5 keys, in order', () => {
+test('a plan serialises to exactly the docs/json.md keys, in order', () => {
   const [entry] = plan({ mode: 'sync' }, { [MAIN]: A }, {});
   assert.equal(
     JSON.stringify(entry),

@@ -17,7 +17,7 @@ describe('deletion guards', () => {
     assert.equal(guarded.tripped, 'empty-source');
     assert.deepEqual(guarded.plans.map((p) => p.action), ['block', 'block', 'block']);
     assert.match(guarded.plans[0]!.reason, /source lists no managed refs/);
-    // The plan keeps CONTRACT's key order.
+    // The plan keeps the key order of docs/json.md.
     assert.deepEqual(Object.keys(guarded.plans[0]!), Object.keys(planned[0]!));
     assert.equal(guardDeletions(planned, { maxDeletes: 100, allowEmptySource: true }, 0).tripped, null);
   });
