@@ -24,6 +24,18 @@ export type ErrorCode =
   | 'TARGET_REJECTED'
   | 'TARGET_REF_MOVED';
 
+/**
+ * A next step the caller can take, as data: the library's messages never name command-line
+ * flags; the CLI words advice with its own (cli/advice.ts), an embedding program with its own.
+ */
+export type Advice =
+  /** Credentials for a side: `missing` (none were sent), `refused` (401 to given ones), `forbidden` (403), `helper-refused` (git's helper's were refused). */
+  | { kind: 'credentials'; side: 'source' | 'target'; situation: 'missing' | 'refused' | 'forbidden' | 'helper-refused' }
+  /** Follow an `info/refs` redirect for every later request of that side. */
+  | { kind: 'follow-redirect'; side: 'source' | 'target' }
+  /** Do not verify that side's TLS certificate (the last resort after trusting its CA). */
+  | { kind: 'skip-tls-verify'; side: 'source' | 'target' };
+
 export interface GitSyncErrorOptions {
   cause?: unknown;
 }
@@ -36,6 +48,8 @@ export class GitSyncError extends Error {
    * target did), or null. The CLI prints it with the error.
    */
   result: unknown = null;
+  /** A next step that is the caller's to word (a flag, an option), or null. */
+  advice: Advice | null = null;
   constructor(code: ErrorCode, message: string, options: GitSyncErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;

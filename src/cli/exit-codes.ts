@@ -1,6 +1,7 @@
-/** CONTRACT §6: how outcomes map to exit codes, and errors to one line on stderr. */
+/** docs/json.md, "error": how outcomes map to exit codes, and errors to one line on stderr. */
 import { GitSyncError } from '../errors.js';
 import { redactSecrets } from '../observe/redact.js';
+import { adviceText } from './advice.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -19,9 +20,13 @@ export interface ErrorReport {
   message: string;
 }
 
-/** The error as CONTRACT's `{code, message}`, secrets scrubbed once more as a last line of defence. */
+/** The error as docs/json.md's `{code, message}`, secrets scrubbed once more as a last line of defence. */
 export function errorReport(error: unknown, secrets: readonly (string | undefined)[]): ErrorReport {
-  if (error instanceof GitSyncError) return { code: error.code, message: redactSecrets(error.message, secrets) };
+  if (error instanceof GitSyncError) {
+    // The library says what happened; the next step that is one of our flags is ours to add.
+    const advice = error.advice === null ? '' : `; ${adviceText(error.advice)}`;
+    return { code: error.code, message: redactSecrets(`${error.message}${advice}`, secrets) };
+  }
   const message = error instanceof Error ? error.message : String(error);
   return { code: 'INTERNAL', message: redactSecrets(message, secrets) };
 }

@@ -1,5 +1,5 @@
 /**
- * Proxies and TLS (CONTRACT §7): `HTTP_PROXY` carries http:// requests in absolute form,
+ * Proxies and TLS (docs/usage.md, "Authentication, redirects, proxies, TLS and tracing"): `HTTP_PROXY` carries http:// requests in absolute form,
  * `HTTPS_PROXY` tunnels https:// with CONNECT, `NO_PROXY` exempts hosts; certificates are
  * verified unless a side's `--*-insecure-skip-tls-verify` says otherwise, and a private CA is
  * trusted through `NODE_EXTRA_CA_CERTS`. Everything on loopback: a recording proxy, a
@@ -103,7 +103,7 @@ describe('git-sync through proxies and TLS (CLI)', () => {
     const refused = log.keep('tls refused', await runCli(['probe', '--json', '--source-token', TOKEN, secure.url('source')]));
     assert.equal(refused.code, 1);
     assert.equal(JSON.parse(refused.stdout).error.code, 'NETWORK');
-    assert.match(refused.stderr, /self-signed certificate.*trust its CA with NODE_EXTRA_CA_CERTS=\/path\/to\/ca\.pem, or pass --source-insecure-skip-tls-verify/);
+    assert.match(refused.stderr, /self-signed certificate.*trust its CA with NODE_EXTRA_CA_CERTS=\/path\/to\/ca\.pem; or pass --source-insecure-skip-tls-verify/);
 
     const skipped = log.keep('tls skip flag', await runCli(['probe', '--source-token', TOKEN, '--source-insecure-skip-tls-verify', secure.url('source')]));
     assert.equal(skipped.code, 0, skipped.stderr);

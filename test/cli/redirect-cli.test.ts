@@ -1,5 +1,5 @@
 /**
- * Redirects (CONTRACT §7): `info/refs` redirects are followed, later requests stay on the URL as
+ * Redirects (docs/usage.md, "Authentication, redirects, proxies, TLS and tracing"): `info/refs` redirects are followed, later requests stay on the URL as
  * given unless `--*-follow-info-refs-redirect` says otherwise, and `Authorization` never goes to
  * another host than the one it was given for. Two hosts on loopback: 127.0.0.1 and 127.0.0.2.
  */
@@ -108,7 +108,7 @@ describe('git-sync and redirects (CLI)', () => {
     const refused = log.keep('post redirect', await runCli(['probe', '--json', firstAll.url('source')]));
     assert.equal(refused.code, 1);
     assert.equal(JSON.parse(refused.stdout).error.code, 'HTTP_STATUS');
-    assert.match(refused.stderr, /POST http:\/\/127\.0\.0\.1:\d+\/source\.git\/git-upload-pack: HTTP 307 redirect to http:\/\/127\.0\.0\.2:\d+\/source\.git\/git-upload-pack; use the final repository URL, or pass --source-follow-info-refs-redirect/);
+    assert.match(refused.stderr, /POST http:\/\/127\.0\.0\.1:\d+\/source\.git\/git-upload-pack: HTTP 307 redirect to http:\/\/127\.0\.0\.2:\d+\/source\.git\/git-upload-pack; use the final repository URL; or pass --source-follow-info-refs-redirect/);
 
     clearLogs();
     const pushed = log.keep('push through redirect', await runCli(['sync', '--json', '--target-token', TOKEN, '--target-follow-info-refs-redirect', second.url('source'), firstAll.url('mirror')]));
