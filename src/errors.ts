@@ -273,11 +273,18 @@ export class RefBlockedError extends GitSyncError {
   }
 }
 
-/** Throws AbortedError when the signal has fired; call at the edges of every I/O step. */
+/**
+ * The error a fired signal stands for: its reason when that is already one of ours (a relay
+ * aborts one side with the other side's failure), else an AbortedError naming `where`. The one
+ * place an abort becomes an error.
+ */
+export function abortError(signal: AbortSignal, where: string | null = null): GitSyncError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof GitSyncError) return reason;
+  return new AbortedError(where === null ? 'operation aborted' : `${where}: aborted`, { cause: reason });
+}
+
+/** Throws abortError(signal) when the signal has fired; call at the edges of every I/O step. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) {
-    const reason: unknown = signal.reason;
-    if (reason instanceof GitSyncError) throw reason;
-    throw new AbortedError('operation aborted', { cause: reason });
-  }
+  if (signal?.aborted) throw abortError(signal);
 }

@@ -43,3 +43,9 @@ export function idBytes(format: ObjectFormat): number {
 
 /** The two git services a client talks to. */
 export type Service = 'git-upload-pack' | 'git-receive-pack';
+
+/**
+ * One line of a server's progress text (sideband band 2). `transient` is true when git ended it
+ * with `\r`: an in-place update the next line replaces (a terminal shows only the latest).
+ */
+export type ProgressCallback = (message: string, transient: boolean) => void;

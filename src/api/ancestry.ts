@@ -10,15 +10,14 @@ import type { CommitGraph } from '../pack/commit-graph.js';
 import { ancestryFromGraph } from '../pack/commit-graph.js';
 import { fetchCommits } from '../execute/fetch-commits.js';
 import { ancestryKey, type AncestryAnswer, type AncestryQuestion } from '../plan/index.js';
-import type { ProgressCallback } from '../wire/sideband.js';
+import type { RunObserver } from '../observe/observer.js';
 import type { UploadPackSession } from '../protocol/upload-pack-session.js';
 import type { Oid } from '../types.js';
 
 export interface AncestryOptions {
   signal?: AbortSignal;
-  onProgress?: ProgressCallback;
-  /** Told about each request: why it was made. */
-  onDecision?: (message: string) => void;
+  /** Told about each request (why it was made); gets the source's progress lines. */
+  observer?: RunObserver;
 }
 
 export interface AncestryResult {
@@ -30,7 +29,7 @@ export interface AncestryResult {
 }
 
 async function commitsBetween(session: UploadPackSession, wants: readonly Oid[], haves: readonly Oid[], options: AncestryOptions): Promise<CommitGraph> {
-  return (await fetchCommits(session, wants, haves, { signal: options.signal, onProgress: options.onProgress })).graph;
+  return (await fetchCommits(session, wants, haves, { signal: options.signal, observer: options.observer })).graph;
 }
 
 export async function answerAncestry(session: UploadPackSession, questions: readonly AncestryQuestion[], options: AncestryOptions = {}): Promise<AncestryResult> {
@@ -41,7 +40,7 @@ export async function answerAncestry(session: UploadPackSession, questions: read
   const wants = [...new Set(questions.map((q) => q.sourceHash))];
   const haves = [...new Set(questions.map((q) => q.targetHash))];
   const how = session.supportsFilter ? 'commits only (filter tree:0)' : 'the ordinary pack read as far as its commits (the source offers no filter)';
-  options.onDecision?.(`ancestry: ${questions.length} question(s), one fetch of ${wants.length} want(s) and ${haves.length} have(s), ${how}`);
+  options.observer?.decision(`ancestry: ${questions.length} question(s), one fetch of ${wants.length} want(s) and ${haves.length} have(s), ${how}`);
   const shared = await commitsBetween(session, wants, haves, options);
   result.requests += 1;
   result.commits += shared.size;
@@ -60,7 +59,7 @@ export async function answerAncestry(session: UploadPackSession, questions: read
 
   for (const [targetHash, group] of unsettled) {
     const groupWants = [...new Set(group.map((q) => q.sourceHash))];
-    options.onDecision?.(`ancestry: ${group.map((q) => q.targetRef).join(', ')} left ambiguous by the shared fetch; asking again with ${targetHash.slice(0, 8)} as the only have`);
+    options.observer?.decision(`ancestry: ${group.map((q) => q.targetRef).join(', ')} left ambiguous by the shared fetch; asking again with ${targetHash.slice(0, 8)} as the only have`);
     const graph = await commitsBetween(session, groupWants, [targetHash], options);
     result.requests += 1;
     result.commits += graph.size;

@@ -54,11 +54,11 @@ export async function fetch(options: FetchOptions): Promise<FetchResult> {
     const transport = context.transport('source', endpoint, options.source);
     // Short --have-ref names are resolved as git does (main -> refs/heads/main): list every candidate.
     const prefixes = options.allRefs ? [] : [...selectionPrefixes(scope), ...(options.haveRefs ?? []).flatMap(refCandidates)];
-    context.phase('discover');
+    context.observer.phase('discover');
     const session = await UploadPackSession.open(transport, {
       protocol: options.protocol ?? 'auto',
       refPrefixes: prefixes,
-      stats: context.stats,
+      observer: context.observer,
       signal: options.signal,
     });
     try {
@@ -78,12 +78,12 @@ export async function fetch(options: FetchOptions): Promise<FetchResult> {
       const objects: ObjectCounts = { commit: 0, tree: 0, blob: 0, tag: 0, total: 0 };
       let packBytes = 0;
       if (wants.length > 0) {
-        context.decisions()?.(`fetch: ${wants.length} want(s), ${haves.size} have(s), protocol ${discovery.protocol}`);
-        context.phase('fetch');
+        context.observer.decision(`fetch: ${wants.length} want(s), ${haves.size} have(s), protocol ${discovery.protocol}`);
+        context.observer.phase('fetch');
         const response = await session.fetch({
           wants,
           haves: [...haves],
-          onProgress: context.progress('source'),
+          onProgress: context.observer.serverProgress('source') ?? undefined,
           signal: options.signal,
         });
         const reader = new PackReader({ maxBytes: options.maxPackBytes, signal: options.signal, objectFormat: discovery.capabilities.objectFormat() });

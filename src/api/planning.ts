@@ -120,15 +120,14 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
   const targetEndpoint = context.endpoint(options.target);
   const sourceTransport = context.transport('source', sourceEndpoint, options.source);
   const targetTransport = context.transport('target', targetEndpoint, options.target);
-  const onDecision = context.decisions();
-
-  context.phase('discover');
+  const { observer } = context;
+  observer.phase('discover');
   // Both sides are listed at once: neither depends on the other, and a mirror job's wall time is
   // mostly round trips when little has changed.
   const sourceOpening = UploadPackSession.open(sourceTransport, {
     protocol: options.protocol ?? 'auto',
     refPrefixes: sourceRefPrefixes(policy.scope),
-    stats: context.stats,
+    observer,
     signal: options.signal,
   });
   const [sourceOpened, targetOpened] = await Promise.allSettled([
@@ -150,8 +149,8 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
   const source = sourceOpened.value;
   const target: ReceivePackSession = targetOpened.value;
   try {
-    onDecision?.(describeSource(source));
-    onDecision?.(describeTarget(target));
+    observer.decision(describeSource(source));
+    observer.decision(describeTarget(target));
     await assertNamedRefsListed(policy.scope, source, [], options.signal);
     const sourceFormat = source.discovery.capabilities.objectFormat();
     const targetFormat = target.discovery.features.objectFormat;
@@ -171,27 +170,23 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
       targetRefs: target.discovery.refs,
     };
     const questions = ancestryQuestions(input);
-    if (questions.length > 0) context.phase('ancestry');
-    const ancestry = await answerAncestry(source, questions, {
-      signal: options.signal,
-      onProgress: context.progress('source'),
-      onDecision,
-    });
+    if (questions.length > 0) observer.phase('ancestry');
+    const ancestry = await answerAncestry(source, questions, { signal: options.signal, observer });
     const guarded = guardDeletions(
       planActions({ ...input, ancestry: ancestryFromMap(ancestry.answers) }),
       policy.deletionGuard,
       managedSourceCount(policy.scope, source.discovery.refs),
     );
     const plans = guarded.plans;
-    if (guarded.tripped !== null) onDecision?.(`plan: deletes blocked by the ${guarded.tripped} guard`);
+    if (guarded.tripped !== null) observer.decision(`plan: deletes blocked by the ${guarded.tripped} guard`);
     const relay = chooseRelay({
       mode: policy.mode,
       plans,
       targetRefs: target.discovery.refs,
       targetMaxPackBytes: options.targetMaxPackBytes ?? null,
     });
-    onDecision?.(describePlans(plans));
-    onDecision?.(`relay: ${relay.relayMode} (${relay.relayReason})`);
+    observer.decision(describePlans(plans));
+    observer.decision(`relay: ${relay.relayMode} (${relay.relayReason})`);
     return {
       context,
       policy,

@@ -26,11 +26,11 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
   const refPrefixes = selectionPrefixes(scope);
   try {
     const sourceTransport = context.transport('source', sourceEndpoint, options.source);
-    context.phase('discover');
+    context.observer.phase('discover');
     const session = await UploadPackSession.open(sourceTransport, {
       protocol: options.protocol ?? 'auto',
       refPrefixes: options.allRefs ? [] : refPrefixes,
-      stats: context.stats,
+      observer: context.observer,
       signal: options.signal,
     });
     await session.close();

@@ -18,8 +18,10 @@ import {
 } from '../plan/index.js';
 import { ReceivePackSession } from '../protocol/receive-pack-session.js';
 import { UploadPackSession } from '../protocol/upload-pack-session.js';
-import { executeBatched, type BatchOptions } from '../execute/batched.js';
-import { executePlan, type ExecuteOptions } from '../execute/execute.js';
+import type { RelayContext } from '../execute/context.js';
+import { executeBatched } from '../execute/batched.js';
+import { executePlan, type ExecutePolicy } from '../execute/execute.js';
+import type { RunObserver } from '../observe/observer.js';
 import { failedBeforePlan, isBatched, planResult, type ResultPlan, type SyncResult } from './plan.js';
 import { planRun, resolvePolicy, type Planning, type PlanningOptions } from './planning.js';
 import { RunContext } from './run-context.js';
@@ -84,7 +86,7 @@ async function settleTargetHead(
   planning: Planning,
   result: SyncResult,
   signal: AbortSignal | undefined,
-  decide: ((message: string) => void) | undefined,
+  observer: RunObserver,
 ): Promise<string | null> {
   const transport = planning.target.transport;
   let head: string | null;
@@ -93,7 +95,7 @@ async function settleTargetHead(
     head = session.discovery.head;
     await session.close().catch(() => undefined);
   } catch (error) {
-    decide?.(`target: HEAD not known after the run (${error instanceof Error ? error.message : String(error)})`);
+    observer.decision(`target: HEAD not known after the run (${error instanceof Error ? error.message : String(error)})`);
     return null;
   }
   const present = new Set(planning.target.discovery.refs.map((ref) => ref.name));
@@ -107,10 +109,10 @@ async function settleTargetHead(
   if (transport.setHead !== undefined && dangling && sourceHead !== null && sourceHead.startsWith('refs/heads/') && present.has(sourceHead)) {
     try {
       await transport.setHead(sourceHead, signal);
-      decide?.(`target: HEAD named ${head ?? 'nothing'}, which the target does not have; pointed it at ${sourceHead}, the source's default branch`);
+      observer.decision(`target: HEAD named ${head ?? 'nothing'}, which the target does not have; pointed it at ${sourceHead}, the source's default branch`);
       return sourceHead;
     } catch (error) {
-      decide?.(`target: HEAD left at ${head ?? 'nothing'}: ${error instanceof Error ? error.message : String(error)}`);
+      observer.decision(`target: HEAD left at ${head ?? 'nothing'}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
   return head;
@@ -152,7 +154,7 @@ async function run(operation: 'sync' | 'replicate' | 'bootstrap', mode: SyncMode
         // default branch from the first push) and on local targets; not after every mirror run.
         const seeded = result.relayMode === 'bootstrap' || result.relayMode === 'bootstrap-batch';
         if (result.pushed + result.deleted > 0 && (seeded || planning.target.transport.kind === 'local')) {
-          result.target.head = await settleTargetHead(planning, result, options.signal, context.decisions());
+          result.target.head = await settleTargetHead(planning, result, options.signal, context.observer);
         }
       } catch (error) {
         await settleAfterFailure(planning, result, options.signal);
@@ -182,27 +184,18 @@ async function execute(planning: Planning, result: SyncResult, options: SyncOpti
     },
     options.signal,
   );
-  const executeOptions: ExecuteOptions = {
-    atomic: options.atomic ?? true,
-    bestEffort: policy.bestEffort,
-    force: policy.force,
+  const relayContext: RelayContext = {
+    source: planning.source,
+    target: planning.target,
     maxPackBytes: options.maxPackBytes ?? null,
     maxRefUpdates: options.targetMaxRefUpdates ?? DEFAULT_MAX_REF_UPDATES,
-    stats: context.stats,
     signal: options.signal,
-    onSourceProgress: context.progress('source'),
-    onTargetProgress: context.progress('target'),
-    onDecision: context.decisions(),
-    onPhase: context.phases(),
+    observer: context.observer,
   };
-  const batchOptions = (limitBytes: number): BatchOptions => ({
-    ...executeOptions,
-    limitBytes,
-    placement: options.bootstrapStrategy ?? 'first-parent',
-  });
+  const executePolicy: ExecutePolicy = { atomic: options.atomic ?? true, bestEffort: policy.bestEffort, force: policy.force };
   const batched = async (limitBytes: number): Promise<void> => {
     result.batching = true;
-    const outcome = await executeBatched(planning.source, planning.target, planning.plans, batchOptions(limitBytes));
+    const outcome = await executeBatched(relayContext, planning.plans, { ...executePolicy, limitBytes, placement: options.bootstrapStrategy ?? 'first-parent' });
     result.plans = appliedAll(outcome.plans);
     Object.assign(result, summarizePlans(outcome.plans));
     result.batchCount = outcome.batchCount;
@@ -216,7 +209,7 @@ async function execute(planning: Planning, result: SyncResult, options: SyncOpti
   }
   if (relay !== 'none') {
     try {
-      const outcome = await executePlan(planning.source, planning.target, planning.plans, executeOptions);
+      const outcome = await executePlan(relayContext, planning.plans, executePolicy);
       result.plans = appliedAll(outcome.plans);
       Object.assign(result, summarizePlans(outcome.plans));
     } catch (error) {
@@ -226,7 +219,7 @@ async function execute(planning: Planning, result: SyncResult, options: SyncOpti
       // batches shrink further if the target still refuses).
       const guessed = Math.max(MIN_GUESSED_LIMIT_BYTES, Math.floor(error.packBytesSent * (error.status === 413 ? 0.9 : 0.5)));
       const limit = error.namedLimit ?? guessed;
-      context.decisions()?.(
+      context.observer.decision(
         `relay: the target answered HTTP ${error.status} to a one-shot push after ${error.packBytesSent} pack bytes; switching to batches of at most ${limit} bytes${error.namedLimit !== null ? ' (the size it named)' : ''}`,
       );
       result.relayMode = relay === 'bootstrap' ? 'bootstrap-batch' : relay === 'replicate' ? 'replicate-batch' : 'incremental-batch';
@@ -235,7 +228,7 @@ async function execute(planning: Planning, result: SyncResult, options: SyncOpti
       return;
     }
   }
-  await deleteStaleCheckpoints(planning, result, executeOptions);
+  await deleteStaleCheckpoints(relayContext, planning, result, executePolicy);
 }
 
 /**
@@ -243,11 +236,11 @@ async function execute(planning: Planning, result: SyncResult, options: SyncOpti
  * hold history for branches this run manages: the relay above already used them as haves; once
  * the run has succeeded they are deleted, so a successful run leaves none behind.
  */
-async function deleteStaleCheckpoints(planning: Planning, result: SyncResult, options: ExecuteOptions): Promise<void> {
+async function deleteStaleCheckpoints(context: RelayContext, planning: Planning, result: SyncResult, policy: ExecutePolicy): Promise<void> {
   const { scope } = planning.policy;
   const stale = checkpointsOfManagedBranches(planning.target.discovery.refs, (branch) => targetScopeContains(scope, branch));
   if (stale.length === 0) return;
-  options.onDecision?.(`batch: deleting ${stale.length} checkpoint ref(s) an earlier batched run left on the target`);
+  context.observer.decision(`batch: deleting ${stale.length} checkpoint ref(s) an earlier batched run left on the target`);
   const deletes = stale.map((ref): DeletePlan => ({
     branch: null,
     sourceRef: null,
@@ -259,7 +252,7 @@ async function deleteStaleCheckpoints(planning: Planning, result: SyncResult, op
     targetHash: ref.hash,
     forced: false,
   }));
-  await executePlan(planning.source, planning.target, deletes, { ...options, bestEffort: false, extraHaves: [] });
+  await executePlan(context, deletes, { ...policy, bestEffort: false, extraHaves: [] });
   result.tempRefs = stale.map((ref) => ref.name).sort();
 }
 

@@ -28,15 +28,14 @@ import {
   type PushPlan,
   type RefPlan,
 } from '../plan/index.js';
-import type { ReceivePackSession } from '../protocol/receive-pack-session.js';
 import { pushReportError } from '../protocol/report-status.js';
-import type { UploadPackSession } from '../protocol/upload-pack-session.js';
 import type { Oid } from '../types.js';
-import { executePlan, type ExecuteOptions, type ExecuteOutcome } from './execute.js';
+import type { RelayContext } from './context.js';
+import { executePlan, type ExecuteOutcome, type ExecutePolicy } from './execute.js';
 import { fetchCommits } from './fetch-commits.js';
 import { PackOverBudgetError, relayPush } from './relay.js';
 
-export interface BatchOptions extends ExecuteOptions {
+export interface BatchPolicy extends ExecutePolicy {
   /** The target's body limit in bytes. */
   limitBytes: number;
   placement: CheckpointPlacement;
@@ -78,13 +77,9 @@ function indivisible(parts: readonly BatchPart[], graph: { idOf(i: number): stri
   );
 }
 
-export async function executeBatched(
-  source: UploadPackSession,
-  target: ReceivePackSession,
-  plans: readonly RefPlan[],
-  options: BatchOptions,
-): Promise<BatchOutcome> {
-  const decide = options.onDecision ?? (() => undefined);
+export async function executeBatched(context: RelayContext, plans: readonly RefPlan[], policy: BatchPolicy): Promise<BatchOutcome> {
+  const { source, target, observer, signal } = context;
+  const decide = (message: string): void => observer.decision(message);
   const { protocol, capabilities } = source.discovery;
   if (protocol === 'v1' && !capabilities.has('allow-reachable-sha1-in-want')) {
     throw new UnsupportedError(
@@ -106,38 +101,36 @@ export async function executeBatched(
         ? 'batch: fetching the commits the target lacks (filter tree:0) to place checkpoints'
         : "batch: the source offers no commit filter; reading its pack's commits to place checkpoints (the trees and blobs after them are left unread)",
     );
-    options.onPhase?.('checkpoints', null);
-    const { graph, ordinaryPackBytes } = await fetchCommits(source, wants, [...have], { signal: options.signal });
-    const segments = checkpointSegments(graph, branches, options.placement);
+    observer.phase('checkpoints');
+    const { graph, ordinaryPackBytes } = await fetchCommits(source, wants, [...have], { signal, observer });
+    const segments = checkpointSegments(graph, branches, policy.placement);
     const total = segments.reduce((sum, segment) => sum + segment.cuts.length, 0);
     for (const segment of segments) {
-      decide(`batch: ${segment.plan.targetRef}: ${segment.cuts.length} commit(s) to send (${options.placement}) under a limit of ${options.limitBytes} bytes`);
+      decide(`batch: ${segment.plan.targetRef}: ${segment.cuts.length} commit(s) to send (${policy.placement}) under a limit of ${policy.limitBytes} bytes`);
     }
-    const sizer = new BatchSizer(options.limitBytes, total, ordinaryPackBytes);
+    const sizer = new BatchSizer(policy.limitBytes, total, ordinaryPackBytes);
     for (let done = -1; done < total - 1; ) {
-      throwIfAborted(options.signal);
+      throwIfAborted(signal);
       const end = sizer.nextEnd(done);
       const span = end - done;
       const batch = outcome.batchCount + 1;
-      const parts = batchParts(graph, segments, done + 1, end, options.placement);
+      const parts = batchParts(graph, segments, done + 1, end, policy.placement);
       const commands = batchCommands(graph, parts, batch, tempValues).map((command) => ({ ...command, newHash: command.newHash as Oid, oldHash: command.oldHash as Oid | null }));
       outcome.plannedBatchCount = sizer.planned(outcome.batchCount, done);
       const described = parts.map((part) => `${part.segment.plan.targetRef} commits ${part.first + 1}-${part.last + 1} of ${part.segment.cuts.length} -> ${part.segment.tempRef}`);
       decide(`batch ${batch}${outcome.plannedBatchCount > 0 ? `/${outcome.plannedBatchCount}` : ''}: ${described.join('; ')}`);
-      options.onPhase?.('push', { unit: 'batch', index: batch, total: outcome.plannedBatchCount > 0 ? outcome.plannedBatchCount : null });
+      observer.phase('push', { unit: 'batch', index: batch, total: outcome.plannedBatchCount > 0 ? outcome.plannedBatchCount : null });
       let result: Awaited<ReturnType<typeof relayPush>>;
       try {
-        result = await relayPush(source, target, commands, commands.map((command) => command.newHash).filter((hash) => !have.has(hash)), [...have], {
+        result = await relayPush(context, {
+          commands,
+          wants: commands.map((command) => command.newHash).filter((hash) => !have.has(hash)),
+          haves: [...have],
           atomic: target.discovery.features.atomic,
           budgetBytes: sizer.budget,
           // While the range is a guess, project its size early; a range sized from a landed
           // batch is only stopped where it crosses the budget.
           projectSize: sizer.guessing,
-          maxPackBytes: options.maxPackBytes,
-          stats: options.stats,
-          signal: options.signal,
-          onSourceProgress: options.onSourceProgress,
-          onTargetProgress: options.onTargetProgress,
         });
       } catch (error) {
         if (!(error instanceof PackOverBudgetError || error instanceof PushRefusedError)) throw error;
@@ -145,7 +138,7 @@ export async function executeBatched(
         const { misfit, said } = misfitOf(error, limit);
         const step = sizer.misfit(span, misfit);
         if (sizer.limit !== limit) decide(`batch: the target named its limit: ${sizer.limit} bytes (was ${limit})`);
-        if (step === null) throw indivisible(parts, graph, options.placement, sizer.limit, error);
+        if (step === null) throw indivisible(parts, graph, policy.placement, sizer.limit, error);
         decide(`batch ${batch}: ${span} commit(s) do not fit (${said}); subdividing to ${step}`);
         continue;
       }
@@ -168,7 +161,7 @@ export async function executeBatched(
 
   // Cutover: real refs (their objects are across now), tags and other refs, then the temporaries.
   decide(`batch: cutover of ${ordered.length} ref(s)`);
-  const cutover = await executePlan(source, target, plans, { ...options, extraHaves: have });
+  const cutover = await executePlan(context, plans, { ...policy, extraHaves: have });
   const temps = [...tempValues].map(([name, hash]): DeletePlan => ({
     branch: null,
     sourceRef: null,
@@ -182,7 +175,7 @@ export async function executeBatched(
   }));
   if (temps.length > 0) {
     decide(`batch: deleting ${temps.length} checkpoint ref(s)`);
-    await executePlan(source, target, temps, { ...options, bestEffort: false, extraHaves: have });
+    await executePlan(context, temps, { ...policy, bestEffort: false, extraHaves: have });
   }
   outcome.plans = cutover.plans;
   outcome.tempRefs = [...new Set([...usedTemps, ...tempValues.keys()])].sort();

@@ -24,29 +24,19 @@ import {
 import type { PushCommand } from '../protocol/receive-pack.js';
 import { ReceivePackSession } from '../protocol/receive-pack-session.js';
 import { pushReportError } from '../protocol/report-status.js';
-import type { UploadPackSession } from '../protocol/upload-pack-session.js';
-import type { PhaseStep, RunPhase } from '../observe/progress.js';
-import type { StatsRecorder } from '../observe/stats.js';
 import type { Oid } from '../types.js';
+import type { RelayContext } from './context.js';
 import { relayPush } from './relay.js';
 
 /** How often `--force-blind` re-reads the target and tries again after a moved ref. */
 const BLIND_ATTEMPTS = 3;
 
-export interface ExecuteOptions {
+/** How a plan is pushed: what the run's options and the plan's policy say. */
+export interface ExecutePolicy {
   /** Ask for an atomic push when the target offers one. */
   atomic: boolean;
   bestEffort: boolean;
   force: ForcePolicy;
-  maxPackBytes?: number | null;
-  maxRefUpdates: number;
-  stats?: StatsRecorder;
-  signal?: AbortSignal;
-  onSourceProgress?: (message: string) => void;
-  onTargetProgress?: (message: string) => void;
-  onDecision?: (message: string) => void;
-  /** Told before each receive-pack request: request `i` of `N` when the push is split. */
-  onPhase?: (phase: RunPhase, step: PhaseStep | null) => void;
   /** Objects the target holds beyond its advertised refs (pushed earlier in this run). */
   extraHaves?: Iterable<Oid>;
 }
@@ -60,46 +50,36 @@ function commandOf(plan: PushPlan): PushCommand {
   return { ref: plan.targetRef, oldHash: plan.targetHash, newHash: plan.sourceHash };
 }
 
-export async function executePlan(
-  source: UploadPackSession,
-  initialTarget: ReceivePackSession,
-  plans: readonly RefPlan[],
-  options: ExecuteOptions,
-): Promise<ExecuteOutcome> {
+export async function executePlan(context: RelayContext, plans: readonly RefPlan[], policy: ExecutePolicy): Promise<ExecuteOutcome> {
+  const { source, observer, signal } = context;
+  const initialTarget = context.target;
   let target = initialTarget;
-  const atomic = options.atomic && !options.bestEffort && target.discovery.features.atomic;
+  const atomic = policy.atomic && !policy.bestEffort && target.discovery.features.atomic;
   const ordered = orderForPush(plans, source.discovery.head);
   const have = targetObjectHashes(target.discovery.refs);
-  for (const hash of options.extraHaves ?? []) have.add(hash);
+  for (const hash of policy.extraHaves ?? []) have.add(hash);
   const rejections = new Map<string, string>();
   const outcome: ExecuteOutcome = { plans: [...plans] };
-  const chunks = chunkRefCommands(ordered.map(commandOf), options.maxRefUpdates);
-  if (chunks.length > 1) options.onDecision?.(`push: ${ordered.length} ref commands in ${chunks.length} requests of at most ${options.maxRefUpdates}`);
+  const chunks = chunkRefCommands(ordered.map(commandOf), context.maxRefUpdates);
+  if (chunks.length > 1) observer.decision(`push: ${ordered.length} ref commands in ${chunks.length} requests of at most ${context.maxRefUpdates}`);
 
   let request = 0;
   for (let chunk of chunks) {
     request += 1;
-    options.onPhase?.('push', chunks.length > 1 ? { unit: 'request', index: request, total: chunks.length } : null);
+    observer.phase('push', chunks.length > 1 ? { unit: 'request', index: request, total: chunks.length } : null);
     for (let attempt = 1; ; attempt++) {
       const wants = [...new Set(chunk.flatMap((c) => (c.newHash !== null && !have.has(c.newHash) ? [c.newHash] : [])))];
-      options.onDecision?.(
+      observer.decision(
         wants.length === 0
           ? `push: ${chunk.length} ref command(s), ref-only (the target has every object)`
           : `push: ${chunk.length} ref command(s), relaying ${wants.length} want(s) against ${have.size} have(s)${atomic ? ', atomic' : ''}`,
       );
-      const { report } = await relayPush(source, target, chunk, wants, [...have], {
-        atomic,
-        maxPackBytes: options.maxPackBytes,
-        stats: options.stats,
-        signal: options.signal,
-        onSourceProgress: options.onSourceProgress,
-        onTargetProgress: options.onTargetProgress,
-      });
+      const { report } = await relayPush({ ...context, target }, { commands: chunk, wants, haves: [...have], atomic });
       const failure = pushReportError(report, chunk);
-      if (failure instanceof TargetRefMovedError && options.force === 'blind' && attempt < BLIND_ATTEMPTS && !options.bestEffort) {
-        options.onDecision?.(`push: ${failure.ref} moved on the target (${failure.reason}); --force-blind re-reads the target and retries`);
+      if (failure instanceof TargetRefMovedError && policy.force === 'blind' && attempt < BLIND_ATTEMPTS && !policy.bestEffort) {
+        observer.decision(`push: ${failure.ref} moved on the target (${failure.reason}); --force-blind re-reads the target and retries`);
         const stale = target;
-        target = await ReceivePackSession.open(target.transport, { signal: options.signal });
+        target = await ReceivePackSession.open(target.transport, { signal });
         if (stale !== initialTarget) await stale.close().catch(() => undefined);
         const current = new Map(target.discovery.refs.map((ref) => [ref.name, ref.hash] as const));
         for (const hash of targetObjectHashes(target.discovery.refs)) have.add(hash);
@@ -108,7 +88,7 @@ export async function executePlan(
       }
       if (failure !== null) {
         const perRef = failure instanceof TargetRejectedError && failure.unpackError === null;
-        if (!(options.bestEffort && (perRef || failure instanceof TargetRefMovedError))) throw failure;
+        if (!(policy.bestEffort && (perRef || failure instanceof TargetRefMovedError))) throw failure;
         for (const ref of report.refs) if (ref.status === 'ng') rejections.set(ref.ref, ref.reason);
       }
       for (const ref of report.refs) {
@@ -120,7 +100,7 @@ export async function executePlan(
   }
   if (target !== initialTarget) await target.close().catch(() => undefined);
   if (rejections.size > 0) {
-    options.onDecision?.(`push: the target rejected ${rejections.size} ref(s); best-effort turns them into warnings`);
+    observer.decision(`push: the target rejected ${rejections.size} ref(s); best-effort turns them into warnings`);
     outcome.plans = applyTargetRejections(outcome.plans, rejections);
   }
   return outcome;

@@ -8,7 +8,7 @@
 import { extractLeadingCommits } from '../pack/commit-extractor.js';
 import type { CommitGraph } from '../pack/commit-graph.js';
 import type { UploadPackSession } from '../protocol/upload-pack-session.js';
-import type { ProgressCallback } from '../wire/sideband.js';
+import type { RunObserver } from '../observe/observer.js';
 import type { Oid } from '../types.js';
 
 export interface CommitsFetch {
@@ -21,10 +21,10 @@ export async function fetchCommits(
   source: UploadPackSession,
   wants: readonly Oid[],
   haves: readonly Oid[],
-  options: { signal?: AbortSignal; onProgress?: ProgressCallback } = {},
+  options: { signal?: AbortSignal; observer?: RunObserver } = {},
 ): Promise<CommitsFetch> {
   const filtered = source.supportsFilter;
-  const response = await source.fetch({ wants, haves, filter: filtered ? 'tree:0' : null, onProgress: options.onProgress, signal: options.signal });
+  const response = await source.fetch({ wants, haves, filter: filtered ? 'tree:0' : null, onProgress: options.observer?.serverProgress('source') ?? undefined, signal: options.signal });
   const haveSet = new Set<string>(haves);
   const extracted = await extractLeadingCommits(response.pack, (sofar) => sofar.coversFetch(wants, haveSet), {
     signal: options.signal,

@@ -9,14 +9,12 @@ import { emptyPack } from '../pack/pack-writer.js';
 import type { ReceivePackSession } from '../protocol/receive-pack-session.js';
 import { emptyPackRequired, receivePackRequest, type PushCommand } from '../protocol/receive-pack.js';
 import { readReportStatus, type PushReport } from '../protocol/report-status.js';
-import type { ProgressCallback } from '../wire/sideband.js';
-import type { StatsRecorder } from '../observe/stats.js';
+import type { RunObserver } from '../observe/observer.js';
 
 export interface PushOptions {
   atomic: boolean;
-  stats?: StatsRecorder;
+  observer: RunObserver;
   signal?: AbortSignal;
-  onProgress?: ProgressCallback;
 }
 
 /**
@@ -32,7 +30,8 @@ export async function pushCommands(
 ): Promise<PushReport> {
   const { features } = target.discovery;
   const head = receivePackRequest(features, commands, { atomic: options.atomic, agent: AGENT });
-  if (options.stats) options.stats.phase('target push').commands += commands.length;
+  const counters = options.observer.counters('target push');
+  if (counters !== null) counters.commands += commands.length;
   let packFailure: unknown = null;
   async function* body(): AsyncGenerator<Buffer> {
     yield head;
@@ -50,7 +49,7 @@ export async function pushCommands(
   }
   try {
     const reader = await target.push(body(), { phase: 'target push', signal: options.signal });
-    const report = await readReportStatus(reader, { sideband: features.sideBand64k, onProgress: options.onProgress, signal: options.signal });
+    const report = await readReportStatus(reader, { sideband: features.sideBand64k, onProgress: options.observer.serverProgress('target') ?? undefined, signal: options.signal });
     await target.finishPush(reader);
     return report;
   } catch (error) {

@@ -11,11 +11,9 @@ import { limitNamedIn } from '../plan/index.js';
 import { PackReader, type ObjectFormat, type PackSummary } from '../pack/pack-reader.js';
 import { PackStreamCheck } from '../pack/pack-stream-check.js';
 import type { PushCommand } from '../protocol/receive-pack.js';
-import type { ReceivePackSession } from '../protocol/receive-pack-session.js';
 import type { PushReport } from '../protocol/report-status.js';
-import type { UploadPackSession } from '../protocol/upload-pack-session.js';
-import type { StatsRecorder } from '../observe/stats.js';
 import type { Oid } from '../types.js';
+import type { RelayContext } from './context.js';
 import { pushCommands } from './push.js';
 
 /**
@@ -43,9 +41,14 @@ export class PackOverBudgetError extends GitSyncError {
   }
 }
 
-export interface RelayOptions {
+/** One receive-pack request of a run, relayed: the context says where from and to. */
+export interface RelayRequest {
+  commands: readonly PushCommand[];
+  /** What the pack must bring; none makes the push ref-only. */
+  wants: readonly Oid[];
+  /** Every object the target is known to hold. */
+  haves: readonly Oid[];
   atomic: boolean;
-  maxPackBytes?: number | null;
   /** The target's body limit for this push: a pack that crosses it is aborted before it does. */
   budgetBytes?: number | null;
   /**
@@ -54,10 +57,6 @@ export interface RelayOptions {
    * inflates every object, which costs CPU: worth it while a range's size is a guess.
    */
   projectSize?: boolean;
-  stats?: StatsRecorder;
-  signal?: AbortSignal;
-  onSourceProgress?: (message: string) => void;
-  onTargetProgress?: (message: string) => void;
 }
 
 export interface RelayOutcome {
@@ -156,35 +155,30 @@ async function* observedPack(
 }
 
 /**
- * Pushes `commands`, relaying a pack with `wants` computed against `haves` (every object the
- * target is known to hold). With no wants the push is ref-only.
+ * Pushes the request's commands, relaying a pack with its wants computed against its haves.
+ * With no wants the push is ref-only.
  */
-export async function relayPush(
-  source: UploadPackSession,
-  target: ReceivePackSession,
-  commands: readonly PushCommand[],
-  wants: readonly Oid[],
-  haves: readonly Oid[],
-  options: RelayOptions,
-): Promise<RelayOutcome> {
-  throwIfAborted(options.signal);
-  const pushOptions = { atomic: options.atomic, stats: options.stats, signal: options.signal, onProgress: options.onTargetProgress };
+export async function relayPush(context: RelayContext, request: RelayRequest): Promise<RelayOutcome> {
+  const { source, target, observer, signal } = context;
+  const { commands, wants, haves } = request;
+  throwIfAborted(signal);
+  const pushOptions = { atomic: request.atomic, observer, signal };
   if (wants.length === 0) {
     return { report: await pushCommands(target, commands, null, pushOptions), pack: null };
   }
   // One controller for both sides: whichever fails first stops the other.
   const controller = new AbortController();
-  const onAbort = (): void => controller.abort(options.signal?.reason);
-  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const onAbort = (): void => controller.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const response = await source.fetch({ wants, haves, onProgress: options.onSourceProgress, signal: controller.signal });
-    const limit = options.maxPackBytes ?? null;
+    const response = await source.fetch({ wants, haves, onProgress: observer.serverProgress('source') ?? undefined, signal: controller.signal });
+    const limit = context.maxPackBytes;
     // Projecting a batch's size needs the object walk; otherwise object checks are the target's.
-    const budget = options.budgetBytes ?? null;
+    const budget = request.budgetBytes ?? null;
     // The pack's trailer (and any object id) uses the repository's hash: SHA-1 or SHA-256.
     const format = source.discovery.capabilities.objectFormat();
     const watcher =
-      budget !== null && options.projectSize === true ? objectWalker(limit ?? undefined, controller.signal, format) : checksumOnly(limit ?? undefined, format);
+      budget !== null && request.projectSize === true ? objectWalker(limit ?? undefined, controller.signal, format) : checksumOnly(limit ?? undefined, format);
     let summary: RelayedPack | null = null;
     const sent = { bytes: 0 };
     const pack = observedPack(response.pack, watcher, limit, budget, sent, (result) => (summary = result));
@@ -203,6 +197,6 @@ export async function relayPush(
       throw error;
     }
   } finally {
-    options.signal?.removeEventListener('abort', onAbort);
+    signal?.removeEventListener('abort', onAbort);
   }
 }

@@ -3,7 +3,7 @@
  * capabilities, HEAD and refs (v1 advertisement or v2 `ls-refs`), then fetch packs.
  */
 import { ProtocolError, UnsupportedError } from '../errors.js';
-import type { StatsRecorder } from '../observe/stats.js';
+import { QUIET_OBSERVER, type RunObserver } from '../observe/observer.js';
 import type { GitConnection, Transport } from '../transport/transport.js';
 import type { Oid, ProtocolPreference, ProtocolVersion, Ref } from '../types.js';
 import { AGENT } from '../version.js';
@@ -32,7 +32,8 @@ export interface DiscoverOptions {
   protocol: ProtocolPreference;
   /** v2 only: ask the server for refs under these prefixes (an optimisation, not a filter). */
   refPrefixes?: readonly string[];
-  stats?: StatsRecorder;
+  /** Where the fetch's wants and haves are counted. */
+  observer?: RunObserver;
   signal?: AbortSignal;
   /**
    * The stats phase the listing counts in: `source info-refs` (and `source ls-refs`) by default;
@@ -59,7 +60,7 @@ export class UploadPackSession {
     private readonly transport: Transport,
     private connection: GitConnection,
     readonly discovery: UploadPackDiscovery,
-    private readonly stats: StatsRecorder | undefined,
+    private readonly observer: RunObserver,
   ) {}
 
   static async open(transport: Transport, options: DiscoverOptions): Promise<UploadPackSession> {
@@ -84,7 +85,7 @@ export class UploadPackSession {
           transport,
           connection,
           { protocol: 'v1', capabilities: advertisement.capabilities, head: advertisement.head, refs: advertisement.refs },
-          options.stats,
+          options.observer ?? QUIET_OBSERVER,
         );
       }
       if (options.protocol === 'v1') {
@@ -98,7 +99,7 @@ export class UploadPackSession {
       const reader = await connection.request(body, { phase: lsRefsPhase, signal: options.signal });
       const listed = await readLsRefsResponse(reader);
       if (connection.stateless) await reader.close();
-      return new UploadPackSession(transport, connection, { protocol: 'v2', capabilities, head: listed.head, refs: listed.refs }, options.stats);
+      return new UploadPackSession(transport, connection, { protocol: 'v2', capabilities, head: listed.head, refs: listed.refs }, options.observer ?? QUIET_OBSERVER);
     } catch (error) {
       await connection.close().catch(() => undefined);
       throw error;
@@ -138,10 +139,10 @@ export class UploadPackSession {
       agent: AGENT,
     };
     const body = protocol === 'v2' ? fetchRequestV2(capabilities, request) : fetchRequestV1(capabilities, request);
-    if (this.stats) {
-      const phase = this.stats.phase('source fetch');
-      phase.wants += options.wants.length;
-      phase.haves += options.haves.length;
+    const counters = this.observer.counters('source fetch');
+    if (counters !== null) {
+      counters.wants += options.wants.length;
+      counters.haves += options.haves.length;
     }
     // A stateful channel carries one response after another: after a v1 fetch (the server hangs
     // up) or a response read only in part (a relay aborted mid-pack), the next fetch needs a

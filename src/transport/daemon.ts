@@ -5,10 +5,10 @@
  * the same conversation as an ssh channel. No authentication: git:// is read-mostly and public.
  */
 import net from 'node:net';
-import { AbortedError, GitSyncError, NetworkError, TimeoutError, throwIfAborted } from '../errors.js';
+import { abortError, GitSyncError, NetworkError, TimeoutError, throwIfAborted } from '../errors.js';
 import type { Service } from '../types.js';
 import { pktLine } from '../wire/pktline.js';
-import type { StatsRecorder } from '../observe/stats.js';
+import type { RunObserver } from '../observe/observer.js';
 import type { ProtocolVersion } from '../types.js';
 import type { Endpoint } from './endpoint.js';
 import { StreamConnection, type ByteChannel } from './stream-connection.js';
@@ -56,7 +56,8 @@ function socketChannel(socket: net.Socket, where: string): ByteChannel {
 }
 
 export interface GitDaemonTransportOptions {
-  stats?: StatsRecorder;
+  /** Where the bytes this transport moves are counted. */
+  observer?: RunObserver;
   connectTimeoutMillis?: number;
 }
 
@@ -78,7 +79,7 @@ export class GitDaemonTransport implements Transport {
     const connection = new StreamConnection(socketChannel(socket, where), {
       displayUrl: where,
       phase: options.phase,
-      stats: this.options.stats,
+      observer: this.options.observer,
       signal: options.signal,
       // git daemon refuses with an ERR packet, but a server past its connection limit, or
       // something else on the port, may just hang up.
@@ -114,10 +115,7 @@ export class GitDaemonTransport implements Transport {
       const onError = (error: Error): void => {
         fail(new NetworkError(where, `${describeSocketError(where, error)}; is a git daemon listening on ${host}:${port}?`, { cause: error }));
       };
-      const onAbort = (): void => {
-        const reason: unknown = signal?.reason;
-        fail(reason instanceof GitSyncError ? reason : new AbortedError(`${where}: aborted`, { cause: reason }));
-      };
+      const onAbort = (): void => fail(abortError(signal!, where));
       const timer = setTimeout(() => fail(new TimeoutError(where, `${where}: no connection to ${host}:${port} within ${timeoutMillis} ms`)), timeoutMillis);
       socket.once('connect', onConnect);
       socket.once('error', onError);

@@ -15,7 +15,8 @@ import { GitSyncError, HttpTooLargeError, NetworkError, TimeoutError } from '../
 import { noteStreamedBytes } from '../observe/gc-pacer.js';
 import { httpTraceEnabled, publishHttpTrace } from '../observe/http-trace.js';
 import { redactUrl } from '../observe/redact.js';
-import type { Side, StatsRecorder } from '../observe/stats.js';
+import type { Side } from '../observe/stats.js';
+import type { RunObserver } from '../observe/observer.js';
 import { networkError, requestIds, type Headers } from './http-diagnosis.js';
 import { TunnelingAgent, proxiedRequestOptions } from './http-proxy-agent.js';
 import { proxyFor, type ProxyEnv } from './proxy-env.js';
@@ -87,7 +88,7 @@ export interface HttpClientOptions {
   insecureSkipTlsVerify: boolean;
   proxyEnv: ProxyEnv;
   timeouts: HttpTimeouts;
-  stats: StatsRecorder | undefined;
+  observer: RunObserver | undefined;
   /** Strings never to show in an error (the credentials in use). */
   secrets: () => string[];
 }
@@ -98,7 +99,7 @@ export class HttpClient {
   private readonly agents = new Map<string, http.Agent>();
   private readonly insecureSkipTlsVerify: boolean;
   private readonly proxyEnv: ProxyEnv;
-  private readonly stats: StatsRecorder | undefined;
+  private readonly observer: RunObserver | undefined;
   readonly secrets: () => string[];
 
   constructor(options: HttpClientOptions) {
@@ -106,7 +107,7 @@ export class HttpClient {
     this.insecureSkipTlsVerify = options.insecureSkipTlsVerify;
     this.proxyEnv = options.proxyEnv;
     this.timeouts = options.timeouts;
-    this.stats = options.stats;
+    this.observer = options.observer;
     this.secrets = options.secrets;
   }
 
@@ -138,7 +139,7 @@ export class HttpClient {
     phaseName: RequestOptions['phase'],
     signal: AbortSignal | undefined,
   ): Promise<Exchange> {
-    const phase = this.stats?.phase(phaseName);
+    const phase = this.observer?.counters(phaseName) ?? undefined;
     if (phase) phase.requests += 1;
     const started = performance.now();
     let trace: ExchangeTrace | null = null;
@@ -215,7 +216,7 @@ export class HttpClient {
     limit: number,
     signal: AbortSignal | undefined,
   ): AsyncGenerator<Buffer> {
-    const phase = this.stats?.phase(phaseName);
+    const phase = this.observer?.counters(phaseName) ?? undefined;
     const client = this;
     const idle = this.timeouts.bodyIdleMillis;
     response.setTimeout(idle, () => {

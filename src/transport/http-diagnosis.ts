@@ -5,7 +5,7 @@
  * travels as `advice` data, which the CLI words with its flag names (cli/advice.ts).
  */
 import {
-  AbortedError,
+  abortError,
   GitSyncError,
   HttpAuthError,
   HttpContentTypeError,
@@ -165,10 +165,7 @@ export function contentTypeError(input: { status: number; url: string; headers: 
  */
 export function networkError(error: unknown, where: string, side: Side, signal: AbortSignal | undefined, secrets: readonly string[]): GitSyncError {
   if (error instanceof GitSyncError) return error;
-  if (signal?.aborted) {
-    const reason: unknown = signal.reason;
-    return reason instanceof GitSyncError ? reason : new AbortedError(`request to ${where} aborted`, { cause: error });
-  }
+  if (signal?.aborted) return abortError(signal, `request to ${where}`);
   const code = (error as { code?: string }).code;
   const message = error instanceof Error ? error.message : String(error);
   const text = `${where}: ${code && !message.includes(code) ? `${code} ` : ''}${redactSecrets(message, secrets)}`;

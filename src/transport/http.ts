@@ -15,7 +15,8 @@ import { HttpAuthenticator, type Authorization, type HttpAuth } from '../auth/ht
 import type { CredentialProvider } from '../auth/credential-provider.js';
 import { GitSyncError, HttpStatusError, ProtocolError } from '../errors.js';
 import { redactUrl } from '../observe/redact.js';
-import type { Side, StatsRecorder } from '../observe/stats.js';
+import type { Side } from '../observe/stats.js';
+import type { RunObserver } from '../observe/observer.js';
 import type { Service } from '../types.js';
 import { AGENT } from '../version.js';
 import { PktLineReader, packetText } from '../wire/pktline.js';
@@ -54,7 +55,8 @@ export interface HttpTransportOptions {
   proxyEnv?: ProxyEnv;
   timeouts?: Partial<HttpTimeouts>;
   maxAdvertisementBytes?: number;
-  stats?: StatsRecorder;
+  /** Where the bytes this transport moves are counted. */
+  observer?: RunObserver;
 }
 
 /** The repository path of a smart-HTTP URL (`/org/repo.git/info/refs` -> `/org/repo.git`). */
@@ -100,7 +102,7 @@ export class HttpTransport implements Transport {
       insecureSkipTlsVerify: this.insecureSkipTlsVerify,
       proxyEnv: options.proxyEnv ?? process.env,
       timeouts: { ...DEFAULT_HTTP_TIMEOUTS, ...options.timeouts },
-      stats: options.stats,
+      observer: options.observer,
       secrets: () => this.authenticator.secrets(),
     });
   }

@@ -6,9 +6,9 @@
  */
 import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
-import { AbortedError, GitSyncError, NetworkError, RemoteError, UsageError, throwIfAborted } from '../errors.js';
+import { abortError, NetworkError, RemoteError, UsageError, throwIfAborted } from '../errors.js';
 import type { Service } from '../types.js';
-import type { StatsRecorder } from '../observe/stats.js';
+import type { RunObserver } from '../observe/observer.js';
 import { describeExit, spawnChannel, summarizeStderr } from './child-channel.js';
 import type { Endpoint } from './endpoint.js';
 import { StreamConnection } from './stream-connection.js';
@@ -47,7 +47,8 @@ export function serverEnv(baseEnv: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 export interface LocalTransportOptions {
-  stats?: StatsRecorder;
+  /** Where the bytes this transport moves are counted. */
+  observer?: RunObserver;
   /** The environment git runs in; default process.env. */
   env?: NodeJS.ProcessEnv;
 }
@@ -115,7 +116,7 @@ export class LocalTransport implements Transport {
         return new NetworkError(where, `${where}: cannot run git (${error.code ?? error.message}); the local transport needs git on PATH`, { cause: error });
       },
     });
-    return new StreamConnection(channel, { displayUrl: where, phase: options.phase, stats: this.options.stats, signal: options.signal });
+    return new StreamConnection(channel, { displayUrl: where, phase: options.phase, observer: this.options.observer, signal: options.signal });
   }
 
   async setHead(ref: string, signal?: AbortSignal): Promise<void> {
@@ -137,8 +138,7 @@ export class LocalTransport implements Transport {
           return;
         }
         if (signal?.aborted) {
-          const reason: unknown = signal.reason;
-          reject(reason instanceof GitSyncError ? reason : new AbortedError(`${this.displayUrl}: aborted`, { cause: reason }));
+          reject(abortError(signal, this.displayUrl));
           return;
         }
         const said = summarizeStderr(String(stderr)) || error.message;

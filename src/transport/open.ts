@@ -4,7 +4,8 @@
  */
 import type { CredentialProvider } from '../auth/credential-provider.js';
 import { GitCredentialHelper } from '../auth/credential-helper.js';
-import type { StatsRecorder, Side } from '../observe/stats.js';
+import type { Side } from '../observe/stats.js';
+import type { RunObserver } from '../observe/observer.js';
 import type { Endpoint } from './endpoint.js';
 import { GitDaemonTransport } from './daemon.js';
 import { HttpTransport, type HttpAuth, type HttpTimeouts } from './http.js';
@@ -34,7 +35,8 @@ export interface SideCredentials {
 export interface OpenTransportOptions {
   side: Side;
   credentials?: SideCredentials;
-  stats?: StatsRecorder;
+  /** Where the bytes this transport moves are counted. */
+  observer?: RunObserver;
   timeouts?: Partial<HttpTimeouts>;
   /** Where proxy variables are read and `git credential` runs (default: this process's environment). */
   env?: NodeJS.ProcessEnv;
@@ -61,17 +63,17 @@ export function openTransport(endpoint: Endpoint, options: OpenTransportOptions)
         insecureSkipTlsVerify: credentials.insecureSkipTlsVerify ?? false,
         followInfoRefsRedirect: credentials.followInfoRefsRedirect ?? false,
         proxyEnv: options.env,
-        stats: options.stats,
+        observer: options.observer,
         timeouts: options.timeouts,
       });
     }
     case 'ssh':
-      return new SshTransport(endpoint, { stats: options.stats });
+      return new SshTransport(endpoint, { observer: options.observer });
     case 'local':
-      return new LocalTransport(endpoint, { stats: options.stats });
+      return new LocalTransport(endpoint, { observer: options.observer });
     case 'git':
-      return new GitDaemonTransport(endpoint, { stats: options.stats, connectTimeoutMillis: options.timeouts?.connectMillis });
+      return new GitDaemonTransport(endpoint, { observer: options.observer, connectTimeoutMillis: options.timeouts?.connectMillis });
     case 'helper':
-      return new RemoteHelperTransport(endpoint, { stats: options.stats });
+      return new RemoteHelperTransport(endpoint, { observer: options.observer });
   }
 }

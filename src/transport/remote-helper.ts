@@ -14,7 +14,7 @@ import path from 'node:path';
 import { NetworkError, ProtocolError, RemoteError, UnsupportedError, throwIfAborted } from '../errors.js';
 import type { Service } from '../types.js';
 import { FLUSH_PKT } from '../wire/pktline.js';
-import type { StatsRecorder } from '../observe/stats.js';
+import type { RunObserver } from '../observe/observer.js';
 import { describeExit, spawnChannel } from './child-channel.js';
 import type { Endpoint } from './endpoint.js';
 import { StreamConnection } from './stream-connection.js';
@@ -76,7 +76,8 @@ export function chooseHelperConnectCommand(where: string, program: string, capab
 }
 
 export interface RemoteHelperTransportOptions {
-  stats?: StatsRecorder;
+  /** Where the bytes this transport moves are counted. */
+  observer?: RunObserver;
   /** The environment the helper runs in (and PATH is searched); default process.env. */
   env?: NodeJS.ProcessEnv;
 }
@@ -122,7 +123,7 @@ export class RemoteHelperTransport implements Transport {
     const connection = new StreamConnection(channel, {
       displayUrl: where,
       phase: options.phase,
-      stats: this.options.stats,
+      observer: this.options.observer,
       signal: options.signal,
       framing: { farewell: null },
     });

@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { NetworkError, RemoteError, UsageError, throwIfAborted } from '../errors.js';
 import type { Service } from '../types.js';
-import type { StatsRecorder } from '../observe/stats.js';
+import type { RunObserver } from '../observe/observer.js';
 import type { ProtocolVersion } from '../types.js';
 import { describeExit, spawnChannel } from './child-channel.js';
 import type { Endpoint } from './endpoint.js';
@@ -93,7 +93,8 @@ export function sshInvocation(endpoint: SshEndpoint, service: Service, protocol:
 }
 
 export interface SshTransportOptions {
-  stats?: StatsRecorder;
+  /** Where the bytes this transport moves are counted. */
+  observer?: RunObserver;
   /** The environment ssh runs in (and GIT_SSH_COMMAND / GIT_SSH are read from); default process.env. */
   env?: NodeJS.ProcessEnv;
 }
@@ -127,6 +128,6 @@ export class SshTransport implements Transport {
         return new NetworkError(where, `${where}: cannot run ${JSON.stringify(invocation.command)} (${error.code ?? error.message}); install OpenSSH or set GIT_SSH_COMMAND`, { cause: error });
       },
     });
-    return new StreamConnection(channel, { displayUrl: where, phase: options.phase, stats: this.options.stats, signal: options.signal });
+    return new StreamConnection(channel, { displayUrl: where, phase: options.phase, observer: this.options.observer, signal: options.signal });
   }
 }

@@ -8,9 +8,10 @@
  */
 import { noteStreamedBytes } from '../observe/gc-pacer.js';
 import type { Readable, Writable } from 'node:stream';
-import { AbortedError, GitSyncError, ProtocolError } from '../errors.js';
+import { abortError, GitSyncError, ProtocolError } from '../errors.js';
 import { FLUSH_PKT, PktLineReader } from '../wire/pktline.js';
-import type { PhaseName, PhaseStats, StatsRecorder } from '../observe/stats.js';
+import type { PhaseName, PhaseStats } from '../observe/stats.js';
+import type { RunObserver } from '../observe/observer.js';
 import type { GitConnection, RequestBody, RequestOptions } from './transport.js';
 
 /** The two directions of a conversation with a server, and a way to end it. */
@@ -45,7 +46,8 @@ export interface StreamConnectionOptions {
   displayUrl: string;
   /** The phase the connection's advertisement is counted in. */
   phase: PhaseName;
-  stats?: StatsRecorder;
+  /** Where the bytes this transport moves are counted. */
+  observer?: RunObserver;
   signal?: AbortSignal;
   /** See `Framing`; default: no response-end packets, a flush as farewell. */
   framing?: Partial<Framing>;
@@ -95,7 +97,7 @@ export class StreamConnection implements GitConnection {
     this.options = options;
     this.exitGraceMillis = options.exitGraceMillis ?? 5_000;
     this.framing = { responseEnd: false, farewell: FLUSH_PKT, ...options.framing };
-    this.phase = options.stats?.phase(options.phase);
+    this.phase = options.observer?.counters(options.phase) ?? undefined;
     if (this.phase) this.phase.requests += 1;
     const { input, output } = channel;
     input.on('readable', this.onReadable);
@@ -158,7 +160,7 @@ export class StreamConnection implements GitConnection {
     if (this.closing) throw new ProtocolError(`${this.options.displayUrl}: request on a closed connection`);
     await this.writing;
     if (this.awaitingResponseEnd) await this.skipToResponseEnd();
-    this.phase = this.options.stats?.phase(options.phase);
+    this.phase = this.options.observer?.counters(options.phase) ?? undefined;
     if (this.phase) this.phase.requests += 1;
     this.awaitingResponseEnd = this.framing.responseEnd;
     // The body is written while the caller reads: a server may answer (ACKs, progress) before
@@ -210,10 +212,7 @@ export class StreamConnection implements GitConnection {
 
   private watch(signal: AbortSignal | undefined): void {
     if (signal === undefined || this.watchedSignals.has(signal)) return;
-    const listener = (): void => {
-      const reason: unknown = signal.reason;
-      this.setFault(reason instanceof GitSyncError ? reason : new AbortedError(`${this.options.displayUrl}: aborted`, { cause: reason }));
-    };
+    const listener = (): void => this.setFault(abortError(signal, this.options.displayUrl));
     this.watchedSignals.set(signal, listener);
     if (signal.aborted) listener();
     else signal.addEventListener('abort', listener, { once: true });

@@ -6,11 +6,9 @@
 import { ProtocolError, RemoteError, throwIfAborted } from '../errors.js';
 import { PktLineReader, describePacket } from './pktline.js';
 
-/**
- * One line of a server's progress text. `transient` is true when git ended it with `\r`: an
- * in-place update the next line replaces (a terminal shows only the latest).
- */
-export type ProgressCallback = (message: string, transient: boolean) => void;
+import type { ProgressCallback } from '../types.js';
+
+export type { ProgressCallback };
 
 export interface DemuxOptions {
   onProgress?: ProgressCallback;

@@ -4,14 +4,14 @@ import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { probe } from '../../src/index.js';
-import { StatsRecorder } from '../../src/observe/stats.js';
+import { ListeningObserver } from '../../src/observe/observer.js';
 import { ReceivePackSession } from '../../src/protocol/receive-pack-session.js';
 import { parseEndpoint } from '../../src/transport/endpoint.js';
 import { LocalTransport, type LocalEndpoint } from '../../src/transport/local.js';
 import { createRepo } from '../helpers/fixtures.js';
 import { forEachRef, git, makeTempDir, type TempDir } from '../helpers/git.js';
 import { processesMatching, waitUntilEmpty, zombieChildren } from '../helpers/processes.js';
-import { sampleRepo } from '../integration/sample-repo.js';
+import { sampleRepo } from '../helpers/sample-repo.js';
 import { itProbesAndFetches } from './conformance.js';
 
 function localEndpoint(path: string): LocalEndpoint {
@@ -79,14 +79,15 @@ describe('local transport (git upload-pack / receive-pack as child processes)', 
     assert.deepEqual(looked.target?.capabilities, [], 'a target that does not exist yet reads as empty');
     assert.equal(existsSync(target), false, 'probe creates nothing');
 
-    const stats = new StatsRecorder();
-    const session = await ReceivePackSession.open(new LocalTransport(localEndpoint(target), { stats }));
+    const observer = new ListeningObserver({ stats: true });
+    const session = await ReceivePackSession.open(new LocalTransport(localEndpoint(target), { observer }));
     await session.close();
     assert.ok(session.discovery.features.reportStatus);
     assert.equal(await git(['rev-parse', '--is-bare-repository'], { cwd: target }), 'true');
     assert.equal((await forEachRef(target)).size, 0);
-    assert.equal(stats.report().phases['target info-refs']?.requests, 1);
-    assert.ok((stats.report().phases['target info-refs']?.responseBytes ?? 0) > 0);
+    const stats = observer.stop();
+    assert.equal(stats?.phases['target info-refs']?.requests, 1);
+    assert.ok((stats?.phases['target info-refs']?.responseBytes ?? 0) > 0);
   });
 
   it('abort kills the upload-pack child and leaves no process behind', async (t) => {

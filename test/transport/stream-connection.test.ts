@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { RemoteError, NetworkError } from '../../src/errors.js';
-import { StatsRecorder } from '../../src/observe/stats.js';
+import { ListeningObserver } from '../../src/observe/observer.js';
 import { packetText } from '../../src/wire/pktline.js';
 import { spawnChannel, type ChildChannel } from '../../src/transport/child-channel.js';
 import { StreamConnection, type StreamConnectionOptions } from '../../src/transport/stream-connection.js';
@@ -35,8 +35,8 @@ function alive(pid: number | undefined): boolean {
 
 describe('StreamConnection over a child process', () => {
   it('streams a large body while reading the answer (no pipe deadlock), counting every byte', async (t) => {
-    const stats = new StatsRecorder();
-    const connection = connect(t, child('cat', []), { stats });
+    const observer = new ListeningObserver({ stats: true });
+    const connection = connect(t, child('cat', []), { observer });
     const chunk = Buffer.alloc(64 * 1024, 'x');
     const chunks = 256;
     async function* body(): AsyncGenerator<Buffer> {
@@ -50,7 +50,8 @@ describe('StreamConnection over a child process', () => {
     }
     await connection.close();
     assert.equal(echoed, chunk.length * chunks);
-    const push = stats.phase('target push');
+    const push = observer.stop()?.phases['target push'];
+    assert.ok(push !== undefined, 'the push phase was counted');
     assert.equal(push.requests, 1);
     // The body plus the flush that ends the session on close.
     assert.equal(push.requestBytes, chunk.length * chunks + 4);
