@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { probe, sync, type Credential, type CredentialProvider, type CredentialRequest } from '../../src/index.js';
 import { cloneRepo, createRepo } from '../helpers/fixtures.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
-import { sampleRepo, type SampleRepo } from '../integration/sample-repo.js';
+import { sampleRepo, type SampleRepo } from '../helpers/sample-repo.js';
 
 const TOKEN = 'tok-provider-6a5b4c3d';
 

@@ -11,7 +11,7 @@ import { cloneRepo, createRepo } from '../helpers/fixtures.js';
 import { forEachRef } from '../helpers/git.js';
 import { isRpc, respond, when } from '../helpers/http-faults.js';
 import { startGitHttpServer, type GitHttpServer, type RequestLogEntry } from '../helpers/http-server.js';
-import { sampleRepo, type SampleRepo } from '../integration/sample-repo.js';
+import { sampleRepo, type SampleRepo } from '../helpers/sample-repo.js';
 import { runCli } from './run-cli.js';
 import { RunLog } from './secret-grep.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createRepo, pseudoRandomBytes } from '../helpers/fixtures.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
-import { reachableObjectTypes, sampleRepo } from '../integration/sample-repo.js';
+import { reachableObjectTypes, sampleRepo } from '../helpers/sample-repo.js';
 import { runCli } from './run-cli.js';
 
 describe('git-sync fetch (CLI)', () => {

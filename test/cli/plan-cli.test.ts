@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { cloneRepo, createRepo } from '../helpers/fixtures.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
-import { sampleRepo, type SampleRepo } from '../integration/sample-repo.js';
+import { sampleRepo, type SampleRepo } from '../helpers/sample-repo.js';
 import { runCli } from './run-cli.js';
 
 describe('git-sync plan (CLI)', () => {

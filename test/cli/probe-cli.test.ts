@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
-import { sampleRepo } from '../integration/sample-repo.js';
+import { sampleRepo } from '../helpers/sample-repo.js';
 import { runCli } from './run-cli.js';
 
 describe('git-sync probe (CLI)', () => {

@@ -12,7 +12,7 @@ import { forEachRef } from '../helpers/git.js';
 import { isAdvertisement, when } from '../helpers/http-faults.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
 import { selfSignedCert, type SelfSignedCert } from '../helpers/tls-cert.js';
-import { sampleRepo } from '../integration/sample-repo.js';
+import { sampleRepo } from '../helpers/sample-repo.js';
 import { runCli } from './run-cli.js';
 import { RunLog } from './secret-grep.js';
 

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { cloneRepo, createRepo } from '../helpers/fixtures.js';
 import { forEachRef, fsck } from '../helpers/git.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
-import { sampleRepo, type SampleRepo } from '../integration/sample-repo.js';
+import { sampleRepo, type SampleRepo } from '../helpers/sample-repo.js';
 import { runCli } from './run-cli.js';
 
 describe('git-sync sync / replicate / bootstrap (CLI)', () => {

@@ -1,6 +1,6 @@
 /** A source repository with every kind of ref the scenarios need, served over loopback HTTP. */
-import { createRepo, type FixtureRepo } from '../helpers/fixtures.js';
-import { git } from '../helpers/git.js';
+import { createRepo, type FixtureRepo } from './fixtures.js';
+import { git } from './git.js';
 
 export interface SampleRepo {
   repo: FixtureRepo;

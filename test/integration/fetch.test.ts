@@ -6,7 +6,7 @@ import { fetch } from '../../src/index.js';
 import { createRepo } from '../helpers/fixtures.js';
 import { git, makeTempDir } from '../helpers/git.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
-import { reachableObjectTypes, sampleRepo, type SampleRepo } from './sample-repo.js';
+import { reachableObjectTypes, sampleRepo, type SampleRepo } from '../helpers/sample-repo.js';
 
 describe('fetch against git http-backend', () => {
   let server: GitHttpServer;

@@ -5,7 +5,7 @@ import { plan, type SyncResult } from '../../src/api/plan.js';
 import { cloneRepo, createRepo, pseudoRandomBytes, type FixtureRepo } from '../helpers/fixtures.js';
 import { forEachRef, git } from '../helpers/git.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
-import { sampleRepo, type SampleRepo } from './sample-repo.js';
+import { sampleRepo, type SampleRepo } from '../helpers/sample-repo.js';
 
 type Row = [action: string, targetRef: string, forced?: boolean];
 

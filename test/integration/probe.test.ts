@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { probe } from '../../src/index.js';
 import { lsRemote } from '../helpers/git.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
-import { sampleRepo } from './sample-repo.js';
+import { sampleRepo } from '../helpers/sample-repo.js';
 
 describe('probe against git http-backend', () => {
   let server: GitHttpServer;

@@ -12,7 +12,7 @@ import { forEachRef, fsck, git, makeTempDir, type TempDir } from '../helpers/git
 import { isAdvertisement, isRpc, respond, when } from '../helpers/http-faults.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
 import { runCli } from '../cli/run-cli.js';
-import { sampleRepo } from './sample-repo.js';
+import { sampleRepo } from '../helpers/sample-repo.js';
 
 interface Json {
   mode: string;

@@ -12,7 +12,7 @@ import { installTestRemoteHelpers } from '../helpers/remote-helper.js';
 import { SSHD_BINARY, startSshServer, type SshServer } from '../helpers/sshd.js';
 import { missingSystemTool, startAll } from '../helpers/system.js';
 import { runCli } from '../cli/run-cli.js';
-import { sampleRepo } from './sample-repo.js';
+import { sampleRepo } from '../helpers/sample-repo.js';
 
 /**
  * Every transport as a source and as a target: a first sync (bootstrap) and, after the source

@@ -9,7 +9,7 @@ import { cloneRepo, createRepo, pseudoRandomBytes, type FixtureRepo } from '../h
 import { forEachRef, fsck, git } from '../helpers/git.js';
 import { isRpc, when } from '../helpers/http-faults.js';
 import { startGitHttpServer, type GitHttpServer, type Middleware } from '../helpers/http-server.js';
-import { sampleRepo, type SampleRepo } from './sample-repo.js';
+import { sampleRepo, type SampleRepo } from '../helpers/sample-repo.js';
 
 type Row = [action: string, targetRef: string];
 const rows = (result: SyncResult): Row[] => result.plans.map((p) => [p.action, p.targetRef]);

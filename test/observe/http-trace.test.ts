@@ -3,7 +3,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { after, before, describe, it } from 'node:test';
 import { HTTP_TRACE_CHANNEL, formatHttpTrace, probe, type HttpTraceEvent } from '../../src/index.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
-import { sampleRepo } from '../integration/sample-repo.js';
+import { sampleRepo } from '../helpers/sample-repo.js';
 
 const TOKEN = 'tok-trace-4b3a2918';
 

@@ -8,14 +8,15 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { fetch, probe, type ProtocolVersion } from '../../src/index.js';
-import { readAdvertisement } from '../../src/protocol/advertisement.js';
-import { receivePackFeatures, receivePackRequest } from '../../src/protocol/receive-pack.js';
-import { readReportStatus, type PushReport } from '../../src/protocol/report-status.js';
+import { relayPush } from '../../src/execute/relay.js';
+import { QUIET_OBSERVER } from '../../src/observe/observer.js';
+import { ReceivePackSession } from '../../src/protocol/receive-pack-session.js';
+import type { PushReport } from '../../src/protocol/report-status.js';
 import { UploadPackSession } from '../../src/protocol/upload-pack-session.js';
 import { parseEndpoint } from '../../src/transport/endpoint.js';
 import { openTransport } from '../../src/transport/open.js';
 import { forEachRef, fsck, lsRemote } from '../helpers/git.js';
-import { reachableObjectTypes } from '../integration/sample-repo.js';
+import { reachableObjectTypes } from '../helpers/sample-repo.js';
 
 export interface Served {
   /** The URL git-sync is given. */
@@ -63,32 +64,27 @@ export function itProbesAndFetches(label: string, served: () => Served, protocol
 }
 
 /**
- * A relay through git-sync's transports and protocol code: every ref of `sourceUrl` fetched in
+ * The real relay (execute/relay.ts) through two transports: every ref of `sourceUrl` fetched in
  * one pack, streamed as it arrives into `targetUrl`'s receive-pack as creates. The target must
  * be empty. Resolves with the target's report.
  */
 export async function relayEverything(sourceUrl: string, targetUrl: string): Promise<PushReport> {
-  const source = openTransport(parseEndpoint(sourceUrl), { side: 'source' });
-  const target = openTransport(parseEndpoint(targetUrl), { side: 'target' });
-  const session = await UploadPackSession.open(source, { protocol: 'auto' });
-  const connection = await target.connect('git-receive-pack', { protocol: 'v1', phase: 'target info-refs' });
+  const source = await UploadPackSession.open(openTransport(parseEndpoint(sourceUrl), { side: 'source' }), { protocol: 'auto' });
   try {
-    const advertisement = await readAdvertisement(connection.advertisement);
-    assert.equal(advertisement.version, 'v1');
-    assert.deepEqual(advertisement.refs, [], 'the target is empty');
-    const features = receivePackFeatures(advertisement.capabilities);
-    const refs = session.discovery.refs.filter((ref) => ref.name.startsWith('refs/'));
-    const commands = refs.map((ref) => ({ ref: ref.name, oldHash: null, newHash: ref.hash }));
-    const response = await session.fetch({ wants: [...new Set(refs.map((ref) => ref.hash))], haves: [] });
-    async function* body(): AsyncGenerator<Buffer> {
-      yield receivePackRequest(features, commands, { atomic: features.atomic });
-      yield* response.pack;
+    const target = await ReceivePackSession.open(openTransport(parseEndpoint(targetUrl), { side: 'target' }));
+    try {
+      assert.deepEqual(target.discovery.refs, [], 'the target is empty');
+      const refs = source.discovery.refs.filter((ref) => ref.name.startsWith('refs/'));
+      const commands = refs.map((ref) => ({ ref: ref.name, oldHash: null, newHash: ref.hash }));
+      const context = { source, target, maxPackBytes: null, maxRefUpdates: commands.length, signal: undefined, observer: QUIET_OBSERVER };
+      const { report, pack } = await relayPush(context, { commands, wants: [...new Set(refs.map((ref) => ref.hash))], haves: [], atomic: target.discovery.features.atomic });
+      assert.ok(pack !== null && pack.objectCount > 0, 'a pack was relayed');
+      return report;
+    } finally {
+      await target.close();
     }
-    const reader = await connection.request(body(), { phase: 'target push' });
-    return await readReportStatus(reader, { sideband: features.sideBand64k });
   } finally {
-    await connection.close();
-    await session.close();
+    await source.close();
   }
 }
 

@@ -7,7 +7,7 @@ import { parseEndpoint } from '../../src/transport/endpoint.js';
 import { startGitDaemon, type GitDaemon } from '../helpers/git-daemon.js';
 import { freePort } from '../helpers/net.js';
 import { zombieChildren } from '../helpers/processes.js';
-import { sampleRepo } from '../integration/sample-repo.js';
+import { sampleRepo } from '../helpers/sample-repo.js';
 import { itProbesAndFetches } from './conformance.js';
 
 function daemonEndpoint(url: string): GitDaemonEndpoint {

@@ -5,7 +5,7 @@ import { git, makeTempDir, type TempDir } from '../helpers/git.js';
 import { startGitDaemon, type GitDaemon } from '../helpers/git-daemon.js';
 import { zombieChildren } from '../helpers/processes.js';
 import { installTestRemoteHelpers } from '../helpers/remote-helper.js';
-import { sampleRepo } from '../integration/sample-repo.js';
+import { sampleRepo } from '../helpers/sample-repo.js';
 import { assertRelays } from './conformance.js';
 
 describe('relaying a pack between stateful transports', () => {

@@ -5,7 +5,7 @@ import { probe } from '../../src/index.js';
 import { makeTempDir, type TempDir } from '../helpers/git.js';
 import { processesMatching, waitUntilEmpty, waitUntilPresent, zombieChildren } from '../helpers/processes.js';
 import { installTestRemoteHelpers, type TestRemoteHelpers } from '../helpers/remote-helper.js';
-import { sampleRepo } from '../integration/sample-repo.js';
+import { sampleRepo } from '../helpers/sample-repo.js';
 import { itProbesAndFetches } from './conformance.js';
 
 describe('remote helpers (git-remote-<scheme> on PATH)', () => {

@@ -11,7 +11,7 @@ import { git, makeTempDir, type TempDir } from '../helpers/git.js';
 import { processesMatching, waitUntilEmpty, zombieChildren } from '../helpers/processes.js';
 import { SSHD_BINARY, startSshServer, type SshServer } from '../helpers/sshd.js';
 import { missingSystemTool } from '../helpers/system.js';
-import { sampleRepo } from '../integration/sample-repo.js';
+import { sampleRepo } from '../helpers/sample-repo.js';
 import { assertRelays, itProbesAndFetches } from './conformance.js';
 
 function sshEndpoint(url: string): SshEndpoint {
