@@ -80,6 +80,11 @@ describe('layers (docs/architecture.md)', () => {
     }
   });
 
+  it('lets protocol/ reach transports only through their one interface', () => {
+    const beyond = all.filter((i) => i.fromFolder === 'protocol' && i.toFolder === 'transport' && i.to !== path.join('transport', 'transport.ts'));
+    assert.deepEqual(beyond.map((i) => `${i.from} -> ${i.to}`), []);
+  });
+
   it('never lets protocol/ ask which transport it has', () => {
     for (const file of sources(path.join(SRC, 'protocol'))) {
       assert.doesNotMatch(readFileSync(file, 'utf8'), /transport\.kind|\.kind === '(?:http|ssh|local|git|helper)'/, path.relative(SRC, file));
