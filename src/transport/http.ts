@@ -59,6 +59,25 @@ export interface HttpTransportOptions {
   observer?: RunObserver;
 }
 
+/** One request of this transport, everything but where it goes (the policies decide that). */
+interface HttpRequest {
+  method: 'GET' | 'POST';
+  body: RequestBody | null;
+  protocol: ConnectOptions['protocol'] | null;
+  headers: Record<string, string>;
+  phase: RequestOptions['phase'];
+  signal: AbortSignal | undefined;
+}
+
+/** An answer, the URL that gave it, and the credentials that went with the request. */
+interface Answer extends Exchange {
+  url: URL;
+  authorization: Authorization | null;
+}
+
+/** Sends the request to a URL; a policy wraps one Send in another. */
+type Send = (url: URL) => Promise<Answer>;
+
 /** The repository path of a smart-HTTP URL (`/org/repo.git/info/refs` -> `/org/repo.git`). */
 function repositoryPath(url: URL): string {
   return url.pathname.replace(/\/(?:info\/refs|git-upload-pack|git-receive-pack)$/, '');
@@ -133,7 +152,8 @@ export class HttpTransport implements Transport {
 
   async connect(service: Service, options: ConnectOptions): Promise<GitConnection> {
     const requested = this.endpoint(`info/refs?service=${service}`);
-    const { response, url, trace } = await this.send('GET', requested, null, options.protocol, {}, options.phase, options.signal, true);
+    const request: HttpRequest = { method: 'GET', body: null, protocol: options.protocol, headers: {}, phase: options.phase, signal: options.signal };
+    const { response, url, trace } = await this.send(request, requested, true);
     this.expectContentType(response, url, trace, `application/x-${service}-advertisement`);
     if (this.followInfoRefsRedirect) this.adoptRedirect(requested, { response, trace, url });
     const body = this.client.countedBody(response, trace, options.phase, url, this.maxAdvertisementBytes, options.signal);
@@ -172,52 +192,63 @@ export class HttpTransport implements Transport {
       'content-type': `application/x-${service}-request`,
       accept: `application/x-${service}-result`,
     };
-    const { response, url, trace } = await this.send('POST', this.endpoint(service), body, protocol, headers, options.phase, options.signal, false);
+    const request: HttpRequest = { method: 'POST', body, protocol, headers, phase: options.phase, signal: options.signal };
+    const { response, url, trace } = await this.send(request, this.endpoint(service), false);
     this.expectContentType(response, url, trace, `application/x-${service}-result`);
     return new PktLineReader(this.client.countedBody(response, trace, options.phase, url, Number.POSITIVE_INFINITY, options.signal));
   }
 
   /**
-   * One request, with what it takes to get an answer: credentials after a 401 (sent again when
-   * the body can be replayed: a streamed push cannot, which is why discovery's `info/refs` is
-   * where a host that gates pushes asks for them) and, for `info/refs`, redirects. Resolves with
-   * the response below 300, its body left to the caller, and the URL that answered.
+   * One request, with what it takes to get an answer: the exchange itself wrapped in the
+   * credential policy and, for `info/refs`, the redirect policy. Resolves with the response below
+   * 300, its body left to the caller, and the URL that answered; anything else is a typed error.
    */
-  private async send(
-    method: 'GET' | 'POST',
-    url: URL,
-    body: RequestBody | null,
-    protocol: ConnectOptions['protocol'] | null,
-    extraHeaders: Record<string, string>,
-    phaseName: RequestOptions['phase'],
-    signal: AbortSignal | undefined,
-    followRedirects: boolean,
-  ): Promise<Exchange & { url: URL }> {
-    const replayable = body === null || Buffer.isBuffer(body);
-    let target = url;
-    for (let redirects = 0; ; ) {
+  private async send(request: HttpRequest, url: URL, followRedirects: boolean): Promise<Answer> {
+    const replayable = request.body === null || Buffer.isBuffer(request.body);
+    const once: Send = async (target) => {
       const authorization = this.authenticator.authorization(target);
-      const exchange = await this.client.exchange(method, target, body, this.headers(protocol, extraHeaders, authorization), phaseName, signal);
-      const { response, trace } = exchange;
-      const status = response.statusCode ?? 0;
-      if (status === 401 && authorization === null && replayable && (await this.authenticator.fill(target, repositoryPath(target), signal))) {
-        this.client.discard(exchange);
-        continue;
-      }
-      if (isRedirect(status) && followRedirects) {
-        const next = this.redirectTarget(exchange, target, redirects);
-        this.client.discard(exchange, redactUrl(next.toString()));
-        target = next;
-        redirects += 1;
-        continue;
-      }
-      if (status >= 300) {
-        if (status === 401 || status === 403) await this.authenticator.refused(authorization);
-        throw await this.statusError(exchange, target, method, authorization, replayable);
-      }
-      this.authenticator.succeeded(authorization);
-      return { response, trace, url: target };
+      const headers = this.headers(request.protocol, request.headers, authorization);
+      const exchange = await this.client.exchange(request.method, target, request.body, headers, request.phase, request.signal);
+      return { ...exchange, url: target, authorization };
+    };
+    const withCredentials = this.credentialPolicy(once, replayable, request.signal);
+    const answer = await (followRedirects ? this.redirectPolicy(withCredentials) : withCredentials)(url);
+    const status = answer.response.statusCode ?? 0;
+    if (status >= 300) {
+      if (status === 401 || status === 403) await this.authenticator.refused(answer.authorization);
+      throw await this.statusError(answer, answer.url, request.method, answer.authorization, replayable);
     }
+    this.authenticator.succeeded(answer.authorization);
+    return answer;
+  }
+
+  /**
+   * Credentials: a 401 to an anonymous request asks the credential provider once, and the request
+   * goes again with what it filled, when its body can be replayed (a streamed push cannot, which
+   * is why discovery's `info/refs` is where a host that gates pushes asks for them).
+   */
+  private credentialPolicy(next: Send, replayable: boolean, signal: AbortSignal | undefined): Send {
+    return async (url) => {
+      const answer = await next(url);
+      if (answer.response.statusCode !== 401 || answer.authorization !== null || !replayable) return answer;
+      if (!(await this.authenticator.fill(url, repositoryPath(url), signal))) return answer;
+      this.client.discard(answer);
+      return next(url);
+    };
+  }
+
+  /** Redirects (`info/refs` only): each hop is a request of its own, credentials decided per origin. */
+  private redirectPolicy(next: Send): Send {
+    return async (url) => {
+      let target = url;
+      for (let redirects = 0; ; redirects++) {
+        const answer = await next(target);
+        if (!isRedirect(answer.response.statusCode ?? 0)) return answer;
+        const following = this.redirectTarget(answer, target, redirects);
+        this.client.discard(answer, redactUrl(following.toString()));
+        target = following;
+      }
+    };
   }
 
   private redirectTarget({ response, trace }: Exchange, from: URL, redirects: number): URL {
