@@ -123,7 +123,8 @@ function attachResult(error: unknown, result: SyncResult): unknown {
   return error;
 }
 
-async function run(operation: 'sync' | 'replicate' | 'bootstrap', mode: SyncMode, options: SyncOptions): Promise<SyncResult> {
+/** A verb that pushes: its mode is also the `operation` its result names. */
+async function run(mode: SyncMode, options: SyncOptions): Promise<SyncResult> {
   const policy = resolvePolicy(options, mode);
   const context = new RunContext(options);
   const urls = { source: redactUrl(options.source.url), target: redactUrl(options.target.url) };
@@ -132,10 +133,10 @@ async function run(operation: 'sync' | 'replicate' | 'bootstrap', mode: SyncMode
     try {
       planning = await planRun(context, options, policy);
     } catch (error) {
-      throw attachResult(error, failedBeforePlan(operation, mode, urls, context.known, policy.deletionGuard.maxDeletes, context.finish()));
+      throw attachResult(error, failedBeforePlan(mode, mode, urls, context.known, policy.deletionGuard.maxDeletes, context.finish()));
     }
     try {
-      const result = planResult(operation, false, planning);
+      const result = planResult(mode, false, planning);
       if (planning.summary.blocked > 0) {
         const hint =
           planning.guard === 'empty-source'
@@ -258,15 +259,15 @@ async function deleteStaleCheckpoints(context: RelayContext, planning: Planning,
 
 /** Makes target refs follow source refs safely; bootstraps an empty target. */
 export function sync(options: SyncOptions): Promise<SyncResult> {
-  return run('sync', 'sync', options);
+  return run('sync', options);
 }
 
 /** Makes target refs equal source refs (overwrite; deletes with `prune`). Never blocks. */
 export function replicate(options: SyncOptions): Promise<SyncResult> {
-  return run('replicate', 'replicate', options);
+  return run('replicate', options);
 }
 
 /** Create-only seeding; refuses when a managed target ref exists. */
 export function bootstrap(options: SyncOptions): Promise<SyncResult> {
-  return run('bootstrap', 'bootstrap', options);
+  return run('bootstrap', options);
 }
