@@ -56,6 +56,8 @@ export interface LocalTransportOptions {
   idleMillis?: number;
   /** The environment git runs in; default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** How long a closed connection waits for git to exit before it is killed (default 5 s). */
+  exitGraceMillis?: number;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -121,7 +123,7 @@ export class LocalTransport implements Transport {
         return new NetworkError(where, `${where}: cannot run git (${error.code ?? error.message}); the local transport needs git on PATH`, { cause: error });
       },
     });
-    return new StreamConnection(channel, { displayUrl: where, phase: options.phase, observer: this.options.observer, side: this.options.side, idleMillis: this.options.idleMillis, signal: options.signal });
+    return new StreamConnection(channel, { displayUrl: where, phase: options.phase, observer: this.options.observer, side: this.options.side, idleMillis: this.options.idleMillis, exitGraceMillis: this.options.exitGraceMillis, signal: options.signal });
   }
 
   async setHead(ref: string, signal?: AbortSignal): Promise<void> {
