@@ -159,6 +159,38 @@ describe('timeouts and retries', { timeout: 60_000 }, () => {
     assert.ok(events.some((event) => event.kind === 'decision' && /^retry 1\/2 .*HTTP_STATUS \(target push\)/.test(event.message)));
   });
 
+  it('a batched run whose push after two landed batches is refused with 503 resumes from its checkpoints', async () => {
+    const history = await createRepo({ parentDir: dir.path, name: 'batched-source' });
+    for (let i = 0; i < 6; i++) await history.commit('main', { files: { [`f${i}.bin`]: pseudoRandomBytes(60 * 1024, `batched-${i}`) } });
+    const target = await emptyTarget();
+    // Pushes the target took to the end (batches cut short by the budget do not count).
+    let landed = 0;
+    let refused = false;
+    const third: Middleware = (req, res, next) => {
+      if (landed === 2 && !refused) {
+        refused = true;
+        return respond(503, 'busy')(req, res, next);
+      }
+      res.once('finish', () => (landed += 1));
+      return next();
+    };
+    const server = await serve(when((req) => req.url?.startsWith(`/${target.name}.git/`) === true && isRpc('git-receive-pack')(req), third));
+    const events: ProgressEvent[] = [];
+    const result = await sync({
+      source: { url: history.path },
+      target: { url: server.url(target.name) },
+      targetMaxPackBytes: 100 * 1024,
+      retryDelayMillis: 10,
+      onProgress: (event) => events.push(event),
+    });
+    const said = events.flatMap((event) => (event.kind === 'decision' ? [event.message] : []));
+    assert.ok(said.some((message) => /^retry 1\/2 .*HTTP_STATUS \(target push\)/.test(message)), said.join('\n'));
+    assert.ok(said.some((message) => /^batch: resuming from \d+ checkpoint ref\(s\)/.test(message)), said.join('\n'));
+    assert.equal(result.batching, true);
+    assert.deepEqual(await forEachRef(target.path), await forEachRef(history.path, ['refs/heads/']));
+    await fsck(target.path);
+  });
+
   it('a push whose answer is lost after the target applied it is not tried again; the result says it was applied', async () => {
     const target = await emptyTarget();
     const server = await serve(when((req) => req.url?.startsWith(`/${target.name}.git/`) === true && isRpc('git-receive-pack')(req), times(1, loseAnswer())));
