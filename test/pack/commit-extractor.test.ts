@@ -303,3 +303,15 @@ describe('commits stored as deltas (as git repack stores them)', () => {
     );
   });
 });
+
+describe('sizes a pack declares are not allocated as declared', () => {
+  it('a header claiming 4294967295 objects fails as PACK_FORMAT (it threw a RangeError reserving 85 GiB of graph arrays)', async () => {
+    const [commit] = buildHistory(1);
+    const { pack } = buildPack([{ type: 1, data: commit!.body }], { count: 0xffffffff });
+    await assert.rejects(extractCommits(chunked(pack).stream), (error: unknown) => {
+      assert.ok(error instanceof PackFormatError, String(error));
+      assert.match(error.message, /declares 4294967295 objects but the pack ends after 1/);
+      return true;
+    });
+  });
+});
