@@ -82,6 +82,14 @@ export async function settle<T>(codes: readonly ErrorCode[], run: () => Promise<
 
 class HangError extends Error {}
 
+/**
+ * Whether it succeeded (with what) or the code it failed with, for parsers whose message may
+ * depend on how much had arrived when they refused (a pack's first wrong byte is refused at once).
+ */
+export function verdictOf<T>(outcome: Outcome<T>, value: (v: T) => unknown = (v) => v): unknown {
+  return outcome.ok ? { ok: value(outcome.value) } : { error: outcome.error.code };
+}
+
 /** The outcome as plain data, for comparing two runs (the same bytes cut differently). */
 export function describeOutcome<T>(outcome: Outcome<T>, value: (v: T) => unknown = (v) => v): unknown {
   return outcome.ok ? { ok: value(outcome.value) } : { error: outcome.error.code, message: outcome.error.message };
@@ -142,8 +150,8 @@ export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
 export const mutations: fc.Arbitrary<Mutation[]> = fc.array(mutation, { minLength: 1, maxLength: 4 });
 
 /** `data` with the edits applied in order (a copy). */
-export function mutate(data: Buffer, edits: readonly Mutation[]): Buffer {
-  let out = Buffer.from(data);
+export function mutate(data: Buffer, edits: readonly Mutation[]): Buffer<ArrayBuffer> {
+  let out: Buffer = Buffer.from(data);
   for (const edit of edits) {
     const at = out.length === 0 ? 0 : edit.at % out.length;
     switch (edit.kind) {
@@ -167,7 +175,7 @@ export function mutate(data: Buffer, edits: readonly Mutation[]): Buffer {
         break;
     }
   }
-  return out;
+  return Buffer.from(out);
 }
 
 /** A lowercase hex object id of either format (40 or 64 digits). */
