@@ -77,11 +77,27 @@ export class PktLineReader {
     return true;
   }
 
+  /**
+   * Buffers at least `n` bytes; false when the stream ends first. The chunks are joined once,
+   * when enough have arrived: joining at every chunk would copy a packet that arrives in
+   * many small chunks over and over (a 65520-byte packet in 1-byte chunks: 2 GB of copying).
+   */
   private async ensure(n: number): Promise<boolean> {
-    while (this.buffer.length < n) {
-      if (!(await this.fill())) return false;
+    if (this.buffer.length >= n) return true;
+    const parts: Buffer[] = this.buffer.length > 0 ? [this.buffer] : [];
+    let length = this.buffer.length;
+    while (length < n && !this.ended) {
+      const next = await this.iterator.next();
+      if (next.done) {
+        this.ended = true;
+        break;
+      }
+      const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+      parts.push(chunk);
+      length += chunk.length;
     }
-    return true;
+    if (parts.length > 0) this.buffer = parts.length === 1 ? parts[0]! : Buffer.concat(parts, length);
+    return length >= n;
   }
 
   private take(n: number): Buffer {
