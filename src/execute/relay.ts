@@ -6,11 +6,12 @@
  * pack git-sync has not checked. A failure on either side aborts the other; the target then
  * sees a truncated pack and refuses it, and no ref moves.
  */
-import { GitSyncError, HttpStatusError, PUSH_REFUSAL_STATUSES, PackTooLargeError, PushRefusedError, throwIfAborted } from '../errors.js';
+import { GitSyncError, HttpStatusError, PUSH_REFUSAL_STATUSES, PackTooLargeError, PushRefusedError, RemoteError, throwIfAborted } from '../errors.js';
 import { limitNamedIn } from '../plan/index.js';
 import { PackReader, type ObjectFormat, type PackSummary } from '../pack/pack-reader.js';
 import { PackStreamCheck } from '../pack/pack-stream-check.js';
 import type { PushCommand } from '../protocol/receive-pack.js';
+import type { FetchResponse } from '../protocol/upload-pack.js';
 import type { PushReport } from '../protocol/report-status.js';
 import type { Oid } from '../types.js';
 import type { RelayContext } from './context.js';
@@ -155,6 +156,35 @@ async function* observedPack(
 }
 
 /**
+ * The filter that leaves nothing out (no tree is that deep) but makes the source's pack-objects
+ * walk the objects instead of answering from its reachability bitmaps, the only walk that
+ * finds a thin pack's bases: from a source with bitmaps (any host after gc), a one-line edit of a
+ * large file would otherwise travel whole (docs/protocol.md, "Thin packs").
+ */
+export const THIN_PACK_FILTER = 'tree:2147483647';
+
+/**
+ * The relay's fetch. Every have is an object the target holds (its refs, or what this run
+ * pushed): its receive-pack completes a thin pack from them (`index-pack --fix-thin`), unless it
+ * says `no-thin`; without haves there is nothing to be thin against. A source that offers
+ * filters is asked with THIN_PACK_FILTER; one that refuses it (a `uploadpackfilter` limit) is
+ * asked again without, before anything reached the target.
+ */
+async function fetchForTarget(context: RelayContext, wants: readonly Oid[], haves: readonly Oid[], signal: AbortSignal): Promise<FetchResponse> {
+  const { source, target, observer } = context;
+  const thinPack = haves.length > 0 && !target.discovery.features.noThin;
+  const onProgress = observer.serverProgress('source') ?? undefined;
+  if (!thinPack || !source.supportsFilter) return source.fetch({ wants, haves, thinPack, onProgress, signal });
+  try {
+    return await source.fetch({ wants, haves, thinPack, filter: THIN_PACK_FILTER, onProgress, signal });
+  } catch (error) {
+    if (signal.aborted || !(error instanceof RemoteError)) throw error;
+    observer.decision(`relay: the source refused filter ${THIN_PACK_FILTER} (${error.remoteMessage}); asking again without it`);
+    return source.fetch({ wants, haves, thinPack, onProgress, signal });
+  }
+}
+
+/**
  * Pushes the request's commands, relaying a pack with its wants computed against its haves.
  * With no wants the push is ref-only.
  */
@@ -171,7 +201,7 @@ export async function relayPush(context: RelayContext, request: RelayRequest): P
   const onAbort = (): void => controller.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const response = await source.fetch({ wants, haves, onProgress: observer.serverProgress('source') ?? undefined, signal: controller.signal });
+    const response = await fetchForTarget(context, wants, haves, controller.signal);
     const limit = context.maxPackBytes;
     // Projecting a batch's size needs the object walk; otherwise object checks are the target's.
     const budget = request.budgetBytes ?? null;

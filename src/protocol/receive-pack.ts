@@ -17,7 +17,7 @@ export interface ReceivePackFeatures {
   atomic: boolean;
   ofsDelta: boolean;
   sideBand64k: boolean;
-  /** The server refuses thin packs; git-sync never sends them anyway. */
+  /** The server refuses thin packs: relays into it ask the source for self-contained ones. */
   noThin: boolean;
   pushOptions: boolean;
   quiet: boolean;

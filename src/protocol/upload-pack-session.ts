@@ -46,6 +46,8 @@ export interface SessionFetchOptions {
   wants: readonly Oid[];
   haves: readonly Oid[];
   filter?: string | null;
+  /** See FetchRequest.thinPack. */
+  thinPack?: boolean;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
 }
@@ -159,6 +161,7 @@ export class UploadPackSession {
       wants: options.wants,
       haves: options.haves,
       filter: options.filter ?? null,
+      thinPack: options.thinPack === true,
       progress: options.onProgress !== undefined,
       agent: AGENT,
     };

@@ -1,8 +1,9 @@
 /**
  * Upload-pack fetch conversations for protocol v1 (gitprotocol-pack, "Packfile Negotiation") and
  * v2 (gitprotocol-v2, "fetch"). git-sync always negotiates in one round: every want and every
- * have, then `done`, so the server answers with its acknowledgments and the pack at once. It
- * never asks for `thin-pack`: the pack must be self-contained to be pushable anywhere.
+ * have, then `done`, so the server answers with its acknowledgments and the pack at once. A
+ * thin pack (deltas against objects only the haves reach) is asked for only when the caller says
+ * so: the relay does when the pack's receiver holds every have (docs/protocol.md, "Thin packs").
  */
 import { ProtocolError, RemoteError, UnsupportedError } from '../errors.js';
 import { isOid, type Oid } from '../types.js';
@@ -18,6 +19,12 @@ export interface FetchRequest {
   filter?: string | null;
   /** Ask the server for progress messages (band 2); otherwise send `no-progress`. */
   progress?: boolean;
+  /**
+   * Ask for a thin pack: deltas may name bases the pack leaves out, objects the haves reach. Only
+   * for a receiver that holds them (the pack is not self-contained). v1: when the server offers
+   * `thin-pack`.
+   */
+  thinPack?: boolean;
   agent?: string;
 }
 
@@ -55,6 +62,7 @@ export function fetchRequestV1(capabilities: Capabilities, request: FetchRequest
   if (capabilities.has('side-band-64k')) caps.push('side-band-64k');
   else if (capabilities.has('side-band')) caps.push('side-band');
   if (capabilities.has('ofs-delta')) caps.push('ofs-delta');
+  if (request.thinPack && capabilities.has('thin-pack')) caps.push('thin-pack');
   if (!request.progress && capabilities.has('no-progress')) caps.push('no-progress');
   if (request.filter) {
     if (!capabilities.has('filter')) throw new UnsupportedError('the source does not offer object filters (uploadpack.allowFilter)');
@@ -81,6 +89,7 @@ export function fetchRequestV2(capabilities: Capabilities, request: FetchRequest
   if (!capabilities.has('fetch')) throw new ProtocolError('server speaks protocol v2 but does not offer fetch');
   const parts = v2CommandHeader('fetch', capabilities, request.agent);
   parts.push(DELIM_PKT, pktLine('ofs-delta\n'));
+  if (request.thinPack) parts.push(pktLine('thin-pack\n'));
   if (!request.progress) parts.push(pktLine('no-progress\n'));
   if (request.filter) {
     if (!capabilities.commandHas('fetch', 'filter')) throw new UnsupportedError('the source does not offer object filters (uploadpack.allowFilter)');

@@ -3,10 +3,11 @@
  * repositories, the pack streamed from one into the other, every outcome checked with git.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AbortedError, PackTooLargeError, PushRefusedError, RemoteError } from '../../src/errors.js';
-import { PackOverBudgetError, relayPush } from '../../src/execute/relay.js';
+import { PackOverBudgetError, relayPush, THIN_PACK_FILTER } from '../../src/execute/relay.js';
 import type { Oid } from '../../src/types.js';
 import { createRepo, pseudoRandomBytes, type FixtureRepo } from '../helpers/fixtures.js';
 import { forEachRef, fsck, git, makeTempDir, revListObjectsCount, type TempDir } from '../helpers/git.js';
@@ -56,6 +57,106 @@ describe('relayPush', { timeout: 120_000 }, () => {
     assert.equal(stats.phases['source fetch']?.haves, 1);
     assert.equal(stats.phases['target push']?.commands, 1);
     assert.ok((stats.phases['target push']?.requestBytes ?? 0) >= pack!.bytes, 'the pack bytes were counted on the way out');
+  });
+
+  /** A 300 KB text file, then the same with one line changed: what a typical commit does. */
+  async function textEdit(): Promise<{ old: Oid; edited: Oid; path: string }> {
+    const lines = Array.from({ length: 5000 }, (_, i) => `${i} ${pseudoRandomBytes(24, `line${i}`).toString('hex')}`);
+    const old = (await source.commit('text', { parents: [first], files: { 'big.txt': `${lines.join('\n')}\n` } })) as Oid;
+    lines[2500] = 'one line changed';
+    const edited = (await source.commit('text', { files: { 'big.txt': `${lines.join('\n')}\n` } })) as Oid;
+    const path = await target();
+    await git(['push', '--quiet', path, `${old}:refs/heads/text`], { cwd: source.path });
+    // index-pack, not unpack-objects, for any pack: the receiver that can refuse a thin pack.
+    await git(['config', 'receive.unpackLimit', '1'], { cwd: path });
+    return { old, edited, path };
+  }
+
+  it('asks for a thin pack when the target holds the haves: one changed line of a big file costs a delta', async (t) => {
+    const { old, edited, path } = await textEdit();
+    const run = await openRun(t, source.path, path);
+    assert.equal(run.target.discovery.features.noThin, false);
+    const commands = [{ ref: 'refs/heads/text', oldHash: old, newHash: edited }];
+    const { report, pack } = await relayPush(run.context(), { commands, wants: [edited], haves: [old], atomic: true });
+    assert.equal(report.unpackOk, true);
+    // The blob travels as a delta against the target's copy: a few hundred bytes, not ~150 KB.
+    assert.ok(pack !== null && pack.bytes < 4096, `the pack took ${pack?.bytes} bytes`);
+    assert.equal((await forEachRef(path)).get('refs/heads/text'), edited);
+    await fsck(path);
+  });
+
+  /**
+   * The source as a host keeps it: gc left one pack with reachability bitmaps (here holding
+   * `old`), then `edited` arrived by a push (a few objects: loose, deltified against nothing).
+   */
+  async function bitmapped(old: Oid, edited: Oid, config: Record<string, string>): Promise<string> {
+    const path = join(dir.path, `bitmapped-${++targets}.git`);
+    await git(['init', '--quiet', '--bare', path]);
+    await git(['push', '--quiet', path, `${old}:refs/heads/text`], { cwd: source.path });
+    await git(['repack', '-a', '-d', '-b', '-q'], { cwd: path });
+    await git(['push', '--quiet', path, `${edited}:refs/heads/text`], { cwd: source.path });
+    for (const [name, value] of Object.entries(config)) await git(['config', name, value], { cwd: path });
+    return path;
+  }
+
+  it('gets a thin pack from a source with bitmaps too: the filter that leaves nothing out makes it walk', async (t) => {
+    const { old, edited, path } = await textEdit();
+    const from = await bitmapped(old, edited, { 'uploadpack.allowFilter': 'true' });
+    const run = await openRun(t, from, path);
+    const commands = [{ ref: 'refs/heads/text', oldHash: old, newHash: edited }];
+    const { report, pack } = await relayPush(run.context(), { commands, wants: [edited], haves: [old], atomic: true });
+    assert.equal(report.unpackOk, true);
+    assert.ok(pack !== null && pack.bytes < 4096, `the pack took ${pack?.bytes} bytes`);
+    assert.equal(pack.objectCount, await revListObjectsCount(from, [edited, `^${old}`]), 'the filter left no object out');
+    assert.equal((await forEachRef(path)).get('refs/heads/text'), edited);
+    await fsck(path);
+  });
+
+  it('asks again without the filter when the source refuses it, before anything reaches the target', async (t) => {
+    const { old, edited, path } = await textEdit();
+    const from = await bitmapped(old, edited, { 'uploadpack.allowFilter': 'true', 'uploadpackfilter.tree.maxDepth': '10' });
+    const run = await openRun(t, from, path);
+    const commands = [{ ref: 'refs/heads/text', oldHash: old, newHash: edited }];
+    const { report, pack } = await relayPush(run.context(), { commands, wants: [edited], haves: [old], atomic: true });
+    assert.equal(report.unpackOk, true);
+    assert.ok(run.decisions().some((d) => d.includes(`refused filter ${THIN_PACK_FILTER}`) && d.includes('max depth 10')), run.decisions().join('\n'));
+    // The bitmap walk finds no thin bases: the edited blob travels whole, as git's own fetch gets it.
+    assert.ok(pack !== null && pack.bytes > 50_000, `${pack?.bytes} bytes`);
+    assert.equal((await forEachRef(path)).get('refs/heads/text'), edited);
+    await fsck(path);
+  });
+
+  it('sends a self-contained pack to a target that says no-thin', async (t) => {
+    const { old, edited, path } = await textEdit();
+    // git's receive-pack never advertises no-thin; this one refuses thin packs (index-pack
+    // without --fix-thin), and the test reads its advertisement as if it had said so.
+    const bin = join(dir.path, 'no-thin-bin');
+    mkdirSync(bin, { recursive: true });
+    const realGit = (await git(['--exec-path'])).trim() + '/git';
+    writeFileSync(
+      join(bin, 'git'),
+      `#!/bin/sh\nif [ "$1" = receive-pack ]; then shift; exec "${realGit}" receive-pack --reject-thin-pack-for-testing "$@"; fi\nexec "${realGit}" "$@"\n`,
+      { mode: 0o755 },
+    );
+    const savedPath = process.env['PATH'];
+    process.env['PATH'] = `${bin}${delimiter}${savedPath ?? ''}`;
+    t.after(() => {
+      process.env['PATH'] = savedPath;
+    });
+    const run = await openRun(t, source.path, path);
+    const commands = [{ ref: 'refs/heads/text', oldHash: old, newHash: edited }];
+    // First as the relay would without no-thin: this receiver refuses the thin pack.
+    const thin = await relayPush(run.context(), { commands, wants: [edited], haves: [old], atomic: true }).then(
+      ({ report }) => report.unpackOk,
+      () => false,
+    );
+    assert.equal(thin, false, 'the receiver refuses thin packs');
+    (run.target.discovery.features as { noThin: boolean }).noThin = true;
+    const { report, pack } = await relayPush(run.context(), { commands, wants: [edited], haves: [old], atomic: true });
+    assert.equal(report.unpackOk, true);
+    assert.ok(pack !== null && pack.bytes > 50_000, `a self-contained pack carries the whole blob (${pack?.bytes} bytes)`);
+    assert.equal((await forEachRef(path)).get('refs/heads/text'), edited);
+    await fsck(path);
   });
 
   it('with no wants pushes the ref alone: no fetch, no pack', async (t) => {

@@ -21,7 +21,7 @@ function reader(bytes: Buffer, size = 1 << 16): PktLineReader {
 }
 
 describe('fetch requests', () => {
-  it('v2: capabilities, delim, ofs-delta, no-progress, filter, wants, haves, done, flush; never thin-pack', () => {
+  it('v2: capabilities, delim, ofs-delta, no-progress, filter, wants, haves, done, flush; no thin-pack unless asked', () => {
     const caps = parseV2Capabilities(['agent=git/2.39.5', 'ls-refs=unborn', 'fetch=shallow wait-for-done filter', 'object-format=sha1']);
     const body = fetchRequestV2(caps, { wants: [dev], haves: [main], filter: 'tree:0', agent: 'git-sync/t' }).toString();
     assert.equal(
@@ -31,6 +31,17 @@ describe('fetch requests', () => {
         `0032want ${dev}\n0032have ${main}\n0009done\n0000`,
     );
     assert.doesNotMatch(body, /thin-pack/);
+  });
+
+  it('thin-pack only when asked: v2 as an argument, v1 only when the server offers it', () => {
+    const v2 = parseV2Capabilities(['fetch=shallow', 'object-format=sha1']);
+    const v2Body = fetchRequestV2(v2, { wants: [dev], haves: [main], thinPack: true }).toString();
+    assert.match(v2Body, /0001000eofs-delta\n000ethin-pack\n0010no-progress\n/);
+    const offered = parseV1Capabilities('thin-pack side-band-64k ofs-delta');
+    assert.equal(fetchRequestV1(offered, { wants: [dev], haves: [main], thinPack: true }).toString().split('\n')[0], `0054want ${dev} side-band-64k ofs-delta thin-pack`);
+    assert.doesNotMatch(fetchRequestV1(offered, { wants: [dev], haves: [main], thinPack: false }).toString(), /thin-pack/);
+    // A v1 server that does not offer it is never asked.
+    assert.doesNotMatch(fetchRequestV1(parseV1Capabilities('side-band-64k ofs-delta'), { wants: [dev], haves: [main], thinPack: true }).toString(), /thin-pack/);
   });
 
   it('v2: refuses a filter the server does not offer', () => {
