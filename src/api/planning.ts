@@ -10,6 +10,7 @@ import {
   chooseRelay,
   guardDeletions,
   managedSourceCount,
+  pairRefs,
   planActions,
   resolvePlanPolicy,
   sourceRefPrefixes,
@@ -169,6 +170,7 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
       sourceRefs: source.discovery.refs,
       targetRefs: target.discovery.refs,
     };
+    input.pairs = pairRefs(input.scope, input.sourceRefs, input.targetRefs);
     const questions = ancestryQuestions(input);
     if (questions.length > 0) observer.phase('ancestry');
     const ancestry = await answerAncestry(source, questions, { signal: context.signal, observer });

@@ -51,7 +51,7 @@ export function needsAncestry(mode: PlanInput['mode'], pair: RefPair): pair is B
 /** Deduplicated by hash pair, in target ref order. Empty for bootstrap (it never updates). */
 export function ancestryQuestions(input: PlanInput): AncestryQuestion[] {
   const questions = new Map<string, AncestryQuestion>();
-  for (const pair of pairRefs(input.scope, input.sourceRefs, input.targetRefs)) {
+  for (const pair of input.pairs ?? pairRefs(input.scope, input.sourceRefs, input.targetRefs)) {
     if (!needsAncestry(input.mode, pair)) continue;
     const key = ancestryKey(pair.target.hash, pair.source.hash);
     if (!questions.has(key)) {

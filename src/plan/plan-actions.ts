@@ -129,7 +129,7 @@ function planPair(input: PlanActionsInput, pair: RefPair, resuming: boolean): Re
 export function planActions(input: PlanActionsInput): RefPlan[] {
   const resuming = hasBootstrapCheckpoints(input.targetRefs);
   const plans: RefPlan[] = [];
-  for (const pair of pairRefs(input.scope, input.sourceRefs, input.targetRefs)) {
+  for (const pair of input.pairs ?? pairRefs(input.scope, input.sourceRefs, input.targetRefs)) {
     const plan = planPair(input, pair, resuming);
     if (plan !== null) plans.push(plan);
   }

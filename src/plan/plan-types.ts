@@ -6,6 +6,7 @@
 import type { Oid, Ref, RefName } from '../types.js';
 import type { ForcePolicy, SyncMode } from './plan-policy.js';
 import type { RefKind } from './ref-kind.js';
+import type { RefPair } from './ref-pairs.js';
 import type { RefScope } from './ref-scope.js';
 
 export type PlanAction = 'create' | 'update' | 'delete' | 'skip' | 'block' | 'warn';
@@ -89,4 +90,10 @@ export interface PlanInput {
   force: ForcePolicy;
   sourceRefs: readonly Ref[];
   targetRefs: readonly Ref[];
+  /**
+   * `pairRefs(scope, sourceRefs, targetRefs)`, when the caller already made it: ancestryQuestions
+   * and planActions then share one pairing instead of each making its own (10,000 refs: a few
+   * milliseconds each).
+   */
+  pairs?: readonly RefPair[];
 }

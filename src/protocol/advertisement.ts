@@ -10,6 +10,7 @@ import { ProtocolError, RemoteError } from '../errors.js';
 import { isOid, isZeroOid, type Oid, type Ref } from '../types.js';
 import { Capabilities, parseV1Capabilities, parseV2Capabilities } from './capabilities.js';
 import { PktLineReader, describePacket, packetText } from '../wire/pktline.js';
+import { splitRefLine } from './ref-line.js';
 
 
 export type Advertisement =
@@ -28,10 +29,12 @@ function parseRefLine(text: string): { hash: Oid; name: string } {
   const space = text.indexOf(' ');
   const hash = space > 0 ? text.slice(0, space) : '';
   const name = space > 0 ? text.slice(space + 1) : '';
-  if (!isOid(hash) || name.length === 0) {
-    throw new ProtocolError(`malformed ref advertisement line ${JSON.stringify(text.slice(0, 80))}`);
-  }
+  if (!isOid(hash) || name.length === 0) throw malformedRefLine(text);
   return { hash: hash as Oid, name };
+}
+
+function malformedRefLine(text: string): ProtocolError {
+  return new ProtocolError(`malformed ref advertisement line ${JSON.stringify(text.slice(0, 80))}`);
 }
 
 /** Reads the advertisement. */
@@ -64,38 +67,50 @@ async function readV1Refs(reader: PktLineReader, first: Awaited<ReturnType<PktLi
   let capabilities = new Capabilities();
   let packet = first;
   let isFirst = true;
+  const addRef = (hash: Oid, name: string): void => {
+    if (isFirst && name === 'capabilities^{}') {
+      if (!isZeroOid(hash)) throw new ProtocolError('capabilities^{} placeholder must carry the zero id');
+    } else if (name.endsWith('^{}')) {
+      const base = name.slice(0, -3);
+      const tag = refs[refs.length - 1];
+      if (tag === undefined || tag.name !== base) {
+        throw new ProtocolError(`peeled line for ${base} does not follow its ref`);
+      }
+      tag.peeled = hash;
+    } else {
+      refs.push({ name, hash, peeled: null });
+    }
+  };
   while (packet !== null && packet.type !== 'flush') {
     if (packet.type !== 'data') throw new ProtocolError(`unexpected ${describePacket(packet)} in the ref advertisement`);
-    let text = packetText(packet);
-    if (text.startsWith('ERR ')) throw new RemoteError(text.slice(4));
-    if (isFirst) {
-      const nul = text.indexOf('\0');
-      if (nul >= 0) {
-        capabilities = parseV1Capabilities(text.slice(nul + 1));
-        text = text.slice(0, nul);
-      }
-    }
-    if (text.startsWith('shallow ')) {
-      const oid = text.slice('shallow '.length);
-      if (!isOid(oid)) throw new ProtocolError(`malformed shallow line ${JSON.stringify(text)}`);
-      shallow.push(oid as Oid);
+    const lead = packet.data.subarray(0, 8).toString('latin1');
+    if (!isFirst && !lead.startsWith('ERR ') && lead !== 'shallow ') {
+      // The common line, read from its bytes (protocol/ref-line.ts): thousands of them.
+      const parts = splitRefLine(packet.data);
+      const name = parts.rest === null ? parts.name : `${parts.name} ${parts.rest}`;
+      if (!isOid(parts.hash) || name.length === 0) throw malformedRefLine(packetText(packet));
+      addRef(parts.hash as Oid, name);
     } else {
-      const { hash, name } = parseRefLine(text);
-      if (isFirst && name === 'capabilities^{}') {
-        if (!isZeroOid(hash)) throw new ProtocolError('capabilities^{} placeholder must carry the zero id');
-      } else if (name.endsWith('^{}')) {
-        const base = name.slice(0, -3);
-        const tag = refs[refs.length - 1];
-        if (tag === undefined || tag.name !== base) {
-          throw new ProtocolError(`peeled line for ${base} does not follow its ref`);
+      let text = packetText(packet);
+      if (text.startsWith('ERR ')) throw new RemoteError(text.slice(4));
+      if (isFirst) {
+        const nul = text.indexOf('\0');
+        if (nul >= 0) {
+          capabilities = parseV1Capabilities(text.slice(nul + 1));
+          text = text.slice(0, nul);
         }
-        tag.peeled = hash;
+      }
+      if (text.startsWith('shallow ')) {
+        const oid = text.slice('shallow '.length);
+        if (!isOid(oid)) throw new ProtocolError(`malformed shallow line ${JSON.stringify(text)}`);
+        shallow.push(oid as Oid);
       } else {
-        refs.push({ name, hash, peeled: null });
+        const { hash, name } = parseRefLine(text);
+        addRef(hash, name);
       }
     }
     isFirst = false;
-    packet = await reader.read();
+    packet = reader.readBuffered() ?? (await reader.read());
   }
   const head = capabilities.symrefs().get('HEAD') ?? null;
   for (const ref of refs) {

@@ -8,6 +8,7 @@ import { ProtocolError, RemoteError } from '../errors.js';
 import { isOid, type Oid, type Ref } from '../types.js';
 import type { Capabilities } from './capabilities.js';
 import { DELIM_PKT, FLUSH_PKT, PktLineReader, describePacket, packetText, pktLine } from '../wire/pktline.js';
+import { splitRefLine } from './ref-line.js';
 
 export interface LsRefsOptions {
   /** Only refs starting with one of these prefixes (sent as `ref-prefix`); empty means all. */
@@ -47,22 +48,22 @@ export async function readLsRefsResponse(reader: PktLineReader): Promise<LsRefsR
   let head: string | null = null;
   let headUnborn = false;
   for (;;) {
-    const packet = await reader.readRequired('the ls-refs response');
+    // What each chunk holds is taken without an await per packet (PktLineReader.readBuffered).
+    const packet = reader.readBuffered() ?? (await reader.readRequired('the ls-refs response'));
     if (packet.type === 'flush') break;
     if (packet.type !== 'data') throw new ProtocolError(`unexpected ${describePacket(packet)} in the ls-refs response`);
-    const text = packetText(packet);
-    if (text.startsWith('ERR ')) throw new RemoteError(text.slice(4));
-    const [hash, name, ...attributes] = text.split(' ');
-    if (hash === undefined || name === undefined || name.length === 0 || (hash !== 'unborn' && !isOid(hash))) {
-      throw new ProtocolError(`malformed ls-refs line ${JSON.stringify(text.slice(0, 80))}`);
+    if (packet.data.subarray(0, 4).toString('latin1') === 'ERR ') throw new RemoteError(packetText(packet).slice(4));
+    const { hash, name, rest } = splitRefLine(packet.data);
+    if (name.length === 0 || (hash !== 'unborn' && !isOid(hash))) {
+      throw new ProtocolError(`malformed ls-refs line ${JSON.stringify(packetText(packet).slice(0, 80))}`);
     }
     let symrefTarget: string | null = null;
     let peeled: Oid | null = null;
-    for (const attribute of attributes) {
+    for (const attribute of rest === null ? [] : rest.split(' ')) {
       if (attribute.startsWith('symref-target:')) symrefTarget = attribute.slice('symref-target:'.length);
       else if (attribute.startsWith('peeled:')) {
         const value = attribute.slice('peeled:'.length);
-        if (!isOid(value)) throw new ProtocolError(`malformed peeled value in ${JSON.stringify(text.slice(0, 80))}`);
+        if (!isOid(value)) throw new ProtocolError(`malformed peeled value in ${JSON.stringify(packetText(packet).slice(0, 80))}`);
         peeled = value as Oid;
       }
     }

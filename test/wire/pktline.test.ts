@@ -31,6 +31,25 @@ describe('pkt-line reader', () => {
     }
   });
 
+  it('readBuffered gives what the buffer already holds, never waits, and agrees with read()', async () => {
+    const bytes = Buffer.concat([pktLine('one\n'), pktLine('two\n'), FLUSH_PKT, pktLine('three')]);
+    const r = reader(bytes, 12);
+    assert.equal(r.readBuffered(), undefined, 'nothing buffered before the first read');
+    const first = await r.read();
+    assert.equal(first?.type === 'data' && packetText(first), 'one');
+    // 12-byte chunks: the first held "0008one\n" and the start of "0008two\n".
+    assert.equal(r.readBuffered(), undefined, 'the second packet is only partly buffered');
+    const second = await r.read();
+    assert.equal(second?.type === 'data' && packetText(second), 'two');
+    assert.deepEqual(r.readBuffered() ?? (await r.read()), { type: 'flush' });
+    const third = r.readBuffered() ?? (await r.read());
+    assert.equal(third?.type === 'data' && packetText(third), 'three');
+    assert.equal(r.readBuffered(), undefined);
+    assert.equal(await r.read(), null);
+    await assert.rejects(reader('00zz').read(), /invalid pkt-line length header "00zz"/);
+    await assert.rejects(reader('0003').read(), /0003/);
+  });
+
   it('returns null at a clean end of stream', async () => {
     assert.equal(await reader('').read(), null);
   });
