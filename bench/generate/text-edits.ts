@@ -21,8 +21,13 @@ export interface TextEditsShape {
   linesPerFile: number;
   /** Commits of `old.git` after the first (each edits a few files). */
   history: number;
-  /** Commits `new.git` adds on top. */
+  /** Commits `new.git` adds on top of `main`. */
   commits: number;
+  /** Branches `topic/N` at `main`'s old tip; `new.git` moves `movedBranches` of them one commit on. */
+  branches?: number;
+  movedBranches?: number;
+  /** Annotated tags `new.git` adds (on `main`'s and the moved branches' new commits), beside `v1.1`. */
+  newTags?: number;
   seed: number;
 }
 
@@ -45,6 +50,10 @@ function edit(lines: string[], pool: readonly string[], random: () => number): v
   lines.splice(at + 5, 1);
 }
 
+function branchName(b: number): string {
+  return `refs/heads/topic/${String(b).padStart(3, '0')}`;
+}
+
 export async function generateTextEdits(dir: string, shape: TextEditsShape): Promise<TextEditsRepo> {
   const random = randomSource(shape.seed);
   const pool = sourceLinePool(40_000, shape.seed);
@@ -62,7 +71,10 @@ export async function generateTextEdits(dir: string, shape: TextEditsShape): Pro
     await first.commit({ ref: 'refs/heads/main', date: date++, message: `Change ${c + 1}\n`, files: [...touched].map((i) => [path(i), text(i)] as const) });
   }
   await first.annotatedTag('v1.0', 'refs/heads/main', date++, 'Release 1.0\n');
+  for (let b = 0; b < (shape.branches ?? 0); b++) await first.reset(branchName(b), 'refs/heads/main');
   await first.finish();
+  // The old tip's files, where every topic branch starts.
+  const atOldTip = files.map((lines) => [...lines]);
   await git(['repack', '-a', '-d', '-f', '-q'], { cwd: oldDir });
 
   const newDir = join(dir, 'new.git');
@@ -80,6 +92,14 @@ export async function generateTextEdits(dir: string, shape: TextEditsShape): Pro
     });
   }
   await day.annotatedTag('v1.1', 'refs/heads/main', date++, 'Release 1.1\n');
+  let tags = 0;
+  for (let b = 0; b < (shape.movedBranches ?? 0); b++) {
+    const i = randomInt(random, shape.files);
+    const lines = [...atOldTip[i]!];
+    edit(lines, pool, random);
+    await day.commit({ ref: branchName(b), date: date++, message: `Topic ${b}: tweak\n`, from: `${branchName(b)}^0`, files: [[path(i), `${lines.join('\n')}\n`]] });
+    if (tags < (shape.newTags ?? 0)) await day.annotatedTag(`topic-${b}-done`, branchName(b), date++, `Topic ${b} done\n`), tags++;
+  }
   await day.finish();
 
   return {

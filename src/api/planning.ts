@@ -6,6 +6,7 @@
 import { UnsupportedError } from '../errors.js';
 import {
   ancestryFromMap,
+  ancestryKey,
   ancestryQuestions,
   chooseRelay,
   guardDeletions,
@@ -15,7 +16,10 @@ import {
   resolvePlanPolicy,
   sourceRefPrefixes,
   summarizePlans,
+  targetObjectHashes,
   GITSYNC_TEMP_PREFIX,
+  type AncestryAnswer,
+  type AncestryQuestion,
   type PlanInput,
   type PlanPolicy,
   type PlanSummary,
@@ -68,6 +72,11 @@ export interface Planning {
   tempRefs: string[];
   /** Fetch requests spent answering ancestry questions. */
   ancestryRequests: number;
+  /**
+   * Questions planned as "ancestor" without asking the source (`PlanRunOptions.assumeFastForwards`):
+   * the relay's pack must prove them (execute/ancestry-proof.ts). Empty when the source answered.
+   */
+  assumed: AncestryQuestion[];
   /** The deletion guard that blocked the deletes, if one did. */
   guard: TrippedGuard;
 }
@@ -116,7 +125,17 @@ export function resolvePolicy(options: PlanningOptions, mode: SyncMode): PlanPol
  * only looked at: a local target that does not exist yet is created by `prepareForPush`, once
  * the run is known to go ahead.
  */
-export async function planRun(context: RunContext, options: PlanningOptions, policy: PlanPolicy): Promise<Planning> {
+export interface PlanRunOptions {
+  /**
+   * A pushing sync may leave its fast-forward questions to the relay's own pack instead of a
+   * commits-only fetch first (docs/architecture.md, "One fetch for an incremental sync"), where
+   * that relay is one plain push: no body limit, no checkpoints to resume, at most
+   * `maxRefUpdates` refs.
+   */
+  assumeFastForwards?: { maxRefUpdates: number } | null;
+}
+
+export async function planRun(context: RunContext, options: PlanningOptions, policy: PlanPolicy, runOptions: PlanRunOptions = {}): Promise<Planning> {
   const sourceEndpoint = context.endpoint(options.source);
   const targetEndpoint = context.endpoint(options.target);
   const sourceTransport = context.transport('source', sourceEndpoint, options.source);
@@ -162,48 +181,105 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
         `${source.displayUrl} uses ${sourceFormat} object ids and ${targetTransport.displayUrl} uses ${targetFormat}; git cannot move objects between the two: create the target with \`git init --bare --object-format=${sourceFormat}\``,
       );
     }
-    const input: PlanInput = {
-      mode: policy.mode,
-      scope: policy.scope,
-      prune: policy.prune,
-      force: policy.force,
-      sourceRefs: source.discovery.refs,
-      targetRefs: target.discovery.refs,
-    };
-    input.pairs = pairRefs(input.scope, input.sourceRefs, input.targetRefs);
-    const questions = ancestryQuestions(input);
-    if (questions.length > 0) observer.phase('ancestry');
-    const ancestry = await answerAncestry(source, questions, { signal: context.signal, observer });
-    const guarded = guardDeletions(
-      planActions({ ...input, ancestry: ancestryFromMap(ancestry.answers) }),
-      policy.deletionGuard,
-      managedSourceCount(policy.scope, source.discovery.refs),
-    );
-    const plans = guarded.plans;
-    if (guarded.tripped !== null) observer.decision(`plan: deletes blocked by the ${guarded.tripped} guard`);
-    const relay = chooseRelay({
-      mode: policy.mode,
-      plans,
-      targetRefs: target.discovery.refs,
-      targetMaxPackBytes: options.targetMaxPackBytes ?? null,
-    });
-    observer.decision(describePlans(plans));
-    observer.decision(`relay: ${relay.relayMode} (${relay.relayReason})`);
-    return {
-      context,
-      policy,
-      source,
-      target,
-      plans,
-      summary: summarizePlans(plans),
-      relay,
-      tempRefs: target.discovery.refs.map((ref) => ref.name).filter((name) => name.startsWith(GITSYNC_TEMP_PREFIX)),
-      ancestryRequests: ancestry.requests,
-      guard: guarded.tripped,
-    };
+    return await planListed(context, options, policy, source, target, runOptions);
   } catch (error) {
     await source.close().catch(() => undefined);
     await target.close().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Plans from both sides' listings. Also used again after a relay's pack did not prove the
+ * fast-forwards it was planned on: the same sessions, the source asked this time.
+ */
+async function planListed(
+  context: RunContext,
+  options: PlanningOptions,
+  policy: PlanPolicy,
+  source: UploadPackSession,
+  target: ReceivePackSession,
+  runOptions: PlanRunOptions,
+): Promise<Planning> {
+  const { observer } = context;
+  const input: PlanInput = {
+    mode: policy.mode,
+    scope: policy.scope,
+    prune: policy.prune,
+    force: policy.force,
+    sourceRefs: source.discovery.refs,
+    targetRefs: target.discovery.refs,
+  };
+  input.pairs = pairRefs(input.scope, input.sourceRefs, input.targetRefs);
+  const questions = ancestryQuestions(input);
+  const tempRefs = target.discovery.refs.map((ref) => ref.name).filter((name) => name.startsWith(GITSYNC_TEMP_PREFIX));
+  const assume = runOptions.assumeFastForwards ?? null;
+  const targetHashes = targetObjectHashes(target.discovery.refs);
+  let assumed =
+    questions.length > 0 &&
+    assume !== null &&
+    policy.mode === 'sync' &&
+    policy.force === 'none' &&
+    // With filters the relay's fetch walks objects (relay.ts, THIN_PACK_FILTER): no commit in
+    // its pack is a delta against one the target has, which a bitmap walk allows, and which no
+    // reader could open. Without, the source is asked first, as before.
+    source.supportsFilter &&
+    (options.targetMaxPackBytes ?? null) === null &&
+    tempRefs.length === 0 &&
+    input.pairs.length <= assume.maxRefUpdates &&
+    // A new tip the target holds already travels in no pack: nothing there could prove it.
+    questions.every((question) => !targetHashes.has(question.sourceHash))
+      ? questions
+      : [];
+  const planWith = (answers: ReadonlyMap<string, AncestryAnswer>) =>
+    guardDeletions(planActions({ ...input, ancestry: ancestryFromMap(answers) }), policy.deletionGuard, managedSourceCount(policy.scope, source.discovery.refs));
+  const ask = async () => {
+    if (questions.length > 0) observer.phase('ancestry');
+    return answerAncestry(source, questions, { signal: context.signal, observer });
+  };
+  let ancestry: Awaited<ReturnType<typeof answerAncestry>>;
+  let guarded: ReturnType<typeof planWith>;
+  if (assumed.length > 0) {
+    ancestry = { answers: new Map(questions.map((question) => [ancestryKey(question.targetHash, question.sourceHash), 'ancestor'] as const)), requests: 0, commits: 0 };
+    guarded = planWith(ancestry.answers);
+    if (guarded.plans.some((plan) => plan.action === 'block')) {
+      // A run that blocks pushes nothing, and its report must be exact: ask the source.
+      assumed = [];
+      ancestry = await ask();
+      guarded = planWith(ancestry.answers);
+    } else {
+      observer.decision(`ancestry: ${questions.length} question(s) left to the relay's pack: planned as fast-forwards, proven by the pack's commits before the target takes it`);
+    }
+  } else {
+    ancestry = await ask();
+    guarded = planWith(ancestry.answers);
+  }
+  const plans = guarded.plans;
+  if (guarded.tripped !== null) observer.decision(`plan: deletes blocked by the ${guarded.tripped} guard`);
+  const relay = chooseRelay({
+    mode: policy.mode,
+    plans,
+    targetRefs: target.discovery.refs,
+    targetMaxPackBytes: options.targetMaxPackBytes ?? null,
+  });
+  observer.decision(describePlans(plans));
+  observer.decision(`relay: ${relay.relayMode} (${relay.relayReason})`);
+  return {
+    context,
+    policy,
+    source,
+    target,
+    plans,
+    summary: summarizePlans(plans),
+    relay,
+    tempRefs,
+    ancestryRequests: ancestry.requests,
+    assumed,
+    guard: guarded.tripped,
+  };
+}
+
+/** Plans again on `planning`'s sessions, with the fast-forward questions asked of the source. */
+export function replanAskingSource(planning: Planning, options: PlanningOptions): Promise<Planning> {
+  return planListed(planning.context, options, planning.policy, planning.source, planning.target, {});
 }

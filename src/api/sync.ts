@@ -20,10 +20,11 @@ import { ReceivePackSession } from '../protocol/receive-pack-session.js';
 import { UploadPackSession } from '../protocol/upload-pack-session.js';
 import type { RelayContext } from '../execute/context.js';
 import { executeBatched } from '../execute/batched.js';
+import { AncestryUnprovenError } from '../execute/ancestry-proof.js';
 import { executePlan, type ExecutePolicy } from '../execute/execute.js';
 import type { RunObserver } from '../observe/observer.js';
 import { failedBeforePlan, isBatched, planResult, type ResultPlan, type SyncResult } from './plan.js';
-import { planRun, resolvePolicy, type Planning, type PlanningOptions } from './planning.js';
+import { planRun, replanAskingSource, resolvePolicy, type Planning, type PlanningOptions } from './planning.js';
 import { RunContext } from './run-context.js';
 
 export interface SyncOptions extends PlanningOptions {
@@ -157,43 +158,65 @@ function targetUnchanged(error: GitSyncError): boolean {
 async function attempt(mode: SyncMode, options: SyncOptions, policy: PlanPolicy, context: RunContext, urls: { source: string; target: string }): Promise<SyncResult> {
   let planning: Planning;
   try {
-    planning = await planRun(context, options, policy);
+    // A sync leaves its fast-forward questions to the relay's pack where it can (one fetch
+    // instead of two: docs/architecture.md, "One fetch for an incremental sync").
+    const maxRefUpdates = options.targetMaxRefUpdates ?? DEFAULT_MAX_REF_UPDATES;
+    planning = await planRun(context, options, policy, { assumeFastForwards: { maxRefUpdates } });
   } catch (error) {
     throw attachResult(error, failedBeforePlan(mode, mode, urls, context.known, policy.deletionGuard.maxDeletes, context.observedSoFar()));
   }
   try {
-    const result = planResult(mode, false, planning);
-    if (planning.summary.blocked > 0) {
-      const hint =
-        planning.guard === 'empty-source'
-          ? 'the source lists no managed refs: check its URL and access, or pass --allow-empty-source if it is really empty'
-          : planning.guard === 'max-deletes'
-            ? `more deletes than --max-deletes ${policy.deletionGuard.maxDeletes}: check the source, or raise --max-deletes`
-            : undefined;
-      const error = new RefBlockedError(planning.plans.filter((p) => p.action === 'block').map((p) => p.targetRef), { hint });
-      // Nothing happened on the target: the counts say so (the plans still say what was planned).
-      error.result = { ...result, plans: result.plans.map((plan) => ({ ...plan, applied: isPushPlan(plan) ? false : null })), pushed: 0, deleted: 0, relay: false, ...context.observedSoFar() };
-      throw error;
-    }
     try {
-      await execute(planning, result, options, policy, context);
-      // HEAD is read back where it matters and costs little: after a bootstrap (a host picks its
-      // default branch from the first push) and on local targets; not after every mirror run.
-      const seeded = result.relayMode === 'bootstrap' || result.relayMode === 'bootstrap-batch';
-      if (result.pushed + result.deleted > 0 && (seeded || planning.target.transport.kind === 'local')) {
-        result.target.head = await settleTargetHead(planning, result, context.signal, context.observer);
-      }
+      return await pushPlanned(planning, mode, options, policy, context);
     } catch (error) {
-      // The caller's own signal only: after the deadline the target is still read back once, so
-      // the result says what happened (bounded by the idle timeout).
-      await settleAfterFailure(planning, result, options.signal);
-      throw attachResult(error, { ...result, ...context.observedSoFar() });
+      if (!(error instanceof AncestryUnprovenError)) throw error;
+      // The pack stopped before its end: the target applied nothing. Plan again, the source asked.
+      context.observer.decision(`ancestry: ${error.message}; nothing was applied; asking the source and planning again`);
+      try {
+        planning = await replanAskingSource(planning, options);
+      } catch (replanError) {
+        throw attachResult(replanError, failedBeforePlan(mode, mode, urls, context.known, policy.deletionGuard.maxDeletes, context.observedSoFar()));
+      }
+      return await pushPlanned(planning, mode, options, policy, context);
     }
-    return result;
   } finally {
     await planning.source.close().catch(() => undefined);
     await planning.target.close().catch(() => undefined);
   }
+}
+
+/** Pushes a plan (nothing when it blocks); every error carries what it knew (its `result`). */
+async function pushPlanned(planning: Planning, mode: SyncMode, options: SyncOptions, policy: PlanPolicy, context: RunContext): Promise<SyncResult> {
+  const result = planResult(mode, false, planning);
+  if (planning.summary.blocked > 0) {
+    const hint =
+      planning.guard === 'empty-source'
+        ? 'the source lists no managed refs: check its URL and access, or pass --allow-empty-source if it is really empty'
+        : planning.guard === 'max-deletes'
+          ? `more deletes than --max-deletes ${policy.deletionGuard.maxDeletes}: check the source, or raise --max-deletes`
+          : undefined;
+    const error = new RefBlockedError(planning.plans.filter((p) => p.action === 'block').map((p) => p.targetRef), { hint });
+    // Nothing happened on the target: the counts say so (the plans still say what was planned).
+    error.result = { ...result, plans: result.plans.map((plan) => ({ ...plan, applied: isPushPlan(plan) ? false : null })), pushed: 0, deleted: 0, relay: false, ...context.observedSoFar() };
+    throw error;
+  }
+  try {
+    await execute(planning, result, options, policy, context);
+    // HEAD is read back where it matters and costs little: after a bootstrap (a host picks its
+    // default branch from the first push) and on local targets; not after every mirror run.
+    const seeded = result.relayMode === 'bootstrap' || result.relayMode === 'bootstrap-batch';
+    if (result.pushed + result.deleted > 0 && (seeded || planning.target.transport.kind === 'local')) {
+      result.target.head = await settleTargetHead(planning, result, context.signal, context.observer);
+    }
+  } catch (error) {
+    // The pack stopped before its end: nothing applied; the caller plans again.
+    if (error instanceof AncestryUnprovenError) throw error;
+    // The caller's own signal only: after the deadline the target is still read back once, so
+    // the result says what happened (bounded by the idle timeout).
+    await settleAfterFailure(planning, result, options.signal);
+    throw attachResult(error, { ...result, ...context.observedSoFar() });
+  }
+  return result;
 }
 
 /** Pushes what the plan says, one-shot or in batches; fills `result` with what was done. */
@@ -233,12 +256,16 @@ async function execute(planning: Planning, result: SyncResult, options: SyncOpti
   }
   if (relay !== 'none') {
     try {
-      const outcome = await executePlan(relayContext, planning.plans, executePolicy);
+      const outcome = await executePlan(relayContext, planning.plans, { ...executePolicy, proveAncestry: planning.assumed });
       result.plans = appliedAll(outcome.plans);
       Object.assign(result, summarizePlans(outcome.plans));
     } catch (error) {
       // A target that refuses a one-shot push for its size or duration gets batches instead.
       if (!(error instanceof PushRefusedError)) throw error;
+      // Batches are planned on answers from the source, not on assumed fast-forwards.
+      if (planning.assumed.length > 0) {
+        throw new AncestryUnprovenError(planning.assumed.map((question) => question.targetRef), `the target refused the one-shot push (HTTP ${error.status}) before the pack proved them`);
+      }
       // The size the server named in its answer, else a guess from how far the push got (the
       // batches shrink further if the target still refuses).
       const guessed = Math.max(MIN_GUESSED_LIMIT_BYTES, Math.floor(error.packBytesSent * (error.status === 413 ? 0.9 : 0.5)));

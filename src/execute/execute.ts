@@ -21,6 +21,7 @@ import {
   type PushPlan,
   type RefPlan,
 } from '../plan/index.js';
+import type { AncestryQuestion } from '../plan/index.js';
 import type { PushCommand } from '../protocol/receive-pack.js';
 import { ReceivePackSession } from '../protocol/receive-pack-session.js';
 import { pushReportError } from '../protocol/report-status.js';
@@ -39,6 +40,11 @@ export interface ExecutePolicy {
   force: ForcePolicy;
   /** Objects the target holds beyond its advertised refs (pushed earlier in this run). */
   extraHaves?: Iterable<Oid>;
+  /**
+   * Fast-forwards the plan assumed: the relay's pack proves them (RelayRequest.proveAncestry).
+   * Only for a plan pushed in one request.
+   */
+  proveAncestry?: readonly AncestryQuestion[];
 }
 
 export interface ExecuteOutcome {
@@ -61,6 +67,8 @@ export async function executePlan(context: RelayContext, plans: readonly RefPlan
   const rejections = new Map<string, string>();
   const outcome: ExecuteOutcome = { plans: [...plans] };
   const chunks = chunkRefCommands(ordered.map(commandOf), context.maxRefUpdates);
+  const prove = policy.proveAncestry ?? [];
+  if (prove.length > 0 && chunks.length > 1) throw new Error('assumed fast-forwards are proven by one relay: the plan must fit one push request');
   if (chunks.length > 1) observer.decision(`push: ${ordered.length} ref commands in ${chunks.length} requests of at most ${context.maxRefUpdates}`);
 
   let request = 0;
@@ -74,7 +82,7 @@ export async function executePlan(context: RelayContext, plans: readonly RefPlan
           ? `push: ${chunk.length} ref command(s), ref-only (the target has every object)`
           : `push: ${chunk.length} ref command(s), relaying ${wants.length} want(s) against ${have.size} have(s)${atomic ? ', atomic' : ''}`,
       );
-      const { report } = await relayPush({ ...context, target }, { commands: chunk, wants, haves: [...have], atomic });
+      const { report } = await relayPush({ ...context, target }, { commands: chunk, wants, haves: [...have], atomic, proveAncestry: prove });
       const failure = pushReportError(report, chunk);
       if (failure instanceof TargetRefMovedError && policy.force === 'blind' && attempt < BLIND_ATTEMPTS && !policy.bestEffort) {
         observer.decision(`push: ${failure.ref} moved on the target (${failure.reason}); --force-blind re-reads the target and retries`);

@@ -14,6 +14,8 @@ import type { PushCommand } from '../protocol/receive-pack.js';
 import type { FetchResponse } from '../protocol/upload-pack.js';
 import type { PushReport } from '../protocol/report-status.js';
 import type { Oid } from '../types.js';
+import type { AncestryQuestion } from '../plan/index.js';
+import { AncestryUnprovenError, proveFromPack, type AncestryProof } from './ancestry-proof.js';
 import type { RelayContext } from './context.js';
 import { pushCommands } from './push.js';
 
@@ -58,6 +60,12 @@ export interface RelayRequest {
    * inflates every object, which costs CPU: worth it while a range's size is a guess.
    */
   projectSize?: boolean;
+  /**
+   * Fast-forwards this push was planned on without asking the source: the pack's own commits
+   * must prove each one before its last bytes leave (execute/ancestry-proof.ts); otherwise the
+   * relay fails with AncestryUnprovenError and the target applies nothing.
+   */
+  proveAncestry?: readonly AncestryQuestion[];
 }
 
 export interface RelayOutcome {
@@ -121,6 +129,7 @@ function checksumOnly(maxBytes: number | undefined, objectFormat: ObjectFormat):
 async function* observedPack(
   source: AsyncIterable<Buffer>,
   watcher: PackWatcher,
+  proof: AncestryProof | null,
   limit: number | null,
   budget: number | null,
   sent: { bytes: number },
@@ -133,6 +142,7 @@ async function* observedPack(
     if (limit !== null && total > limit) throw new PackTooLargeError(limit);
     if (budget !== null && total > budget) throw new PackOverBudgetError(budget, total, null, 'crossed');
     await watcher.write(chunk);
+    if (proof !== null) await proof.write(chunk);
     const read = watcher.objectsRead;
     if (budget !== null && read !== null && total > budget * PROJECTION_MIN_SHARE) {
       // Bytes per object so far, times the objects the header declares. Object sizes vary a
@@ -149,6 +159,10 @@ async function* observedPack(
     held = chunk;
   }
   done(await watcher.end());
+  if (proof !== null) {
+    proof.end();
+    await proof.proven;
+  }
   if (held !== null) {
     yield held;
     sent.bytes += held.length;
@@ -193,6 +207,10 @@ export async function relayPush(context: RelayContext, request: RelayRequest): P
   const { commands, wants, haves } = request;
   throwIfAborted(signal);
   const pushOptions = { atomic: request.atomic, observer, signal };
+  if (wants.length === 0 && (request.proveAncestry ?? []).length > 0) {
+    // The target holds the new tips already: no pack, so nothing proves the fast-forwards.
+    throw new AncestryUnprovenError(request.proveAncestry!.map((question) => question.targetRef), 'the target holds the new tips already, so no pack carries their commits');
+  }
   if (wants.length === 0) {
     return { report: await pushCommands(target, commands, null, pushOptions), pack: null };
   }
@@ -209,16 +227,23 @@ export async function relayPush(context: RelayContext, request: RelayRequest): P
     const format = source.discovery.capabilities.objectFormat();
     const watcher =
       budget !== null && request.projectSize === true ? objectWalker(limit ?? undefined, controller.signal, format) : checksumOnly(limit ?? undefined, format);
+    const questions = request.proveAncestry ?? [];
+    const proof = questions.length > 0 ? proveFromPack(questions, haves, { objectFormat: format, signal: controller.signal }) : null;
+    // A fast-forward the commits do not prove stops the relay at once, not at the pack's end.
+    proof?.proven.catch((error: unknown) => controller.abort(error));
     let summary: RelayedPack | null = null;
     const sent = { bytes: 0 };
-    const pack = observedPack(response.pack, watcher, limit, budget, sent, (result) => (summary = result));
+    const pack = observedPack(response.pack, watcher, proof, limit, budget, sent, (result) => (summary = result));
     try {
       const report = await pushCommands(target, commands, pack, { ...pushOptions, signal: controller.signal });
       return { report, pack: summary };
     } catch (error) {
       controller.abort(error);
       watcher.destroy(error instanceof Error ? error : undefined);
+      proof?.destroy();
       await pack.return(undefined).catch(() => undefined);
+      // Stopped by the proof: that is the failure, whatever either side said after it.
+      if (controller.signal.reason instanceof AncestryUnprovenError) throw controller.signal.reason;
       // A host that refuses the body for its size or duration: say how far the pack got and
       // what size the host named, for the batched relay that answers it.
       if (error instanceof HttpStatusError && PUSH_REFUSAL_STATUSES.includes(error.status)) {
