@@ -55,7 +55,7 @@ const QUICK: readonly Size[] = [
   },
 ];
 
-interface Measured {
+export interface Measured {
   wallMillis: number;
   cpuMillis: number | null;
   peakRssBytes: number | null;
@@ -66,10 +66,12 @@ interface Measured {
   diskBytes: number;
   /** git-sync: the relay's fetch and push requests, first start to last end, as the server saw them. */
   relayMillis: number | null;
+  /** Date.now() when the measured process(es) started, to line up with the server's log. */
+  startedAtEpoch: number;
   detail: string;
 }
 
-interface Harness {
+export interface Harness {
   server: GitHttpServer;
   /** Scratch space for mirror clones. */
   scratch: string;
@@ -91,12 +93,13 @@ async function freshTarget(harness: Harness): Promise<{ name: string; path: stri
   return { name: `${name}.git`, path: await initBare(harness.server.root, name) };
 }
 
-async function runGitMirror(harness: Harness, sourceName: string, sourcePath: string): Promise<Measured> {
+export async function runGitMirror(harness: Harness, sourceName: string, sourcePath: string): Promise<Measured> {
   const { server } = harness;
   const target = await freshTarget(harness);
   const mirror = join(harness.scratch, `mirror-${harness.nextTarget}.git`);
   const env = isolatedGitEnv();
   server.clearLog();
+  const startedAtEpoch = Date.now();
   try {
     const clone = await runChecked('git', ['clone', '--mirror', '--quiet', server.url(sourceName), mirror], { env });
     const push = await runChecked('git', ['push', '--mirror', '--quiet', server.url(target.name)], { cwd: mirror, env });
@@ -111,6 +114,7 @@ async function runGitMirror(harness: Harness, sourceName: string, sourcePath: st
       ...wireBytes(server, sourceName, target.name),
       diskBytes: await diskUsage(mirror),
       relayMillis: null,
+      startedAtEpoch,
       detail: `clone ${(clone.wallMillis / 1000).toFixed(2)} s + push ${(push.wallMillis / 1000).toFixed(2)} s`,
     };
   } finally {
@@ -119,10 +123,11 @@ async function runGitMirror(harness: Harness, sourceName: string, sourcePath: st
   }
 }
 
-async function runGitSyncBootstrap(harness: Harness, sourceName: string, sourcePath: string, checkConnectivity: boolean): Promise<Measured> {
+export async function runGitSyncBootstrap(harness: Harness, sourceName: string, sourcePath: string, checkConnectivity: boolean): Promise<Measured> {
   const { server } = harness;
   const target = await freshTarget(harness);
   server.clearLog();
+  const startedAtEpoch = Date.now();
   try {
     const run = await runGitSync('bootstrap', ['--tags', server.url(sourceName), server.url(target.name)]);
     await server.idle();
@@ -141,6 +146,7 @@ async function runGitSyncBootstrap(harness: Harness, sourceName: string, sourceP
       ...wireBytes(server, sourceName, target.name),
       diskBytes: 0,
       relayMillis: relayWindow(server, sourceName, target.name),
+      startedAtEpoch,
       detail: `fetch ${fetch?.requests ?? 0} request(s), push ${push?.requests ?? 0}; ru_maxrss ${run.child.maxRssBytes === null ? 'n/a' : mib(run.child.maxRssBytes)}`,
     };
   } finally {
@@ -188,7 +194,7 @@ function sizeTable(result: SizeResult, runs: number): Table {
  * From the server's log: from the first of the relay's two requests (the source fetch, the
  * target push) starting to the last one ending.
  */
-function relayWindow(server: GitHttpServer, sourceName: string, targetName: string): number | null {
+export function relayWindow(server: GitHttpServer, sourceName: string, targetName: string): number | null {
   const posts = server.requests.filter((entry) => entry.method === 'POST');
   const fetch = posts.filter((entry) => entry.kind.repo === sourceName && entry.kind.service === 'git-upload-pack').at(-1);
   const push = posts.find((entry) => entry.kind.repo === targetName && entry.kind.service === 'git-receive-pack');
@@ -198,7 +204,7 @@ function relayWindow(server: GitHttpServer, sourceName: string, targetName: stri
 }
 
 /** Median wall time of `node -e 0`: the start-up any Node.js CLI pays before its first line runs. */
-async function bareNodeStart(): Promise<number> {
+export async function bareNodeStart(): Promise<number> {
   const walls: number[] = [];
   for (let i = 0; i < 7; i++) walls.push((await runChecked(process.execPath, ['-e', '0'])).wallMillis);
   return median(walls);
