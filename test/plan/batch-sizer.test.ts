@@ -3,10 +3,13 @@ import { describe, it } from 'node:test';
 import { BatchSizer, FILL_SHARE, REQUEST_HEADROOM_BYTES, limitNamedIn } from '../../src/plan/batch-sizer.js';
 
 describe('batch sizer', () => {
-  it('tries the whole sequence first, then halves a range that crossed the budget', () => {
+  it('probes with an eighth of the sequence first, then halves a range that crossed the budget', () => {
+    const probe = new BatchSizer(500_000, 40);
+    assert.equal(probe.nextEnd(-1), 4, 'the first 5 of 40 checkpoints');
+    assert.equal(new BatchSizer(500_000, 3).nextEnd(-1), 0, 'at least one');
     const sizer = new BatchSizer(500_000, 15);
     assert.equal(sizer.budget, 500_000 - REQUEST_HEADROOM_BYTES);
-    assert.equal(sizer.nextEnd(-1), 14, 'all 15 checkpoints');
+    assert.equal(sizer.nextEnd(-1), 1, '2 of 15 checkpoints');
     assert.equal(sizer.guessing, true);
     assert.equal(sizer.misfit(15, { kind: 'crossed', sentBytes: 491_519 }), 7);
     assert.equal(sizer.misfit(7, { kind: 'crossed', sentBytes: 491_498 }), 3);
