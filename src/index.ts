@@ -2,6 +2,7 @@
 export { probe, type ProbeOptions, type ProbeResult } from './api/probe.js';
 export { plan, type PlanOptions, type SyncResult } from './api/plan.js';
 export { sync, replicate, bootstrap, type SyncOptions } from './api/sync.js';
+export { fanOut, type FanOutOptions, type FanOutResult, type TargetOutcome } from './api/fan-out.js';
 export type { SyncScopeOptions } from './api/planning.js';
 export type { RefPlan } from './plan/index.js';
 export { fetch, type FetchOptions, type FetchResult, type ObjectCounts } from './api/fetch.js';

@@ -279,6 +279,56 @@ async function planListed(
   };
 }
 
+/**
+ * Lists the source alone, for a run with several targets (api/fan-out.ts): the session every
+ * target's plan and relay then share.
+ */
+export async function openSource(context: RunContext, options: PlanningOptions, policy: PlanPolicy): Promise<UploadPackSession> {
+  const transport = context.transport('source', context.endpoint(options.source), options.source);
+  context.observer.phase('discover');
+  const source = await UploadPackSession.open(transport, {
+    protocol: options.protocol ?? 'auto',
+    refPrefixes: sourceRefPrefixes(policy.scope),
+    observer: context.observer,
+    signal: context.signal,
+  });
+  context.known.source = { url: source.displayUrl, protocol: source.discovery.protocol, head: source.discovery.head };
+  try {
+    context.observer.decision(describeSource(source));
+    await assertNamedRefsListed(policy.scope, source, [], context.signal);
+    return source;
+  } catch (error) {
+    await source.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * One target of a run with several (api/fan-out.ts): listed with its own context, planned against
+ * the shared source session (fast-forwards asked of the source: no relay is left to prove them
+ * alone when several targets share it). The caller closes the target session.
+ */
+export async function planTarget(context: RunContext, options: PlanningOptions, policy: PlanPolicy, source: UploadPackSession): Promise<Planning> {
+  const transport = context.transport('target', context.endpoint(options.target), options.target);
+  const target = await ReceivePackSession.open(transport, { signal: context.signal, readOnly: true });
+  context.known.source = { url: source.displayUrl, protocol: source.discovery.protocol, head: source.discovery.head };
+  context.known.target = { url: transport.displayUrl, capabilities: target.discovery.capabilities.toList() };
+  try {
+    context.observer.decision(describeTarget(target));
+    const sourceFormat = source.discovery.capabilities.objectFormat();
+    const targetFormat = target.discovery.features.objectFormat;
+    if (sourceFormat !== targetFormat && !target.missing) {
+      throw new UnsupportedError(
+        `${source.displayUrl} uses ${sourceFormat} object ids and ${transport.displayUrl} uses ${targetFormat}; git cannot move objects between the two: create the target with \`git init --bare --object-format=${sourceFormat}\``,
+      );
+    }
+    return await planListed(context, options, policy, source, target, {});
+  } catch (error) {
+    await target.close().catch(() => undefined);
+    throw error;
+  }
+}
+
 /** Plans again on `planning`'s sessions, with the fast-forward questions asked of the source. */
 export function replanAskingSource(planning: Planning, options: PlanningOptions): Promise<Planning> {
   return planListed(planning.context, options, planning.policy, planning.source, planning.target, {});

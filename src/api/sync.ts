@@ -21,6 +21,7 @@ import { UploadPackSession } from '../protocol/upload-pack-session.js';
 import type { RelayContext } from '../execute/context.js';
 import { executeBatched } from '../execute/batched.js';
 import { AncestryUnprovenError } from '../execute/ancestry-proof.js';
+import type { SharedFetchMember } from '../execute/pack-tee.js';
 import { executePlan, type ExecutePolicy } from '../execute/execute.js';
 import type { RunObserver } from '../observe/observer.js';
 import { failedBeforePlan, isBatched, planResult, type ResultPlan, type SyncResult } from './plan.js';
@@ -185,8 +186,20 @@ async function attempt(mode: SyncMode, options: SyncOptions, policy: PlanPolicy,
   }
 }
 
+/**
+ * How a fan-out (api/fan-out.ts) runs one target's push: its relay's pack from a fetch the group
+ * shares, and a one-shot push the target refuses for its size handed back (PushRefusedError)
+ * instead of turned into batches at once, which would fetch from the source while the group's
+ * fetch is still streaming; `refused` then resumes it in batches.
+ */
+export interface ExecuteHooks {
+  sharedFetch?: SharedFetchMember;
+  deferRefusal?: boolean;
+  refused?: PushRefusedError;
+}
+
 /** Pushes a plan (nothing when it blocks); every error carries what it knew (its `result`). */
-async function pushPlanned(planning: Planning, mode: SyncMode, options: SyncOptions, policy: PlanPolicy, context: RunContext): Promise<SyncResult> {
+export async function pushPlanned(planning: Planning, mode: SyncMode, options: SyncOptions, policy: PlanPolicy, context: RunContext, hooks: ExecuteHooks = {}): Promise<SyncResult> {
   const result = planResult(mode, false, planning);
   if (planning.summary.blocked > 0) {
     const hint =
@@ -201,7 +214,7 @@ async function pushPlanned(planning: Planning, mode: SyncMode, options: SyncOpti
     throw error;
   }
   try {
-    await execute(planning, result, options, policy, context);
+    await execute(planning, result, options, policy, context, hooks);
     // HEAD is read back where it matters and costs little: after a bootstrap (a host picks its
     // default branch from the first push) and on local targets; not after every mirror run.
     const seeded = result.relayMode === 'bootstrap' || result.relayMode === 'bootstrap-batch';
@@ -209,8 +222,9 @@ async function pushPlanned(planning: Planning, mode: SyncMode, options: SyncOpti
       result.target.head = await settleTargetHead(planning, result, context.signal, context.observer);
     }
   } catch (error) {
-    // The pack stopped before its end: nothing applied; the caller plans again.
-    if (error instanceof AncestryUnprovenError) throw error;
+    // The pack stopped before its end: nothing applied; the caller plans again. A refusal handed
+    // back to a fan-out: nothing applied either; it resumes the push in batches.
+    if (error instanceof AncestryUnprovenError || (hooks.deferRefusal === true && error instanceof PushRefusedError)) throw error;
     // The caller's own signal only: after the deadline the target is still read back once, so
     // the result says what happened (bounded by the idle timeout).
     await settleAfterFailure(planning, result, options.signal);
@@ -220,7 +234,7 @@ async function pushPlanned(planning: Planning, mode: SyncMode, options: SyncOpti
 }
 
 /** Pushes what the plan says, one-shot or in batches; fills `result` with what was done. */
-async function execute(planning: Planning, result: SyncResult, options: SyncOptions, policy: PlanPolicy, context: RunContext): Promise<void> {
+async function execute(planning: Planning, result: SyncResult, options: SyncOptions, policy: PlanPolicy, context: RunContext, hooks: ExecuteHooks): Promise<void> {
   // A local target that does not exist yet is created now, as the source is: its object
   // format, and HEAD on the source's default branch.
   const sourceHead = planning.source.discovery.head;
@@ -238,6 +252,7 @@ async function execute(planning: Planning, result: SyncResult, options: SyncOpti
     maxRefUpdates: options.targetMaxRefUpdates ?? DEFAULT_MAX_REF_UPDATES,
     signal: context.signal,
     observer: context.observer,
+    ...(hooks.sharedFetch !== undefined ? { sharedFetch: hooks.sharedFetch } : {}),
   };
   const executePolicy: ExecutePolicy = { atomic: options.atomic ?? true, bestEffort: policy.bestEffort, force: policy.force };
   const batched = async (limitBytes: number): Promise<void> => {
@@ -256,12 +271,14 @@ async function execute(planning: Planning, result: SyncResult, options: SyncOpti
   }
   if (relay !== 'none') {
     try {
+      if (hooks.refused !== undefined) throw hooks.refused;
       const outcome = await executePlan(relayContext, planning.plans, { ...executePolicy, proveAncestry: planning.assumed });
       result.plans = appliedAll(outcome.plans);
       Object.assign(result, summarizePlans(outcome.plans));
     } catch (error) {
       // A target that refuses a one-shot push for its size or duration gets batches instead.
       if (!(error instanceof PushRefusedError)) throw error;
+      if (hooks.deferRefusal === true) throw error;
       // Batches are planned on answers from the source, not on assumed fast-forwards.
       if (planning.assumed.length > 0) {
         throw new AncestryUnprovenError(planning.assumed.map((question) => question.targetRef), `the target refused the one-shot push (HTTP ${error.status}) before the pack proved them`);

@@ -9,11 +9,12 @@ import { plan, type PlanOptions } from '../api/plan.js';
 import type { SyncScopeOptions } from '../api/planning.js';
 import { probe, type ProbeOptions } from '../api/probe.js';
 import { bootstrap, replicate, sync, type SyncOptions } from '../api/sync.js';
+import { fanOut, type FanOutOptions, type FanOutResult } from '../api/fan-out.js';
 import { GitSyncError } from '../errors.js';
 import { httpTraceRequested, traceHttp } from '../observe/http-trace.js';
 import { redactSecrets, redactUrl } from '../observe/redact.js';
 import { VERSION } from '../version.js';
-import { EXIT_OK, EXIT_USAGE, errorLine, errorReport, exitCodeFor } from './exit-codes.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, errorLine, errorReport, exitCodeFor } from './exit-codes.js';
 import { helpText, isBooleanOption, optionsFor, readBooleanEnv, toCommanderOption, type CommandName } from './option-table.js';
 import { startProgress, type ProgressTerminal, type ProgressView } from './progress.js';
 import { endpointLabel } from './progress-state.js';
@@ -221,10 +222,15 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         .command(command.name)
         .description(command.description)
         .argument('<source>', 'source repository URL or path')
-        .argument('<target>', 'target repository URL or path'),
+        .argument('<target...>', 'target repository URL or path; several: one fetch shared by the targets that need the same pack'),
       command.name,
       io,
-    ).action(async (source: string, target: string, flags: Flags) => {
+    ).action(async (source: string, targets: string[], flags: Flags) => {
+      if (targets.length > 1) {
+        exitCode = await runFanOut(flags, io, command.name, source, targets);
+        return;
+      }
+      const target = targets[0]!;
       const view = await progressView(flags, io, source, target);
       const options: SyncOptions = {
         ...common(flags, view, io.env),
@@ -247,10 +253,15 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       .command('plan')
       .description('show exactly what sync (or replicate, with --mode) would do, pushing nothing')
       .argument('<source>', 'source repository URL or path')
-      .argument('<target>', 'target repository URL or path'),
+      .argument('<target...>', 'target repository URL or path; several: each planned on its own'),
     'plan',
     io,
-  ).action(async (source: string, target: string, flags: Flags) => {
+  ).action(async (source: string, targets: string[], flags: Flags) => {
+    if (targets.length > 1) {
+      exitCode = await runFanOut(flags, io, 'plan', source, targets);
+      return;
+    }
+    const target = targets[0]!;
     const view = await progressView(flags, io, source, target);
     const options: PlanOptions = {
       ...common(flags, view, io.env),
@@ -342,6 +353,83 @@ function hasPlans(result: unknown): boolean {
 function redactResult<T>(result: T, secrets: readonly string[]): T {
   if (secrets.length === 0) return result;
   return JSON.parse(redactSecrets(JSON.stringify(result), secrets)) as T;
+}
+
+/**
+ * Several targets (docs/usage.md, "Several targets"): one run, a result per target. Text: each
+ * target's lines under a `target:` heading, its error line on stderr, then a `targets:` line.
+ * JSON: `{operation, source, targets: [result + error], sharedFetches, stats, measurement}`.
+ * The exit code is the worst of the targets': usage 2, failure 1, blocked 3, else 0.
+ */
+async function runFanOut(flags: Flags, io: CliIo, operation: 'sync' | 'replicate' | 'bootstrap' | 'plan', source: string, targets: string[]): Promise<number> {
+  const view = await startProgress({
+    progress: Boolean(flags.progress),
+    verbose: Boolean(flags.verbose),
+    terminal: io.terminal ?? null,
+    stderr: io.stderr,
+    env: io.env,
+    labels: { source: endpointLabel(source), target: `${endpointLabel(targets[0]!)} +${targets.length - 1}` },
+  });
+  const secrets = secretsOf(flags);
+  const options: FanOutOptions = {
+    ...common(flags, view, io.env),
+    ...syncScope(flags),
+    operation,
+    mode: operation === 'plan' ? (flags.mode as FanOutOptions['mode']) : undefined,
+    source: side(flags, 'source', source),
+    targets: targets.map((target) => side(flags, 'target', target)),
+    maxPackBytes: (flags.maxPackBytes as number | undefined) ?? null,
+    targetMaxRefUpdates: flags.targetMaxRefUpdates as number | undefined,
+    atomic: flags.atomic !== false,
+    bootstrapStrategy: flags.bootstrapStrategy as FanOutOptions['bootstrapStrategy'],
+  };
+  let result: FanOutResult;
+  try {
+    result = await fanOut(options);
+  } catch (error) {
+    // Refused before any target was tried (usage).
+    view?.finish(true);
+    const report = errorReport(error, secrets);
+    if (flags.json) io.stdout(toJson({ operation, source: { url: safeDisplay(source), protocol: null, head: null }, targets: [], sharedFetches: 0, stats: null, measurement: null, error: report }));
+    io.stderr(`${errorLine(report)}\n`);
+    return exitCodeFor(error);
+  }
+  const failed = result.targets.some((target) => target.error !== null);
+  view?.finish(failed);
+  const reports = result.targets.map((target) => (target.error === null ? null : errorReport(target.error, secrets)));
+  if (flags.json) {
+    io.stdout(
+      toJson({
+        ...result,
+        targets: result.targets.map((target, i) => ({ ...redactResult(target.result, secrets), error: reports[i] })),
+        error: null,
+      }),
+    );
+  } else {
+    const text = result.targets.map((target, i) => {
+      const heading = `target: ${target.result.target.url}`;
+      const body = target.error === null || hasPlans(target.result) ? renderSyncText(redactResult(target.result, secrets)) : `error: ${reports[i]!.code}\n`;
+      return `${heading}\n${body}`;
+    });
+    io.stdout(text.join('\n'));
+  }
+  for (const [i, report] of reports.entries()) if (report !== null) io.stderr(`${errorLine({ ...report, message: `${result.targets[i]!.result.target.url}: ${report.message}` })}\n`);
+  const counts = { ok: 0, blocked: 0, failed: 0 };
+  let worst = EXIT_OK;
+  for (const target of result.targets) {
+    const code = target.error === null ? EXIT_OK : exitCodeFor(target.error);
+    if (code === EXIT_OK) counts.ok += 1;
+    else if (code === EXIT_REFUSED) counts.blocked += 1;
+    else counts.failed += 1;
+    worst = severity(code) > severity(worst) ? code : worst;
+  }
+  if (!flags.json) io.stdout(`targets: ${result.targets.length} ok=${counts.ok} blocked=${counts.blocked} failed=${counts.failed} shared-fetches=${result.sharedFetches}\n`);
+  return worst;
+}
+
+/** Which exit code wins among several targets': usage over failure over blocked over success. */
+function severity(code: number): number {
+  return code === EXIT_USAGE ? 3 : code === EXIT_FAILURE ? 2 : code === EXIT_REFUSED ? 1 : 0;
 }
 
 async function run<T>(

@@ -4,6 +4,7 @@
  * adds only what is its own (a request's commands and wants, a batch's budget).
  */
 import type { RunObserver } from '../observe/observer.js';
+import type { SharedFetchMember } from './pack-tee.js';
 import type { ReceivePackSession } from '../protocol/receive-pack-session.js';
 import type { UploadPackSession } from '../protocol/upload-pack-session.js';
 
@@ -16,4 +17,9 @@ export interface RelayContext {
   readonly maxRefUpdates: number;
   readonly signal: AbortSignal | undefined;
   readonly observer: RunObserver;
+  /**
+   * Where a relay's pack comes from when it is not asked of the source directly: one fetch
+   * shared by a group of targets (execute/pack-tee.ts, `SharedFetch`).
+   */
+  readonly sharedFetch?: SharedFetchMember;
 }

@@ -16,6 +16,7 @@ import type { PushReport } from '../protocol/report-status.js';
 import type { Oid } from '../types.js';
 import type { AncestryQuestion } from '../plan/index.js';
 import { AncestryUnprovenError, proveFromPack, type AncestryProof } from './ancestry-proof.js';
+import type { SharedFetchMember } from './pack-tee.js';
 import type { RelayContext } from './context.js';
 import { pushCommands } from './push.js';
 
@@ -125,6 +126,21 @@ function checksumOnly(maxBytes: number | undefined, objectFormat: ObjectFormat):
   };
 }
 
+/** A pack a shared fetch checks once for its group (execute/pack-tee.ts): nothing to hash here. */
+function checkedByGroup(member: SharedFetchMember): PackWatcher {
+  return {
+    write: () => undefined,
+    end: () => {
+      const summary = member.verified();
+      if (summary === null) throw new Error('a shared pack ended before its group checked it');
+      return summary;
+    },
+    declaredObjects: null,
+    objectsRead: null,
+    destroy: () => undefined,
+  };
+}
+
 /** Holds back one chunk so the checksum is verified before the pack's last bytes leave. */
 async function* observedPack(
   source: AsyncIterable<Buffer>,
@@ -184,7 +200,7 @@ export const THIN_PACK_FILTER = 'tree:2147483647';
  * filters is asked with THIN_PACK_FILTER; one that refuses it (a `uploadpackfilter` limit) is
  * asked again without, before anything reached the target.
  */
-async function fetchForTarget(context: RelayContext, wants: readonly Oid[], haves: readonly Oid[], signal: AbortSignal): Promise<FetchResponse> {
+export async function fetchForTarget(context: RelayContext, wants: readonly Oid[], haves: readonly Oid[], signal: AbortSignal): Promise<FetchResponse> {
   const { source, target, observer } = context;
   const thinPack = haves.length > 0 && !target.discovery.features.noThin;
   const onProgress = observer.serverProgress('source') ?? undefined;
@@ -219,14 +235,18 @@ export async function relayPush(context: RelayContext, request: RelayRequest): P
   const onAbort = (): void => controller.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const response = await fetchForTarget(context, wants, haves, controller.signal);
+    const response = context.sharedFetch !== undefined ? await context.sharedFetch.fetch({ wants, haves }) : await fetchForTarget(context, wants, haves, controller.signal);
     const limit = context.maxPackBytes;
     // Projecting a batch's size needs the object walk; otherwise object checks are the target's.
     const budget = request.budgetBytes ?? null;
     // The pack's trailer (and any object id) uses the repository's hash: SHA-1 or SHA-256.
     const format = source.discovery.capabilities.objectFormat();
     const watcher =
-      budget !== null && request.projectSize === true ? objectWalker(limit ?? undefined, controller.signal, format) : checksumOnly(limit ?? undefined, format);
+      budget !== null && request.projectSize === true
+        ? objectWalker(limit ?? undefined, controller.signal, format)
+        : context.sharedFetch !== undefined
+          ? checkedByGroup(context.sharedFetch)
+          : checksumOnly(limit ?? undefined, format);
     const questions = request.proveAncestry ?? [];
     const proof = questions.length > 0 ? proveFromPack(questions, haves, { objectFormat: format, signal: controller.signal }) : null;
     // A fast-forward the commits do not prove stops the relay at once, not at the pack's end.

@@ -63,6 +63,39 @@ describe('git-sync sync / replicate / bootstrap (CLI)', () => {
     assert.equal((await forEachRef(`${server.root}/diverged.git`)).get('refs/heads/main'), sample.main);
   });
 
+  it('several targets: a result per target, text grouped by target, JSON with targets, the worst exit code', async () => {
+    await createRepo({ parentDir: server.root, name: 'fan-1' });
+    await createRepo({ parentDir: server.root, name: 'fan-2' });
+    const diverged = await cloneRepo(sample.repo, { parentDir: server.root, name: 'fan-diverged' });
+    await diverged.commit('main', { parents: [`${sample.main}~1`], files: { 'x.txt': 'diverged' } });
+    const text = await runCli(['sync', '--tags', server.url('source'), server.url('fan-1'), server.url('fan-diverged')]);
+    assert.equal(text.code, 3, text.stderr);
+    assert.match(text.stdout, /^target: http:\/\/127\.0\.0\.1:\d+\/fan-1\.git\n(?:.*\n)*CREATE refs\/heads\/main - /m);
+    assert.match(text.stdout, /^target: http:\/\/127\.0\.0\.1:\d+\/fan-diverged\.git\n(?:.*\n)*BLOCK refs\/heads\/main - /m);
+    assert.match(text.stdout, /^targets: 2 ok=1 blocked=1 failed=0 shared-fetches=0$/m);
+    assert.match(text.stderr, /^error: http:\/\/127\.0\.0\.1:\d+\/fan-diverged\.git: nothing pushed: ref blocked \(refs\/heads\/main\)/m);
+    assert.deepEqual(await forEachRef(`${server.root}/fan-1.git`, ['refs/heads/', 'refs/tags/']), await forEachRef(sample.repo.path, ['refs/heads/', 'refs/tags/']));
+
+    const json = await runCli(['sync', '--json', '--tags', server.url('source'), server.url('fan-2'), `${server.root}/fan-3.git`]);
+    assert.equal(json.code, 0, json.stderr);
+    const parsed = JSON.parse(json.stdout);
+    assert.equal(parsed.operation, 'sync');
+    assert.equal(parsed.error, null);
+    assert.equal(parsed.sharedFetches, 1);
+    assert.deepEqual(parsed.targets.map((t: { relayMode: string; error: unknown; pushed: number }) => [t.relayMode, t.error, t.pushed]), [
+      ['bootstrap', null, 5],
+      ['bootstrap', null, 5],
+    ]);
+    await fsck(`${server.root}/fan-3.git`);
+
+    const plan = await runCli(['plan', '--json', server.url('source'), server.url('fan-2'), server.url('fan-diverged')]);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.deepEqual(JSON.parse(plan.stdout).targets.map((t: { dryRun: boolean; blocked: number }) => [t.dryRun, t.blocked]), [
+      [true, 0],
+      [true, 1],
+    ]);
+  });
+
   it('refuses usage errors with exit 2 before touching anything', async () => {
     const run = await runCli(['bootstrap', '--prune', server.url('source'), server.url('empty')]);
     assert.equal(run.code, 2);
