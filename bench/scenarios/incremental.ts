@@ -31,6 +31,7 @@ import { runChecked } from '../lib/process.js';
 import { median, mib, ratio, size, spread, type Goal, type ScenarioReport } from '../lib/report.js';
 import { assertSameRefs, git, isolatedGitEnv } from '../lib/repos.js';
 import type { Scenario, ScenarioContext } from '../lib/scenario.js';
+import { wireBytes } from './relay.js';
 
 const MAX_BYTES_RATIO = 1.1;
 const MAX_WALL_RATIO = 0.8;
@@ -66,15 +67,6 @@ interface Measured {
   detail: string;
 }
 
-function wireBytes(server: GitHttpServer, sourceName: string, targetName: string): { fromSource: number; intoTarget: number } {
-  let fromSource = 0;
-  let intoTarget = 0;
-  for (const entry of server.requests) {
-    if (entry.kind.repo === sourceName) fromSource += entry.responseBytes;
-    if (entry.kind.repo === targetName) intoTarget += entry.requestBytes;
-  }
-  return { fromSource, intoTarget };
-}
 
 interface CaseResult {
   label: string;

@@ -78,7 +78,8 @@ export interface Harness {
   nextTarget: number;
 }
 
-function wireBytes(server: GitHttpServer, sourceName: string, targetName: string): { fromSource: number; intoTarget: number } {
+/** Response bytes the server sent for the source repository, request bytes it took into the target. */
+export function wireBytes(server: GitHttpServer, sourceName: string, targetName: string): { fromSource: number; intoTarget: number } {
   let fromSource = 0;
   let intoTarget = 0;
   for (const entry of server.requests) {
