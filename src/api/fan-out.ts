@@ -18,7 +18,8 @@ import type { EndpointOptions, Observed } from './options.js';
 import { failedBeforePlan, planResult, type SyncResult } from './plan.js';
 import { openSource, planTarget, resolvePolicy, type Planning } from './planning.js';
 import { RunContext } from './run-context.js';
-import { pushPlanned, type SyncOptions } from './sync.js';
+import { DEFAULT_RETRIES } from './retry.js';
+import { pushPlanned, targetUnchanged, type SyncOptions } from './sync.js';
 
 export interface FanOutOptions extends Omit<SyncOptions, 'target'> {
   /** What to do on every target: a pushing verb, or `plan` (nothing pushed). */
@@ -114,7 +115,8 @@ export async function fanOut(options: FanOutOptions): Promise<FanOutResult> {
     // session, one target after the other.
     for (const member of members) {
       try {
-        member.planning = await planTarget(member.context, member.options, policy, source);
+        // Listing and planning only read: a transient failure is tried again (`retries`).
+        member.planning = await member.context.retrying(() => planTarget(member.context, member.options, policy, source!));
       } catch (error) {
         fail(member, error);
       }
@@ -136,14 +138,22 @@ export async function fanOut(options: FanOutOptions): Promise<FanOutResult> {
         group.members.push(member);
         groups.set(request.key, group);
       }
-      const run = async (member: Member, hooks: Parameters<typeof pushPlanned>[5]): Promise<void> => {
+      /** Members of a group that failed for a transient reason with their target unchanged. */
+      const retryAlone: Member[] = [];
+      const run = async (member: Member, hooks: Parameters<typeof pushPlanned>[5], grouped: boolean): Promise<void> => {
         try {
-          const result = await pushPlanned(member.planning!, mode, member.options, policy, member.context, hooks);
+          const push = (): Promise<SyncResult> => pushPlanned(member.planning!, mode, member.options, policy, member.context, hooks);
+          // Alone, a push whose failure left the target as it was is tried again (retries); a
+          // group's member cannot fetch its pack again by itself: it is tried alone after the group.
+          const result = grouped ? await push() : await member.context.retrying(push, targetUnchanged);
           await member.context.succeeded();
           member.outcome = { result, error: null };
         } catch (error) {
           if (error instanceof PushRefusedError && hooks?.deferRefusal === true) member.refused = error;
-          else fail(member, error);
+          else if (grouped && error instanceof GitSyncError && error.transient && targetUnchanged(error) && (options.retries ?? DEFAULT_RETRIES) > 0) {
+            member.context.observer.decision(`fan-out: ${error.message}; the target is unchanged: trying it again alone`);
+            retryAlone.push(member);
+          } else fail(member, error);
         }
       };
       for (const group of groups.values()) {
@@ -172,7 +182,7 @@ export async function fanOut(options: FanOutOptions): Promise<FanOutResult> {
           group.members.map(async (member) => {
             const handle = shared.member();
             try {
-              await run(member, { sharedFetch: handle, deferRefusal: true });
+              await run(member, { sharedFetch: handle, deferRefusal: true }, true);
             } finally {
               handle.done();
             }
@@ -181,8 +191,8 @@ export async function fanOut(options: FanOutOptions): Promise<FanOutResult> {
       }
       // One after the other on the source session: targets with packs of their own, and those a
       // body limit sends to batches.
-      for (const member of [...alone, ...members.filter((m) => m.refused !== null)].sort((a, b) => a.index - b.index)) {
-        await run(member, member.refused !== null ? { refused: member.refused } : {});
+      for (const member of [...alone, ...retryAlone, ...members.filter((m) => m.refused !== null)].sort((a, b) => a.index - b.index)) {
+        await run(member, member.refused !== null ? { refused: member.refused } : {}, false);
       }
     }
   } catch (error) {

@@ -150,7 +150,7 @@ async function run(mode: SyncMode, options: SyncOptions): Promise<SyncResult> {
 }
 
 /** True when the failed attempt changed no ref it planned: trying again cannot repeat a change. */
-function targetUnchanged(error: GitSyncError): boolean {
+export function targetUnchanged(error: GitSyncError): boolean {
   const result = error.result as SyncResult | null;
   return result === null || result.plans.every((plan) => plan.applied !== true && (plan.applied === false || !(isPushPlan(plan) || plan.action === 'warn')));
 }

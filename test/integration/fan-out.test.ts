@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { fanOut } from '../../src/api/fan-out.js';
 import { createRepo, pseudoRandomBytes, type FixtureRepo } from '../helpers/fixtures.js';
 import { forEachRef, fsck, git, makeTempDir, type TempDir } from '../helpers/git.js';
+import { isRpc, once, respond, when } from '../helpers/http-faults.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
 import { SSHD_BINARY, startSshServer, type SshServer } from '../helpers/sshd.js';
 import { missingSystemTool, startAll } from '../helpers/system.js';
@@ -130,6 +131,38 @@ describe('fan-out: one source, many targets', { skip: missingSystemTool(SSHD_BIN
       for (const i of [1, 2]) {
         assert.deepEqual(await forEachRef(paths[i]!, ['refs/heads/', 'refs/tags/']), expected);
         await fsck(paths[i]!);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a target whose push got a transient 503 is tried again alone after the group; all land', async () => {
+    const { urls, paths } = await emptyTargets();
+    const flaky = `http-${next}.git`;
+    const server = await startGitHttpServer({
+      root: http.root,
+      onRequest: when((req) => req.url?.includes(`/${flaky}/`) === true && isRpc('git-receive-pack')(req), once(respond(503, 'busy'))),
+    });
+    try {
+      const decisions: string[] = [];
+      const targets = [server.url(`http-${next}`), urls[1]!, urls[2]!];
+      const result = await fanOut({
+        operation: 'sync',
+        source: { url: server.url('source') },
+        targets: targets.map((url) => ({ url })),
+        tags: true,
+        retryDelayMillis: 10,
+        onProgress: (event) => {
+          if (event.kind === 'decision') decisions.push(event.message);
+        },
+      });
+      assert.deepEqual(result.targets.map((t) => t.error?.code ?? null), [null, null, null]);
+      assert.ok(decisions.some((d) => d.includes('trying it again alone')), decisions.join('\n'));
+      const expected = await forEachRef(source.path, ['refs/heads/', 'refs/tags/']);
+      for (const path of paths) {
+        assert.deepEqual(await forEachRef(path, ['refs/heads/', 'refs/tags/']), expected, path);
+        await fsck(path);
       }
     } finally {
       await server.close();
