@@ -149,12 +149,20 @@ export class HttpClient {
       const sent = trace;
       const streamed = body !== null && !Buffer.isBuffer(body);
       if (Buffer.isBuffer(body)) headers['content-length'] = String(body.length);
+      // No `signal` option here: abortOnSignal ties the signal to the request instead.
       const request =
         proxy !== null && url.protocol === 'http:'
-          ? http.request({ ...proxiedRequestOptions(url, proxy, headers), method, agent: this.agent(url, proxy), signal })
-          : (url.protocol === 'https:' ? https : http).request(url, { method, headers, agent: this.agent(url, proxy), signal });
+          ? http.request({ ...proxiedRequestOptions(url, proxy, headers), method, agent: this.agent(url, proxy) })
+          : (url.protocol === 'https:' ? https : http).request(url, { method, headers, agent: this.agent(url, proxy) });
+      // Failures after the answer reach the reader through the response; a later 'error' on the
+      // request must never be an unhandled one.
+      request.on('error', () => undefined);
       const response = await new Promise<IncomingMessage>((resolve, reject) => {
         const timers = new RequestTimers(request, this.timeouts, url, this.side);
+        abortOnSignal(request, signal, (reason) => {
+          timers.clear();
+          reject(reason);
+        });
         request.once('response', (incoming) => {
           timers.clear();
           resolve(incoming);
@@ -258,6 +266,29 @@ export class HttpClient {
       }
     })();
   }}
+
+/**
+ * Ties a request to the caller's signal until the request is over (its response read or
+ * dropped): an abort before the answer fails the exchange (`beforeAnswer`), one after it cuts
+ * the response, whose reader reports it (as an abort: the signal has fired). Not through
+ * `http.request`'s own `signal` option: Node hands that on to the socket, which the keep-alive
+ * pool keeps after the request, and a signal firing later destroys the pooled socket with an
+ * 'error' event nobody listens to, an uncaught exception (a relay aborts its controller after a
+ * push whose report did not parse; see docs/testing.md, "Fault matrix").
+ */
+function abortOnSignal(request: ClientRequest, signal: AbortSignal | undefined, beforeAnswer: (reason: unknown) => void): void {
+  if (signal === undefined) return;
+  const onAbort = (): void => {
+    beforeAnswer(signal.reason);
+    request.destroy();
+  };
+  if (signal.aborted) {
+    queueMicrotask(onAbort);
+    return;
+  }
+  signal.addEventListener('abort', onAbort, { once: true });
+  request.once('close', () => signal.removeEventListener('abort', onAbort));
+}
 
 /** Connect and header timeouts of one request (body idle time is watched on the response). */
 class RequestTimers {
