@@ -91,6 +91,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     let onDropped: (() => void) | null = null;
 
     const gone = new Promise<void>((resolve) => res.once('close', () => resolve()));
+    // Once its response is over, node never tells a request that its connection went away: a
+    // body still streaming (after an early answer) would wait for ever.
+    req.socket.once('close', () => {
+      if (!req.complete) req.destroy();
+    });
     let started: ExchangeStart | null = null;
     let onStart!: (start: ExchangeStart) => void;
     const classified = new Promise<ExchangeStart>((resolve) => (onStart = resolve));
