@@ -2,6 +2,7 @@
  * One error hierarchy for the whole library. Every class carries a stable `code` that users'
  * scripts may match on, plus structured data; the CLI maps codes to messages and exit codes.
  */
+import type { RunPhase, Side } from './types.js';
 
 export type ErrorCode =
   | 'USAGE'
@@ -17,7 +18,10 @@ export type ErrorCode =
   | 'HTTP_CONTENT_TYPE'
   | 'HTTP_TOO_LARGE'
   | 'NETWORK'
-  | 'TIMEOUT'
+  | 'TIMEOUT_CONNECT'
+  | 'TIMEOUT_HEADERS'
+  | 'TIMEOUT_IDLE'
+  | 'TIMEOUT_DEADLINE'
   | 'ABORTED'
   | 'UNSUPPORTED'
   | 'REF_BLOCKED'
@@ -50,6 +54,16 @@ export class GitSyncError extends Error {
   result: unknown = null;
   /** A next step that is the caller's to word (a flag, an option), or null. */
   advice: Advice | null = null;
+  /** The side whose server or data failed, when one did (set by the innermost layer that knows). */
+  side: Side | null = null;
+  /** What the run was doing when it failed (set by the run: docs/json.md, "error"). */
+  phase: RunPhase | null = null;
+  /**
+   * The failure may well not happen again: a connection reset or refused, a stall, HTTP 429,
+   * 502, 503 or 504. A run retries those where doing so is safe (docs/usage.md, "Timeouts and
+   * retries").
+   */
+  transient = false;
   constructor(code: ErrorCode, message: string, options: GitSyncErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
@@ -143,13 +157,19 @@ export class HttpStatusError extends GitSyncError {
   readonly status: number;
   readonly url: string;
   readonly requestIds: Record<string, string>;
+  /** How long the server asked to wait before trying again (`Retry-After`), or null. */
+  retryAfterMillis: number | null = null;
   constructor(data: HttpErrorData, message: string, code: ErrorCode = 'HTTP_STATUS', options?: GitSyncErrorOptions) {
     super(code, message, options);
     this.status = data.status;
     this.url = data.url;
     this.requestIds = data.requestIds;
+    this.transient = TRANSIENT_STATUSES.includes(data.status);
   }
 }
+
+/** HTTP statuses that say "not now": a run retries them where that is safe. */
+export const TRANSIENT_STATUSES: readonly number[] = [429, 502, 503, 504];
 
 /** HTTP statuses with which a host refuses a push body for its size or for how long it takes. */
 export const PUSH_REFUSAL_STATUSES: readonly number[] = [408, 413, 504];
@@ -194,21 +214,41 @@ export class HttpTooLargeError extends HttpStatusError {
   }
 }
 
-/** Connection refused, reset, DNS failure, TLS failure. */
+/** Connection refused, reset, DNS failure, TLS failure. `transient` says whether trying again may help. */
 export class NetworkError extends GitSyncError {
   readonly url: string;
-  constructor(url: string, message: string, options?: GitSyncErrorOptions) {
+  constructor(url: string, message: string, options?: GitSyncErrorOptions & { transient?: boolean }) {
     super('NETWORK', message, options);
     this.url = url;
+    this.transient = options?.transient ?? false;
   }
 }
 
-/** A connect, header or body timeout expired. */
+/**
+ * What ran out of time: `connect` (no connection), `headers` (a request sent, no answer),
+ * `idle` (no byte either way for the idle timeout, mid-transfer), `deadline` (the whole run).
+ */
+export type TimeoutKind = 'connect' | 'headers' | 'idle' | 'deadline';
+
+const TIMEOUT_CODES: Record<TimeoutKind, ErrorCode> = {
+  connect: 'TIMEOUT_CONNECT',
+  headers: 'TIMEOUT_HEADERS',
+  idle: 'TIMEOUT_IDLE',
+  deadline: 'TIMEOUT_DEADLINE',
+};
+
+/** A timeout expired; the code says which kind. All but the run's deadline are transient. */
 export class TimeoutError extends GitSyncError {
-  readonly url: string;
-  constructor(url: string, message: string, options?: GitSyncErrorOptions) {
-    super('TIMEOUT', message, options);
+  readonly kind: TimeoutKind;
+  /** Where it happened (redacted), or null for the run's deadline. */
+  readonly url: string | null;
+  readonly timeoutMillis: number;
+  constructor(kind: TimeoutKind, url: string | null, timeoutMillis: number, message: string, options?: GitSyncErrorOptions) {
+    super(TIMEOUT_CODES[kind], message, options);
+    this.kind = kind;
     this.url = url;
+    this.timeoutMillis = timeoutMillis;
+    this.transient = kind !== 'deadline';
   }
 }
 
@@ -282,6 +322,12 @@ export function abortError(signal: AbortSignal, where: string | null = null): Gi
   const reason: unknown = signal.reason;
   if (reason instanceof GitSyncError) return reason;
   return new AbortedError(where === null ? 'operation aborted' : `${where}: aborted`, { cause: reason });
+}
+
+/** Names the side on an error that does not say yet; the innermost layer that knows wins. */
+export function onSide<T>(error: T, side: Side): T {
+  if (error instanceof GitSyncError && error.side === null) error.side = side;
+  return error;
 }
 
 /** Throws abortError(signal) when the signal has fired; call at the edges of every I/O step. */

@@ -49,3 +49,9 @@ export type Service = 'git-upload-pack' | 'git-receive-pack';
  * with `\r`: an in-place update the next line replaces (a terminal shows only the latest).
  */
 export type ProgressCallback = (message: string, transient: boolean) => void;
+
+/** The two ends of a run. */
+export type Side = 'source' | 'target';
+
+/** What a run is doing: listing refs, answering ancestry questions, placing batch checkpoints, fetching, pushing. */
+export type RunPhase = 'discover' | 'ancestry' | 'checkpoints' | 'fetch' | 'push';

@@ -50,65 +50,81 @@ export async function fetch(options: FetchOptions): Promise<FetchResult> {
   validateHaves(options);
   const context = new RunContext(options);
   const endpoint = context.endpoint(options.source);
+  // Pack bytes already handed to the caller cannot be taken back: a retry would repeat them.
+  const delivered = { any: false };
   try {
-    const transport = context.transport('source', endpoint, options.source);
-    // Short --have-ref names are resolved as git does (main -> refs/heads/main): list every candidate.
-    const prefixes = options.allRefs ? [] : [...selectionPrefixes(scope), ...(options.haveRefs ?? []).flatMap(refCandidates)];
-    context.observer.phase('discover');
-    const session = await UploadPackSession.open(transport, {
-      protocol: options.protocol ?? 'auto',
-      refPrefixes: prefixes,
-      observer: context.observer,
-      signal: options.signal,
-    });
-    try {
-      const { discovery } = session;
-      const listed = new Map(discovery.refs.map((ref) => [ref.name, ref] as const));
-      const haveRefs = (options.haveRefs ?? []).map((given) => ({ given, name: resolveRefName(given, new Set(listed.keys())) }));
-      await assertNamedRefsListed(
-        scope,
-        session,
-        haveRefs.filter((ref) => ref.name === null).map((ref) => ({ given: '--have-ref', ref: ref.given })),
-        options.signal,
-      );
-      const wanted = selectRefs(discovery.refs, scope);
-      const haves = new Set<Oid>((options.haves ?? []) as Oid[]);
-      for (const ref of haveRefs) haves.add(listed.get(ref.name!)!.hash);
-      const wants = [...new Set(wanted.map((ref) => ref.hash))];
-      const objects: ObjectCounts = { commit: 0, tree: 0, blob: 0, tag: 0, total: 0 };
-      let packBytes = 0;
-      if (wants.length > 0) {
-        context.observer.decision(`fetch: ${wants.length} want(s), ${haves.size} have(s), protocol ${discovery.protocol}`);
-        context.observer.phase('fetch');
-        const response = await session.fetch({
-          wants,
-          haves: [...haves],
-          onProgress: context.observer.serverProgress('source') ?? undefined,
-          signal: options.signal,
-        });
-        const reader = new PackReader({ maxBytes: options.maxPackBytes, signal: options.signal, objectFormat: discovery.capabilities.objectFormat() });
-        for await (const chunk of response.pack) {
-          await reader.write(chunk);
-          if (options.onPackData) await options.onPackData(chunk);
-        }
-        const summary = await reader.end();
-        packBytes = summary.bytes;
-        Object.assign(objects, summary.objects);
-      }
-      await context.succeeded();
-      return {
-        source: { url: transport.displayUrl, protocol: discovery.protocol, head: discovery.head },
-        wants: wanted.map((ref) => ({ name: ref.name, hash: ref.hash })),
-        haves: [...haves],
-        packBytes,
-        objects,
-        ...context.finish(),
-      };
-    } finally {
-      await session.close();
-    }
+    const result = await context.retrying(() => fetchOnce(options, scope, context, endpoint, delivered), () => !delivered.any);
+    await context.succeeded();
+    return { ...result, ...context.finish() };
   } finally {
     context.finish();
     await context.close();
+  }
+}
+
+/** One attempt: list the source, fetch, read the pack through. */
+async function fetchOnce(
+  options: FetchOptions,
+  scope: ReturnType<typeof selectionScope>,
+  context: RunContext,
+  endpoint: ReturnType<RunContext['endpoint']>,
+  delivered: { any: boolean },
+): Promise<Omit<FetchResult, keyof Observed>> {
+  const transport = context.transport('source', endpoint, options.source);
+  // Short --have-ref names are resolved as git does (main -> refs/heads/main): list every candidate.
+  const prefixes = options.allRefs ? [] : [...selectionPrefixes(scope), ...(options.haveRefs ?? []).flatMap(refCandidates)];
+  context.observer.phase('discover');
+  const session = await UploadPackSession.open(transport, {
+    protocol: options.protocol ?? 'auto',
+    refPrefixes: prefixes,
+    observer: context.observer,
+    signal: context.signal,
+  });
+  try {
+    const { discovery } = session;
+    const listed = new Map(discovery.refs.map((ref) => [ref.name, ref] as const));
+    const haveRefs = (options.haveRefs ?? []).map((given) => ({ given, name: resolveRefName(given, new Set(listed.keys())) }));
+    await assertNamedRefsListed(
+      scope,
+      session,
+      haveRefs.filter((ref) => ref.name === null).map((ref) => ({ given: '--have-ref', ref: ref.given })),
+      context.signal,
+    );
+    const wanted = selectRefs(discovery.refs, scope);
+    const haves = new Set<Oid>((options.haves ?? []) as Oid[]);
+    for (const ref of haveRefs) haves.add(listed.get(ref.name!)!.hash);
+    const wants = [...new Set(wanted.map((ref) => ref.hash))];
+    const objects: ObjectCounts = { commit: 0, tree: 0, blob: 0, tag: 0, total: 0 };
+    let packBytes = 0;
+    if (wants.length > 0) {
+      context.observer.decision(`fetch: ${wants.length} want(s), ${haves.size} have(s), protocol ${discovery.protocol}`);
+      context.observer.phase('fetch');
+      const response = await session.fetch({
+        wants,
+        haves: [...haves],
+        onProgress: context.observer.serverProgress('source') ?? undefined,
+        signal: context.signal,
+      });
+      const reader = new PackReader({ maxBytes: options.maxPackBytes, signal: context.signal, objectFormat: discovery.capabilities.objectFormat() });
+      for await (const chunk of response.pack) {
+        await reader.write(chunk);
+        if (options.onPackData) {
+          delivered.any = true;
+          await options.onPackData(chunk);
+        }
+      }
+      const summary = await reader.end();
+      packBytes = summary.bytes;
+      Object.assign(objects, summary.objects);
+    }
+    return {
+      source: { url: transport.displayUrl, protocol: discovery.protocol, head: discovery.head },
+      wants: wanted.map((ref) => ({ name: ref.name, hash: ref.hash })),
+      haves: [...haves],
+      packBytes,
+      objects,
+    };
+  } finally {
+    await session.close();
   }
 }

@@ -28,6 +28,23 @@ export interface CommonOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** How often `transfer` events report moving byte counts (default 200 ms). */
   progressIntervalMillis?: number;
+  /**
+   * While waiting on a server, this long with no byte moving either way ends the run
+   * (TIMEOUT_IDLE; connecting and waiting for response headers are bounded by it too:
+   * TIMEOUT_CONNECT, TIMEOUT_HEADERS). Default 120 000 (DEFAULT_IDLE_TIMEOUT_MILLIS).
+   */
+  idleTimeoutMillis?: number;
+  /** The whole run, retries included, ends after this long (TIMEOUT_DEADLINE). Default: none. */
+  deadlineMillis?: number | null;
+  /**
+   * Transient failures (connection reset or refused, HTTP 429/502/503/504, a stall) are tried
+   * again this many times where that is safe (docs/usage.md, "Timeouts and retries"). Default 2;
+   * 0 disables.
+   */
+  retries?: number;
+  /** The first retry's base delay; each next one doubles it, with jitter (default 1000 ms). */
+  retryDelayMillis?: number;
+  /** Finer HTTP timeouts than `idleTimeoutMillis`; they win over it. */
   timeouts?: Partial<HttpTimeouts>;
   /** Resolves relative local paths; defaults to the process's working directory. */
   cwd?: string;

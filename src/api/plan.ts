@@ -123,21 +123,26 @@ export async function plan(options: PlanOptions): Promise<SyncResult> {
   const mode = options.mode ?? 'sync';
   const policy = resolvePolicy(options, mode);
   const context = new RunContext(options);
+  const urls = { source: redactUrl(options.source.url), target: redactUrl(options.target.url) };
   try {
-    let planning: Planning;
-    try {
-      planning = await planRun(context, options, policy);
-    } catch (error) {
-      if (error instanceof GitSyncError && error.result === null) {
-        const urls = { source: redactUrl(options.source.url), target: redactUrl(options.target.url) };
-        error.result = failedBeforePlan('plan', mode, urls, context.known, policy.deletionGuard.maxDeletes, context.finish());
+    // Planning only reads: a transient failure is always safe to try again.
+    const planning = await context.retrying(async () => {
+      try {
+        return await planRun(context, options, policy);
+      } catch (error) {
+        if (error instanceof GitSyncError && error.result === null) {
+          error.result = failedBeforePlan('plan', mode, urls, context.known, policy.deletionGuard.maxDeletes, context.observedSoFar());
+        }
+        throw error;
       }
-      throw error;
-    }
+    });
     await planning.source.close();
     await planning.target.close();
     await context.succeeded();
     return { ...planResult('plan', true, planning), ...context.finish() };
+  } catch (error) {
+    if (error instanceof GitSyncError && error.result !== null) error.result = { ...(error.result as SyncResult), ...context.finish() };
+    throw error;
   } finally {
     context.finish();
     await context.close();

@@ -128,11 +128,11 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
     protocol: options.protocol ?? 'auto',
     refPrefixes: sourceRefPrefixes(policy.scope),
     observer,
-    signal: options.signal,
+    signal: context.signal,
   });
   const [sourceOpened, targetOpened] = await Promise.allSettled([
     sourceOpening,
-    ReceivePackSession.open(targetTransport, { signal: options.signal, readOnly: true }),
+    ReceivePackSession.open(targetTransport, { signal: context.signal, readOnly: true }),
   ]);
   if (sourceOpened.status === 'fulfilled') {
     const { discovery } = sourceOpened.value;
@@ -151,7 +151,7 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
   try {
     observer.decision(describeSource(source));
     observer.decision(describeTarget(target));
-    await assertNamedRefsListed(policy.scope, source, [], options.signal);
+    await assertNamedRefsListed(policy.scope, source, [], context.signal);
     const sourceFormat = source.discovery.capabilities.objectFormat();
     const targetFormat = target.discovery.features.objectFormat;
     // A target that does not exist yet is created in the source's format (prepareForPush).
@@ -171,7 +171,7 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
     };
     const questions = ancestryQuestions(input);
     if (questions.length > 0) observer.phase('ancestry');
-    const ancestry = await answerAncestry(source, questions, { signal: options.signal, observer });
+    const ancestry = await answerAncestry(source, questions, { signal: context.signal, observer });
     const guarded = guardDeletions(
       planActions({ ...input, ancestry: ancestryFromMap(ancestry.answers) }),
       policy.deletionGuard,

@@ -25,37 +25,39 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
   const targetEndpoint = options.target ? context.endpoint(options.target) : null;
   const refPrefixes = selectionPrefixes(scope);
   try {
-    const sourceTransport = context.transport('source', sourceEndpoint, options.source);
-    context.observer.phase('discover');
-    const session = await UploadPackSession.open(sourceTransport, {
-      protocol: options.protocol ?? 'auto',
-      refPrefixes: options.allRefs ? [] : refPrefixes,
-      observer: context.observer,
-      signal: options.signal,
+    const result = await context.retrying(async (): Promise<Omit<ProbeResult, keyof Observed>> => {
+      const sourceTransport = context.transport('source', sourceEndpoint, options.source);
+      context.observer.phase('discover');
+      const session = await UploadPackSession.open(sourceTransport, {
+        protocol: options.protocol ?? 'auto',
+        refPrefixes: options.allRefs ? [] : refPrefixes,
+        observer: context.observer,
+        signal: context.signal,
+      });
+      await session.close();
+      const { discovery } = session;
+
+      let target: ProbeResult['target'] = null;
+      if (targetEndpoint !== null && options.target) {
+        const targetSession = await ReceivePackSession.open(context.transport('target', targetEndpoint, options.target), { signal: context.signal, readOnly: true });
+        await targetSession.close();
+        target = { url: targetSession.transport.displayUrl, capabilities: targetSession.discovery.capabilities.toList() };
+      }
+
+      return {
+        source: {
+          url: sourceTransport.displayUrl,
+          protocol: discovery.protocol,
+          head: discovery.head,
+          capabilities: discovery.capabilities.toList(),
+        },
+        target,
+        refPrefixes,
+        refs: selectRefs(discovery.refs, scope).map((ref) => ({ name: ref.name, hash: ref.hash, peeled: ref.peeled })),
+      };
     });
-    await session.close();
-    const { discovery } = session;
-
-    let target: ProbeResult['target'] = null;
-    if (targetEndpoint !== null && options.target) {
-      const targetSession = await ReceivePackSession.open(context.transport('target', targetEndpoint, options.target), { signal: options.signal, readOnly: true });
-      await targetSession.close();
-      target = { url: targetSession.transport.displayUrl, capabilities: targetSession.discovery.capabilities.toList() };
-    }
-
     await context.succeeded();
-    return {
-      source: {
-        url: sourceTransport.displayUrl,
-        protocol: discovery.protocol,
-        head: discovery.head,
-        capabilities: discovery.capabilities.toList(),
-      },
-      target,
-      refPrefixes,
-      refs: selectRefs(discovery.refs, scope).map((ref) => ({ name: ref.name, hash: ref.hash, peeled: ref.peeled })),
-      ...context.finish(),
-    };
+    return { ...result, ...context.finish() };
   } finally {
     context.finish();
     await context.close();

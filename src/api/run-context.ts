@@ -1,5 +1,9 @@
-/** What every verb sets up and tears down: the run's observer, memory sampling, transports. */
-import { throwIfAborted } from '../errors.js';
+/**
+ * What every verb sets up and tears down: the run's observer, memory sampling, transports, the
+ * deadline, and the retries of attempts that failed for a transient reason.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { abortError, GitSyncError, TimeoutError, throwIfAborted } from '../errors.js';
 import { MemorySampler } from '../observe/memory.js';
 import { ListeningObserver } from '../observe/observer.js';
 import type { Side } from '../observe/stats.js';
@@ -8,6 +12,10 @@ import { openTransport } from '../transport/open.js';
 import type { Transport } from '../transport/transport.js';
 import type { ProtocolVersion } from '../types.js';
 import type { CommonOptions, EndpointOptions, Observed } from './options.js';
+import { DEFAULT_RETRIES, DEFAULT_RETRY_DELAY_MILLIS, retryDecision } from './retry.js';
+
+/** Idle timeout when none is given (docs/usage.md, "Timeouts and retries"). */
+export const DEFAULT_IDLE_TIMEOUT_MILLIS = 120_000;
 
 export class RunContext {
   /** What every layer of this run reports to: counters, decisions, phases, server progress. */
@@ -20,6 +28,14 @@ export class RunContext {
     target?: { url: string; capabilities: string[] };
   } = {};
 
+  /**
+   * What every step of the run listens to: the caller's signal and the run's deadline. When the
+   * deadline passes, the run's I/O fails with TIMEOUT_DEADLINE.
+   */
+  readonly signal: AbortSignal | undefined;
+  private readonly deadlineAt: number | null;
+  private readonly deadlineTimer: NodeJS.Timeout | undefined;
+
   constructor(readonly options: CommonOptions) {
     throwIfAborted(options.signal);
     this.observer = new ListeningObserver({
@@ -28,6 +44,62 @@ export class RunContext {
       progressIntervalMillis: options.progressIntervalMillis,
     });
     this.sampler = options.measureMemory ? new MemorySampler() : undefined;
+    const deadline = options.deadlineMillis ?? null;
+    if (deadline === null) {
+      this.signal = options.signal;
+      this.deadlineAt = null;
+    } else {
+      const expired = new AbortController();
+      this.deadlineAt = performance.now() + deadline;
+      this.deadlineTimer = setTimeout(() => {
+        expired.abort(new TimeoutError('deadline', null, deadline, `the run did not finish within its deadline of ${deadline} ms`));
+      }, deadline);
+      this.deadlineTimer.unref();
+      this.signal = options.signal === undefined ? expired.signal : AbortSignal.any([options.signal, expired.signal]);
+    }
+  }
+
+  /**
+   * Runs `attempt` until it succeeds, or fails for a reason that is not transient, or `safe`
+   * says trying again could do harm (a push that may have changed the target), or the retries
+   * run out (CommonOptions.retries). Each retry waits with backoff and jitter, says why (-v), and
+   * starts over: the next attempt lists both sides again. The failing error names the phase the
+   * run was in.
+   */
+  async retrying<T>(attempt: () => Promise<T>, safe: (error: GitSyncError) => boolean = () => true): Promise<T> {
+    const policy = { retries: this.options.retries ?? DEFAULT_RETRIES, baseDelayMillis: this.options.retryDelayMillis ?? DEFAULT_RETRY_DELAY_MILLIS };
+    for (let retried = 0; ; retried++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        // A side's failure says what the run was doing; a refusal or a usage error is no phase's.
+        if (error instanceof GitSyncError && error.side !== null) error.phase ??= this.observer.currentPhase;
+        if (this.signal?.aborted) throw error instanceof GitSyncError ? error : abortError(this.signal);
+        const remaining = this.deadlineAt === null ? null : this.deadlineAt - performance.now();
+        const decision = retryDecision(error, retried, policy, Math.random(), remaining);
+        const why = error instanceof Error ? error.message : String(error);
+        if (decision.waitMillis === null || !(error instanceof GitSyncError)) {
+          if (decision.reason !== null) this.observer.decision(`retry: not trying again: ${decision.reason}`);
+          throw error;
+        }
+        if (!safe(error)) {
+          this.observer.decision('retry: not trying again: the target may have changed (it is not as it was before the push)');
+          throw error;
+        }
+        const where = [error.side, error.phase].filter((part) => part !== null).join(' ');
+        this.observer.decision(`retry ${retried + 1}/${policy.retries} in ${(decision.waitMillis / 1000).toFixed(1)} s: ${error.code}${where === '' ? '' : ` (${where})`}: ${why}`);
+        try {
+          await sleep(decision.waitMillis, undefined, { signal: this.signal });
+        } catch {
+          throw abortError(this.signal!);
+        }
+      }
+    }
+  }
+
+  /** The idle timeout every transport of this run gets. */
+  get idleTimeoutMillis(): number {
+    return this.options.idleTimeoutMillis ?? DEFAULT_IDLE_TIMEOUT_MILLIS;
   }
 
   endpoint(side: EndpointOptions): Endpoint {
@@ -37,7 +109,14 @@ export class RunContext {
   private readonly transports: Transport[] = [];
 
   transport(side: Side, endpoint: Endpoint, credentials: EndpointOptions): Transport {
-    const transport = openTransport(endpoint, { side, credentials, observer: this.observer, timeouts: this.options.timeouts, env: this.options.env });
+    const transport = openTransport(endpoint, {
+      side,
+      credentials,
+      observer: this.observer,
+      idleMillis: this.idleTimeoutMillis,
+      timeouts: this.options.timeouts,
+      env: this.options.env,
+    });
     this.transports.push(transport);
     return transport;
   }
@@ -50,8 +129,15 @@ export class RunContext {
     for (const transport of this.transports) await transport.approveCredentials?.();
   }
 
+  /** What was measured so far, measuring on: for the result of one attempt. */
+  observedSoFar(): Observed {
+    if (this.observed !== null) return this.observed;
+    return { stats: this.options.stats ? this.observer.report() : null, measurement: this.sampler?.peek() ?? null };
+  }
+
   /** Closes every transport this run opened (connection pools, helper processes). */
   async close(): Promise<void> {
+    clearTimeout(this.deadlineTimer);
     const transports = this.transports.splice(0);
     await Promise.all(transports.map((transport) => transport.close?.().catch(() => undefined)));
   }

@@ -123,53 +123,76 @@ function attachResult(error: unknown, result: SyncResult): unknown {
   return error;
 }
 
-/** A verb that pushes: its mode is also the `operation` its result names. */
+/**
+ * A verb that pushes: its mode is also the `operation` its result names. Attempts that fail for a
+ * transient reason are tried again (RunContext.retrying) as long as the target is as it was: a
+ * failed attempt that applied nothing (each plan's `applied` false, read back from the target)
+ * left at most checkpoint refs, which the next attempt resumes from.
+ */
 async function run(mode: SyncMode, options: SyncOptions): Promise<SyncResult> {
   const policy = resolvePolicy(options, mode);
   const context = new RunContext(options);
   const urls = { source: redactUrl(options.source.url), target: redactUrl(options.target.url) };
   try {
-    let planning: Planning;
-    try {
-      planning = await planRun(context, options, policy);
-    } catch (error) {
-      throw attachResult(error, failedBeforePlan(mode, mode, urls, context.known, policy.deletionGuard.maxDeletes, context.finish()));
-    }
-    try {
-      const result = planResult(mode, false, planning);
-      if (planning.summary.blocked > 0) {
-        const hint =
-          planning.guard === 'empty-source'
-            ? 'the source lists no managed refs: check its URL and access, or pass --allow-empty-source if it is really empty'
-            : planning.guard === 'max-deletes'
-              ? `more deletes than --max-deletes ${policy.deletionGuard.maxDeletes}: check the source, or raise --max-deletes`
-              : undefined;
-        const error = new RefBlockedError(planning.plans.filter((p) => p.action === 'block').map((p) => p.targetRef), { hint });
-        // Nothing happened on the target: the counts say so (the plans still say what was planned).
-        error.result = { ...result, plans: result.plans.map((plan) => ({ ...plan, applied: isPushPlan(plan) ? false : null })), pushed: 0, deleted: 0, relay: false, ...context.finish() };
-        throw error;
-      }
-      try {
-        await execute(planning, result, options, policy, context);
-        // HEAD is read back where it matters and costs little: after a bootstrap (a host picks its
-        // default branch from the first push) and on local targets; not after every mirror run.
-        const seeded = result.relayMode === 'bootstrap' || result.relayMode === 'bootstrap-batch';
-        if (result.pushed + result.deleted > 0 && (seeded || planning.target.transport.kind === 'local')) {
-          result.target.head = await settleTargetHead(planning, result, options.signal, context.observer);
-        }
-      } catch (error) {
-        await settleAfterFailure(planning, result, options.signal);
-        throw attachResult(error, { ...result, ...context.finish() });
-      }
-      await context.succeeded();
-      return { ...result, ...context.finish() };
-    } finally {
-      await planning.source.close().catch(() => undefined);
-      await planning.target.close().catch(() => undefined);
-    }
+    const result = await context.retrying(() => attempt(mode, options, policy, context, urls), targetUnchanged);
+    await context.succeeded();
+    return { ...result, ...context.finish() };
+  } catch (error) {
+    // The figures of the whole run, retries included.
+    if (error instanceof GitSyncError && error.result !== null) error.result = { ...(error.result as SyncResult), ...context.finish() };
+    throw error;
   } finally {
     context.finish();
     await context.close();
+  }
+}
+
+/** True when the failed attempt changed no ref it planned: trying again cannot repeat a change. */
+function targetUnchanged(error: GitSyncError): boolean {
+  const result = error.result as SyncResult | null;
+  return result === null || result.plans.every((plan) => plan.applied !== true && (plan.applied === false || !(isPushPlan(plan) || plan.action === 'warn')));
+}
+
+/** One attempt: list both sides, plan, push; every error carries what it knew (its `result`). */
+async function attempt(mode: SyncMode, options: SyncOptions, policy: PlanPolicy, context: RunContext, urls: { source: string; target: string }): Promise<SyncResult> {
+  let planning: Planning;
+  try {
+    planning = await planRun(context, options, policy);
+  } catch (error) {
+    throw attachResult(error, failedBeforePlan(mode, mode, urls, context.known, policy.deletionGuard.maxDeletes, context.observedSoFar()));
+  }
+  try {
+    const result = planResult(mode, false, planning);
+    if (planning.summary.blocked > 0) {
+      const hint =
+        planning.guard === 'empty-source'
+          ? 'the source lists no managed refs: check its URL and access, or pass --allow-empty-source if it is really empty'
+          : planning.guard === 'max-deletes'
+            ? `more deletes than --max-deletes ${policy.deletionGuard.maxDeletes}: check the source, or raise --max-deletes`
+            : undefined;
+      const error = new RefBlockedError(planning.plans.filter((p) => p.action === 'block').map((p) => p.targetRef), { hint });
+      // Nothing happened on the target: the counts say so (the plans still say what was planned).
+      error.result = { ...result, plans: result.plans.map((plan) => ({ ...plan, applied: isPushPlan(plan) ? false : null })), pushed: 0, deleted: 0, relay: false, ...context.observedSoFar() };
+      throw error;
+    }
+    try {
+      await execute(planning, result, options, policy, context);
+      // HEAD is read back where it matters and costs little: after a bootstrap (a host picks its
+      // default branch from the first push) and on local targets; not after every mirror run.
+      const seeded = result.relayMode === 'bootstrap' || result.relayMode === 'bootstrap-batch';
+      if (result.pushed + result.deleted > 0 && (seeded || planning.target.transport.kind === 'local')) {
+        result.target.head = await settleTargetHead(planning, result, context.signal, context.observer);
+      }
+    } catch (error) {
+      // The caller's own signal only: after the deadline the target is still read back once, so
+      // the result says what happened (bounded by the idle timeout).
+      await settleAfterFailure(planning, result, options.signal);
+      throw attachResult(error, { ...result, ...context.observedSoFar() });
+    }
+    return result;
+  } finally {
+    await planning.source.close().catch(() => undefined);
+    await planning.target.close().catch(() => undefined);
   }
 }
 
@@ -183,14 +206,14 @@ async function execute(planning: Planning, result: SyncResult, options: SyncOpti
       objectFormat: planning.source.discovery.capabilities.objectFormat(),
       headBranch: sourceHead !== null && sourceHead.startsWith('refs/heads/') ? sourceHead.slice('refs/heads/'.length) : null,
     },
-    options.signal,
+    context.signal,
   );
   const relayContext: RelayContext = {
     source: planning.source,
     target: planning.target,
     maxPackBytes: options.maxPackBytes ?? null,
     maxRefUpdates: options.targetMaxRefUpdates ?? DEFAULT_MAX_REF_UPDATES,
-    signal: options.signal,
+    signal: context.signal,
     observer: context.observer,
   };
   const executePolicy: ExecutePolicy = { atomic: options.atomic ?? true, bestEffort: policy.bestEffort, force: policy.force };

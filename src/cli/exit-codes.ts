@@ -18,15 +18,25 @@ export function exitCodeFor(error: unknown): number {
 export interface ErrorReport {
   code: string;
   message: string;
+  /** The side whose server or data failed, when known. */
+  side: 'source' | 'target' | null;
+  /** What the run was doing (a RunPhase), when known. */
+  phase: string | null;
 }
 
-/** The error as docs/json.md's `{code, message}`, secrets scrubbed once more as a last line of defence. */
+/** The error as docs/json.md's error object, secrets scrubbed once more as a last line of defence. */
 export function errorReport(error: unknown, secrets: readonly (string | undefined)[]): ErrorReport {
   if (error instanceof GitSyncError) {
     // The library says what happened; the next step that is one of our flags is ours to add.
     const advice = error.advice === null ? '' : `; ${adviceText(error.advice)}`;
-    return { code: error.code, message: redactSecrets(`${error.message}${advice}`, secrets) };
+    return { code: error.code, message: redactSecrets(`${error.message}${advice}`, secrets), side: error.side, phase: error.phase };
   }
   const message = error instanceof Error ? error.message : String(error);
-  return { code: 'INTERNAL', message: redactSecrets(message, secrets) };
+  return { code: 'INTERNAL', message: redactSecrets(message, secrets), side: null, phase: null };
+}
+
+/** The stderr line: the message, then where it failed when that is known (`source, ancestry`). */
+export function errorLine(report: ErrorReport): string {
+  const where = [report.side, report.phase].filter((part) => part !== null).join(', ');
+  return `error: ${report.message}${where === '' ? '' : ` [${where}]`}`;
 }

@@ -13,7 +13,7 @@ import { GitSyncError } from '../errors.js';
 import { httpTraceRequested, traceHttp } from '../observe/http-trace.js';
 import { redactSecrets, redactUrl } from '../observe/redact.js';
 import { VERSION } from '../version.js';
-import { EXIT_OK, EXIT_USAGE, errorReport, exitCodeFor } from './exit-codes.js';
+import { EXIT_OK, EXIT_USAGE, errorLine, errorReport, exitCodeFor } from './exit-codes.js';
 import { helpText, isBooleanOption, optionsFor, readBooleanEnv, toCommanderOption, type CommandName } from './option-table.js';
 import { startProgress, type ProgressTerminal, type ProgressView } from './progress.js';
 import { endpointLabel } from './progress-state.js';
@@ -99,6 +99,9 @@ function common(flags: Flags, view: ProgressView | null, env: NodeJS.ProcessEnv)
     stats: Boolean(flags.stats),
     measureMemory: Boolean(flags.measureMemory),
     onProgress: view?.listener,
+    idleTimeoutMillis: flags.timeout as number | undefined,
+    deadlineMillis: (flags.deadline as number | undefined) ?? null,
+    retries: flags.retries as number | undefined,
   };
 }
 
@@ -318,7 +321,7 @@ function usageHints(error: CommanderError, argv: readonly string[], io: CliIo): 
 function usageJson(error: CommanderError, argv: readonly string[], io: CliIo): void {
   if (!argv.includes('--json')) return;
   const command = argv.find((arg) => !arg.startsWith('-'));
-  const report = { code: 'USAGE', message: error.message.replace(/^error: /, '') };
+  const report = { code: 'USAGE', message: error.message.replace(/^error: /, ''), side: null, phase: null };
   if (command === 'sync' || command === 'replicate' || command === 'bootstrap') io.stdout(toJson(failedSyncJson(command, command, false, { source: null, target: null }, report)));
   else if (command === 'plan') io.stdout(toJson(failedSyncJson('plan', 'sync', true, { source: null, target: null }, report)));
   else if (command === 'probe') io.stdout(toJson(failedProbeJson(null, report)));
@@ -362,7 +365,7 @@ async function run<T>(
     const partial = error instanceof GitSyncError ? (error.result as T | null) : null;
     if (flags.json) io.stdout(toJson(partial !== null ? { ...redactResult(partial, secretsOf(flags)), error: report } : failedJson(report)));
     else if (partial !== null && hasPlans(partial)) io.stdout(renderText(partial));
-    io.stderr(`error: ${report.message}\n`);
+    io.stderr(`${errorLine(report)}\n`);
     return exitCodeFor(error);
   }
 }

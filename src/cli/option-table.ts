@@ -4,6 +4,7 @@
  */
 import { InvalidArgumentError, Option } from 'commander';
 import { parseByteSize } from '../plan/byte-size.js';
+import { parseDuration } from '../plan/duration.js';
 
 export type CommandName = 'sync' | 'plan' | 'replicate' | 'bootstrap' | 'probe' | 'fetch';
 
@@ -46,6 +47,16 @@ function byteSize(value: string): number {
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
+}
+
+function duration(label: string): (value: string) => number {
+  return (value) => {
+    try {
+      return parseDuration(value, label);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+  };
 }
 
 function nonNegativeInteger(value: string): number {
@@ -228,6 +239,30 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     defaultDescription: 'none',
     parse: collect,
     commands: ['fetch'],
+  },
+  {
+    flags: '--timeout <duration>',
+    description: 'while waiting on a server, end the run after this long with no byte moving either way (also bounds connecting and waiting for an answer)',
+    env: 'GITSYNC_TIMEOUT',
+    defaultDescription: '2m',
+    parse: duration('--timeout'),
+    commands: EVERY,
+  },
+  {
+    flags: '--deadline <duration>',
+    description: 'end the whole run, retries included, after this long (e.g. 30m)',
+    env: 'GITSYNC_DEADLINE',
+    defaultDescription: 'none',
+    parse: duration('--deadline'),
+    commands: EVERY,
+  },
+  {
+    flags: '--retries <n>',
+    description: 'try transient failures (connection reset or refused, HTTP 429/502/503/504, a stall) again this many times where it is safe; 0 disables',
+    env: 'GITSYNC_RETRIES',
+    defaultValue: 2,
+    parse: nonNegativeInteger,
+    commands: EVERY,
   },
   { flags: '--json', description: 'print the result as JSON on stdout', defaultValue: false, commands: EVERY },
   { flags: '--stats', description: 'count requests and bytes per phase', defaultValue: false, commands: EVERY },

@@ -8,6 +8,7 @@
 import { extractLeadingCommits } from '../pack/commit-extractor.js';
 import type { CommitGraph } from '../pack/commit-graph.js';
 import type { UploadPackSession } from '../protocol/upload-pack-session.js';
+import { onSide } from '../errors.js';
 import type { RunObserver } from '../observe/observer.js';
 import type { Oid } from '../types.js';
 
@@ -18,6 +19,19 @@ export interface CommitsFetch {
 }
 
 export async function fetchCommits(
+  source: UploadPackSession,
+  wants: readonly Oid[],
+  haves: readonly Oid[],
+  options: { signal?: AbortSignal; observer?: RunObserver } = {},
+): Promise<CommitsFetch> {
+  try {
+    return await fetchAndExtract(source, wants, haves, options);
+  } catch (error) {
+    throw onSide(error, 'source');
+  }
+}
+
+async function fetchAndExtract(
   source: UploadPackSession,
   wants: readonly Oid[],
   haves: readonly Oid[],

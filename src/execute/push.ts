@@ -4,6 +4,7 @@
  * target's report read back. The body streams: the next pack chunk is pulled only once the
  * socket has drained.
  */
+import { onSide } from '../errors.js';
 import { AGENT } from '../version.js';
 import { emptyPack } from '../pack/pack-writer.js';
 import type { ReceivePackSession } from '../protocol/receive-pack-session.js';
@@ -43,7 +44,7 @@ export async function pushCommands(
     try {
       for await (const chunk of pack) yield chunk;
     } catch (error) {
-      packFailure = error;
+      packFailure = onSide(error, 'source');
       throw error;
     }
   }
@@ -53,6 +54,6 @@ export async function pushCommands(
     await target.finishPush(reader);
     return report;
   } catch (error) {
-    throw packFailure ?? error;
+    throw packFailure ?? onSide(error, 'target');
   }
 }

@@ -37,9 +37,14 @@ export class MemorySampler {
 
   /** Stops sampling. The peak RSS also takes the kernel's high-water mark (ru_maxrss, KiB). */
   stop(): Measurement {
-    this.sample();
     clearInterval(this.timer);
     this.observer.disconnect();
+    return this.peek();
+  }
+
+  /** The figures so far, sampling on. */
+  peek(): Measurement {
+    this.sample();
     const kernelPeak = process.resourceUsage().maxRSS * 1024;
     return {
       elapsedMillis: Math.round(performance.now() - this.started),

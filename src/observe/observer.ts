@@ -48,6 +48,8 @@ export class ListeningObserver implements RunObserver {
   private readonly recorder: StatsRecorder | null;
   private readonly ticker: TransferTicker | null;
   private readonly listener: ProgressListener | null;
+  /** The phase last announced: what the run was doing if it fails now. */
+  currentPhase: RunPhase | null = null;
 
   constructor(options: RunObserverOptions) {
     this.listener = options.listener ?? null;
@@ -64,6 +66,7 @@ export class ListeningObserver implements RunObserver {
   }
 
   phase(phase: RunPhase, step: PhaseStep | null = null): void {
+    this.currentPhase = phase;
     this.listener?.({ kind: 'phase', phase, step });
   }
 
@@ -75,6 +78,11 @@ export class ListeningObserver implements RunObserver {
   /** Stops the progress timer (final transfer events go out) and returns the counts so far. */
   stop(): StatsReport | null {
     this.ticker?.stop();
+    return this.report();
+  }
+
+  /** The counts so far, counting on. */
+  report(): StatsReport | null {
     return this.recorder?.report() ?? null;
   }
 }

@@ -7,6 +7,7 @@
  * response body, streamed ones included, counted where the bytes pass). A timer reads them a few
  * times a second and reports the sides that moved, so the hot path pays nothing for progress.
  */
+import type { RunPhase } from '../types.js';
 import type { Side, StatsRecorder } from './stats.js';
 
 /** A line of a server's own progress output (sideband band 2): what git prints after `remote:`. */
@@ -24,8 +25,7 @@ export interface DecisionEvent {
   message: string;
 }
 
-/** What a run is doing: listing refs, answering ancestry questions, placing batch checkpoints, fetching, pushing. */
-export type RunPhase = 'discover' | 'ancestry' | 'checkpoints' | 'fetch' | 'push';
+export type { RunPhase };
 
 /** Where a repeated phase stands: receive-pack request `index` of `total`, or batch `index` of `total`. */
 export interface PhaseStep {

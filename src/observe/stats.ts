@@ -3,7 +3,9 @@
  * response body), grouped by phase as docs/json.md names them.
  */
 
-export type Side = 'source' | 'target';
+import type { Side } from '../types.js';
+
+export type { Side };
 export type PhaseName =
   | 'source info-refs'
   | 'source ls-refs'

@@ -13,7 +13,7 @@ import { applyDelta } from './delta.js';
 import { DeltaBaseStore, type DeltaBaseStoreOptions } from './delta-base-store.js';
 import { GrowableFloat64 } from './growable-array.js';
 import { OidIndex } from './oid-index.js';
-import { hashLength } from './pack-format.js';
+import { MAX_COMMIT_BYTES, hashLength } from './pack-format.js';
 import { PackReader, type PackReaderOptions, type PackSummary } from './pack-reader.js';
 
 export interface ExtractOptions extends Omit<PackReaderOptions, 'wantData' | 'onData' | 'refBaseType'> {
@@ -95,7 +95,14 @@ function commitExtractingReader(builder: CommitGraphBuilder, store: DeltaBaseSto
       } else if (objectType === 'commit' || objectType === undefined) {
         commitsSinceOther = true;
       }
-      return objectType === 'commit';
+      if (objectType !== 'commit') return false;
+      // A commit is held whole (a delta: its instructions, then the commit they make), so its
+      // declared size is checked before any of it is inflated (pack-format.ts, MAX_COMMIT_BYTES).
+      if (entry.size > MAX_COMMIT_BYTES) {
+        const what = type === 'commit' ? 'commit' : 'commit delta';
+        throw new PackFormatError(`${what} at offset ${entry.offset} declares ${entry.size} bytes, more than the ${MAX_COMMIT_BYTES} git-sync reads`);
+      }
+      return true;
     },
     onData: (object, data, compressed) => {
       if (object.type === 'commit') {

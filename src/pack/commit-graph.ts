@@ -11,6 +11,14 @@ import { idBytes, isOid, type ObjectFormat } from '../types.js';
 
 const SHA1_ID_BYTES = idBytes('sha1');
 
+/**
+ * The most commits `reserve` sizes the arrays for: 2^20, the 1,000,000-commit benchmark's
+ * history (about 45 MiB of arrays with SHA-1 ids). The count to reserve comes from a pack
+ * header, which a corrupt or hostile server can set to 2^32 - 1: reserved as declared, that is
+ * 85 GiB of ids (Buffer.allocUnsafe throws a RangeError first).
+ */
+export const MAX_RESERVED_COMMITS = 1 << 20;
+
 const PARENT_PREFIX = Buffer.from('parent ');
 const TREE_PREFIX = Buffer.from('tree ');
 
@@ -89,9 +97,11 @@ export class CommitGraphBuilder {
 
   /**
    * Sizes the arrays for about `commits` commits at once (a pack header declares its object
-   * count), so they do not grow by doubling — which would briefly hold two copies.
+   * count), so they do not grow by doubling — which would briefly hold two copies. At most
+   * MAX_RESERVED_COMMITS: past it they grow as commits really arrive.
    */
-  reserve(commits: number): void {
+  reserve(declared: number): void {
+    const commits = Math.min(declared, MAX_RESERVED_COMMITS);
     this.ids.reserve(commits * this.idBytes);
     // Most commits have one parent; merges are a small share.
     this.parentIds.reserve(Math.ceil(commits * 1.05) * this.idBytes);

@@ -19,6 +19,18 @@ export const OBJ_OFS_DELTA = 6;
 export const OBJ_REF_DELTA = 7;
 
 export const PACK_HEADER_LENGTH = 12;
+
+/**
+ * The largest commit git-sync materializes: 8 MiB. The commit extractor holds every commit it
+ * parses whole (plain, or rebuilt from a delta), so this bounds what one pack entry can make it
+ * allocate, whatever size the entry's header or a delta's header declares. Real commits are a
+ * header of ids, names and dates plus a message: hundreds of bytes to a few KiB, so this is
+ * three orders of magnitude of headroom, and as large as the whole base cache that rebuilds
+ * commit deltas (docs/architecture.md, "Commits stored as deltas"). A larger commit is refused
+ * with PACK_FORMAT before anything of its declared size is allocated. Trees, blobs and tags are
+ * never materialized, so no such bound applies to them.
+ */
+export const MAX_COMMIT_BYTES = 8 * 1024 * 1024;
 const PACK_SIGNATURE = Buffer.from('PACK', 'latin1');
 
 const TYPE_NAMES: readonly (PackEntryType | undefined)[] = [

@@ -30,6 +30,7 @@ export {
   type Segment,
 } from './checkpoints.js';
 export { parseByteSize } from './byte-size.js';
+export { parseDuration } from './duration.js';
 export { branchNameProblem, isValidRefName, refNameProblem, type RefFormatOptions } from './check-ref-format.js';
 export { planActions, type PlanActionsInput } from './plan-actions.js';
 export { resolvePlanPolicy, type ForcePolicy, type PlanFlags, type PlanPolicy, type SyncMode } from './plan-policy.js';

@@ -2,7 +2,7 @@
  * A conversation with a target's receive-pack: its advertisement (refs and push capabilities)
  * first; pushes are sent on the same connection.
  */
-import { ProtocolError } from '../errors.js';
+import { ProtocolError, onSide } from '../errors.js';
 import type { GitConnection, NewRepository, RequestBody, RequestOptions, Transport } from '../transport/transport.js';
 import type { PktLineReader } from '../wire/pktline.js';
 import type { Ref } from '../types.js';
@@ -43,6 +43,17 @@ export class ReceivePackSession {
   static async open(
     transport: Transport,
     options: { signal?: AbortSignal; readOnly?: boolean; createAs?: NewRepository } = {},
+  ): Promise<ReceivePackSession> {
+    try {
+      return await ReceivePackSession.connect(transport, options);
+    } catch (error) {
+      throw onSide(error, 'target');
+    }
+  }
+
+  private static async connect(
+    transport: Transport,
+    options: { signal?: AbortSignal; readOnly?: boolean; createAs?: NewRepository },
   ): Promise<ReceivePackSession> {
     const connection = await transport.connect('git-receive-pack', {
       protocol: 'v1',
@@ -91,6 +102,14 @@ export class ReceivePackSession {
    * read and dropped.
    */
   async push(body: RequestBody, options: RequestOptions): Promise<PktLineReader> {
+    try {
+      return await this.startPush(body, options);
+    } catch (error) {
+      throw onSide(error, 'target');
+    }
+  }
+
+  private async startPush(body: RequestBody, options: RequestOptions): Promise<PktLineReader> {
     if (this.spent && !this.connection.stateless) {
       await this.connection.close().catch(() => undefined);
       this.connection = await this.transport.connect('git-receive-pack', { protocol: 'v1', phase: 'target info-refs', signal: options.signal });

@@ -2,7 +2,7 @@
  * A conversation with a source's upload-pack over any transport: discover the protocol version,
  * capabilities, HEAD and refs (v1 advertisement or v2 `ls-refs`), then fetch packs.
  */
-import { ProtocolError, UnsupportedError } from '../errors.js';
+import { ProtocolError, UnsupportedError, onSide } from '../errors.js';
 import { QUIET_OBSERVER, type RunObserver } from '../observe/observer.js';
 import type { GitConnection, Transport } from '../transport/transport.js';
 import type { Oid, ProtocolPreference, ProtocolVersion, Ref } from '../types.js';
@@ -64,6 +64,14 @@ export class UploadPackSession {
   ) {}
 
   static async open(transport: Transport, options: DiscoverOptions): Promise<UploadPackSession> {
+    try {
+      return await UploadPackSession.discover(transport, options);
+    } catch (error) {
+      throw onSide(error, options.listingPhase === 'target' ? 'target' : 'source');
+    }
+  }
+
+  private static async discover(transport: Transport, options: DiscoverOptions): Promise<UploadPackSession> {
     const requested: ProtocolVersion = options.protocol === 'v1' ? 'v1' : 'v2';
     const advertisementPhase = options.listingPhase === 'target' ? 'target info-refs' : 'source info-refs';
     const lsRefsPhase = options.listingPhase === 'target' ? 'target info-refs' : 'source ls-refs';
@@ -115,6 +123,14 @@ export class UploadPackSession {
    * holds every ref). For messages that need more of the listing than the run asked for.
    */
   async listRefs(prefixes: readonly string[], signal?: AbortSignal): Promise<Ref[]> {
+    try {
+      return await this.listMore(prefixes, signal);
+    } catch (error) {
+      throw onSide(error, 'source');
+    }
+  }
+
+  private async listMore(prefixes: readonly string[], signal?: AbortSignal): Promise<Ref[]> {
     const matches = (ref: Ref): boolean => prefixes.some((prefix) => ref.name.startsWith(prefix));
     if (this.discovery.protocol === 'v1') return this.discovery.refs.filter(matches);
     const body = lsRefsRequest(this.discovery.capabilities, { refPrefixes: [...prefixes], agent: AGENT });
@@ -130,6 +146,14 @@ export class UploadPackSession {
 
   /** Sends one fetch with every want and have and `done`; returns the pack stream. */
   async fetch(options: SessionFetchOptions): Promise<FetchResponse> {
+    try {
+      return await this.sendFetch(options);
+    } catch (error) {
+      throw onSide(error, 'source');
+    }
+  }
+
+  private async sendFetch(options: SessionFetchOptions): Promise<FetchResponse> {
     const { protocol, capabilities } = this.discovery;
     const request = {
       wants: options.wants,
@@ -161,7 +185,11 @@ export class UploadPackSession {
     return {
       ...response,
       pack: (async function* finished(): AsyncGenerator<Buffer> {
-        yield* pack;
+        try {
+          yield* pack;
+        } catch (error) {
+          throw onSide(error, 'source');
+        }
         session.unfinished = false;
       })(),
     };

@@ -9,6 +9,7 @@ import { abortError, GitSyncError, NetworkError, TimeoutError, throwIfAborted } 
 import type { Service } from '../types.js';
 import { pktLine } from '../wire/pktline.js';
 import type { RunObserver } from '../observe/observer.js';
+import type { Side } from '../types.js';
 import type { ProtocolVersion } from '../types.js';
 import type { Endpoint } from './endpoint.js';
 import { StreamConnection, type ByteChannel } from './stream-connection.js';
@@ -44,7 +45,7 @@ function socketChannel(socket: net.Socket, where: string): ByteChannel {
   });
   const finished = new Promise<GitSyncError | null>((resolve) => {
     socket.once('close', () => {
-      resolve(lastError === null ? null : new NetworkError(where, describeSocketError(where, lastError), { cause: lastError }));
+      resolve(lastError === null ? null : new NetworkError(where, describeSocketError(where, lastError), { cause: lastError, transient: true }));
     });
   });
   return {
@@ -58,6 +59,10 @@ function socketChannel(socket: net.Socket, where: string): ByteChannel {
 export interface GitDaemonTransportOptions {
   /** Where the bytes this transport moves are counted. */
   observer?: RunObserver;
+  /** Which end of the run this is: named in errors. */
+  side?: Side;
+  /** Idle timeout while waiting on the peer (StreamConnectionOptions.idleMillis). */
+  idleMillis?: number;
   connectTimeoutMillis?: number;
 }
 
@@ -79,7 +84,7 @@ export class GitDaemonTransport implements Transport {
     const connection = new StreamConnection(socketChannel(socket, where), {
       displayUrl: where,
       phase: options.phase,
-      observer: this.options.observer,
+      observer: this.options.observer, side: this.options.side, idleMillis: this.options.idleMillis,
       signal: options.signal,
       // git daemon refuses with an ERR packet, but a server past its connection limit, or
       // something else on the port, may just hang up.
@@ -113,10 +118,10 @@ export class GitDaemonTransport implements Transport {
         resolve(socket);
       };
       const onError = (error: Error): void => {
-        fail(new NetworkError(where, `${describeSocketError(where, error)}; is a git daemon listening on ${host}:${port}?`, { cause: error }));
+        fail(new NetworkError(where, `${describeSocketError(where, error)}; is a git daemon listening on ${host}:${port}?`, { cause: error, transient: true }));
       };
       const onAbort = (): void => fail(abortError(signal!, where));
-      const timer = setTimeout(() => fail(new TimeoutError(where, `${where}: no connection to ${host}:${port} within ${timeoutMillis} ms`)), timeoutMillis);
+      const timer = setTimeout(() => fail(new TimeoutError('connect', where, timeoutMillis, `${where}: no connection to ${host}:${port} within ${timeoutMillis} ms`)), timeoutMillis);
       socket.once('connect', onConnect);
       socket.once('error', onError);
       signal?.addEventListener('abort', onAbort, { once: true });

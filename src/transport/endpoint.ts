@@ -21,6 +21,15 @@ function refuseOption(what: string, value: string, raw: string): void {
   }
 }
 
+/** Percent-decodes a part of a URL; a malformed escape (`%zz`, a lone `%E0`) is a usage error. */
+function decodePart(what: string, value: string, raw: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new UsageError(`invalid percent-encoding in the ${what} of ${JSON.stringify(redactUrl(raw))}`);
+  }
+}
+
 function parsePort(value: string, raw: string): number | null {
   if (value === '') return null;
   const port = Number(value);
@@ -43,8 +52,8 @@ export function parseEndpoint(raw: string, cwd: string = process.cwd()): Endpoin
     } catch {
       throw new UsageError(`invalid URL ${JSON.stringify(redactUrl(text))}`);
     }
-    const username = url.username === '' ? null : decodeURIComponent(url.username);
-    const password = url.password === '' ? null : decodeURIComponent(url.password);
+    const username = url.username === '' ? null : decodePart('user name', url.username, text);
+    const password = url.password === '' ? null : decodePart('password', url.password, text);
     url.username = '';
     url.password = '';
     return { kind: 'http', url, username, password, display: redactUrl(text) };
@@ -53,9 +62,9 @@ export function parseEndpoint(raw: string, cwd: string = process.cwd()): Endpoin
     const rest = text.slice(text.indexOf('://') + 3);
     const slash = rest.indexOf('/');
     const authority = slash < 0 ? rest : rest.slice(0, slash);
-    const repoPath = slash < 0 ? '' : decodeURIComponent(rest.slice(slash));
+    const repoPath = slash < 0 ? '' : decodePart('path', rest.slice(slash), text);
     const at = authority.lastIndexOf('@');
-    const user = at < 0 ? null : decodeURIComponent(authority.slice(0, at));
+    const user = at < 0 ? null : decodePart('user name', authority.slice(0, at), text);
     const hostPort = at < 0 ? authority : authority.slice(at + 1);
     const bracketed = /^\[([^\]]+)\](?::(\d*))?$/.exec(hostPort);
     const host = bracketed ? bracketed[1]! : hostPort.replace(/:\d*$/, '');

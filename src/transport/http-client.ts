@@ -19,6 +19,7 @@ import type { Side } from '../observe/stats.js';
 import type { RunObserver } from '../observe/observer.js';
 import { networkError, requestIds, type Headers } from './http-diagnosis.js';
 import { TunnelingAgent, proxiedRequestOptions } from './http-proxy-agent.js';
+import { IdleClock } from './idle-clock.js';
 import { proxyFor, type ProxyEnv } from './proxy-env.js';
 import type { RequestBody, RequestOptions } from './transport.js';
 
@@ -31,10 +32,15 @@ export interface HttpTimeouts {
   bodyIdleMillis: number;
 }
 
+/**
+ * The defaults (docs/usage.md, "Timeouts and retries"): a server that is up answers a connection
+ * in far less than 30 s, and git's servers send a keepalive packet every 5 s while they prepare
+ * a pack or check a push, so two minutes of silence is a stall, not a slow transfer.
+ */
 export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = {
   connectMillis: 30_000,
-  headersMillis: 300_000,
-  bodyIdleMillis: 300_000,
+  headersMillis: 120_000,
+  bodyIdleMillis: 120_000,
 };
 
 function toBuffer(chunk: Uint8Array): Buffer {
@@ -81,6 +87,8 @@ export class ExchangeTrace {
 export interface Exchange {
   response: IncomingMessage;
   trace: ExchangeTrace;
+  /** Bytes moving either way on this exchange: its body's idle timeout. */
+  activity: IdleClock;
 }
 
 export interface HttpClientOptions {
@@ -143,6 +151,7 @@ export class HttpClient {
     if (phase) phase.requests += 1;
     const started = performance.now();
     let trace: ExchangeTrace | null = null;
+    const activity = new IdleClock();
     try {
       const proxy = proxyFor(url, this.proxyEnv);
       trace = new ExchangeTrace(this.side, method, redactUrl(url.toString()), proxy);
@@ -192,14 +201,18 @@ export class HttpClient {
           const counted = countRequestBody(body, (bytes) => {
             if (phase) phase.requestBytes += bytes;
             sent.requestBytes += bytes;
+            activity.touch();
           });
-          writeStreamed(request, counted).then(
+          const idle = this.timeouts.bodyIdleMillis;
+          const where = redactUrl(url.toString());
+          const stalled = (): Error => new TimeoutError('idle', where, idle, `${where}: no data either way for ${idle} ms; the ${this.side} server stopped reading`);
+          writeStreamed(request, counted, activity, idle, stalled).then(
             () => timers.awaitHeaders(),
             (error: unknown) => request.destroy(error instanceof Error ? error : new Error(String(error))),
           );
         }
       });
-      return { response, trace };
+      return { response, trace, activity };
     } catch (error) {
       const classified = networkError(error, redactUrl(url.toString()), this.side, signal, this.secrets());
       trace?.end({ status: 0, error: classified });
@@ -217,8 +230,7 @@ export class HttpClient {
 
   /** The response body as counted chunks; errors are classified, the limit enforced. */
   countedBody(
-    response: IncomingMessage,
-    trace: ExchangeTrace,
+    { response, trace, activity }: Exchange,
     phaseName: RequestOptions['phase'],
     url: URL,
     limit: number,
@@ -226,34 +238,46 @@ export class HttpClient {
   ): AsyncGenerator<Buffer> {
     const phase = this.observer?.counters(phaseName) ?? undefined;
     const client = this;
+    const where = redactUrl(url.toString());
     const idle = this.timeouts.bodyIdleMillis;
-    response.setTimeout(idle, () => {
-      response.destroy(new TimeoutError(redactUrl(url.toString()), `${redactUrl(url.toString())}: no data for ${idle} ms; the ${this.side} server stopped sending`));
-    });
     let total = 0;
     // A body its reader leaves unfinished still gets its trace line, once the connection lets go.
     response.once('close', () => trace.end({ status: response.statusCode ?? 0, headers: response.headers, responseBytes: total }));
     return (async function* body(): AsyncGenerator<Buffer> {
       let failure: unknown;
       const started = performance.now();
+      // The idle clock runs only while this body waits for the server: while its reader holds
+      // a chunk (a relay waiting on the target), the silence is not the server's.
+      const chunks = response[Symbol.asyncIterator]();
       try {
-        for await (const chunk of response) {
-          const buffer = chunk as Buffer;
+        for (;;) {
+          const stop = activity.watch(idle, () => {
+            response.destroy(new TimeoutError('idle', where, idle, `${where}: no data either way for ${idle} ms; the ${client.side} server stopped sending`));
+          });
+          let next: IteratorResult<unknown>;
+          try {
+            next = await chunks.next();
+          } finally {
+            stop();
+          }
+          if (next.done === true) break;
+          const buffer = next.value as Buffer;
+          activity.touch();
           total += buffer.length;
           noteStreamedBytes(buffer.length);
           if (phase) phase.responseBytes += buffer.length;
           if (total > limit) {
             throw new HttpTooLargeError(
-              { status: response.statusCode ?? 0, url: redactUrl(url.toString()), requestIds: requestIds(response.headers) },
-              `${redactUrl(url.toString())}: response exceeds ${limit} bytes; refusing to read further`,
+              { status: response.statusCode ?? 0, url: where, requestIds: requestIds(response.headers) },
+              `${where}: response exceeds ${limit} bytes; refusing to read further`,
             );
           }
           yield buffer;
         }
         // A connection cut mid-body ends the stream without an error on some Node versions.
-        if (!response.complete) throw new NetworkError(redactUrl(url.toString()), `${redactUrl(url.toString())}: the connection closed before the response was complete`);
+        if (!response.complete) throw new NetworkError(where, `${where}: the connection closed before the response was complete`, { transient: true });
       } catch (error) {
-        failure = networkError(error, redactUrl(url.toString()), client.side, signal, client.secrets());
+        failure = networkError(error, where, client.side, signal, client.secrets());
         throw failure;
       } finally {
         if (phase) phase.elapsedMillis += performance.now() - started;
@@ -265,16 +289,19 @@ export class HttpClient {
         trace.end({ status: response.statusCode ?? 0, headers: response.headers, responseBytes: total, error: failure });
       }
     })();
-  }}
+  }
+}
 
 /**
  * Ties a request to the caller's signal until the request is over (its response read or
  * dropped): an abort before the answer fails the exchange (`beforeAnswer`), one after it cuts
  * the response, whose reader reports it (as an abort: the signal has fired). Not through
- * `http.request`'s own `signal` option: Node hands that on to the socket, which the keep-alive
- * pool keeps after the request, and a signal firing later destroys the pooled socket with an
- * 'error' event nobody listens to, an uncaught exception (a relay aborts its controller after a
- * push whose report did not parse; see docs/testing.md, "Fault matrix").
+ * `http.request`'s own `signal` option: on an abort that destroys the request with an error,
+ * which reaches its socket and is emitted there a tick later; when the response had arrived
+ * whole meanwhile, its end has handed the socket back to the keep-alive pool without the
+ * request's error listener, and the 'error' is an uncaught exception (a relay aborts its
+ * controller after a push whose report did not parse; see docs/testing.md, "Fault matrix").
+ * Destroyed without an error, the socket emits none.
  */
 function abortOnSignal(request: ClientRequest, signal: AbortSignal | undefined, beforeAnswer: (reason: unknown) => void): void {
   if (signal === undefined) return;
@@ -290,9 +317,16 @@ function abortOnSignal(request: ClientRequest, signal: AbortSignal | undefined, 
   request.once('close', () => signal.removeEventListener('abort', onAbort));
 }
 
-/** Connect and header timeouts of one request (body idle time is watched on the response). */
+/**
+ * Connect and header timeouts of one request (body idle time is watched on the body). The
+ * socket may still be connecting when the request is sent: the header clock then starts once
+ * it is connected, so a slow connect is a connect timeout and never disarms the header one.
+ */
 class RequestTimers {
   private timer: NodeJS.Timeout | null = null;
+  private connecting = false;
+  private sent = false;
+  private done = false;
 
   constructor(
     private readonly request: ClientRequest,
@@ -301,27 +335,41 @@ class RequestTimers {
     private readonly side: Side,
   ) {
     request.once('socket', (socket) => {
-      if (!socket.connecting) return;
-      this.start(timeouts.connectMillis, 'connecting');
-      socket.once('connect', () => this.clear());
+      if (this.done || !socket.connecting) return;
+      this.connecting = true;
+      this.start('connect', timeouts.connectMillis, 'connecting');
+      socket.once('connect', () => {
+        this.connecting = false;
+        if (this.done) return;
+        if (this.sent) this.awaitHeaders();
+        else this.stop();
+      });
     });
   }
 
-  private start(millis: number, what: string): void {
-    this.clear();
+  private start(kind: 'connect' | 'headers', millis: number, what: string): void {
+    this.stop();
     this.timer = setTimeout(() => {
       const where = redactUrl(this.url.toString());
-      this.request.destroy(new TimeoutError(where, `${where}: timed out after ${millis} ms ${what}; the ${this.side} server is not answering`));
+      this.request.destroy(new TimeoutError(kind, where, millis, `${where}: timed out after ${millis} ms ${what}; the ${this.side} server is not answering`));
     }, millis);
     this.timer.unref();
   }
 
   /** The request is sent: the response headers must come within the header timeout. */
   awaitHeaders(): void {
-    this.start(this.timeouts.headersMillis, 'waiting for response headers');
+    this.sent = true;
+    if (this.done || this.connecting) return;
+    this.start('headers', this.timeouts.headersMillis, 'waiting for response headers');
   }
 
+  /** The answer came, or the request failed: no timer any more. */
   clear(): void {
+    this.done = true;
+    this.stop();
+  }
+
+  private stop(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
   }
@@ -334,7 +382,12 @@ const WRITE_WINDOW = 1024 * 1024;
 /** How long a request whose body could not be sent waits for the server's early answer. */
 const EARLY_RESPONSE_GRACE_MS = 1000;
 
-async function writeStreamed(request: ClientRequest, body: AsyncIterable<Buffer>): Promise<void> {
+/**
+ * Writes a streamed body with backpressure; stops quietly once the request is gone. A server
+ * that takes none of the queued bytes for `idleMillis` (it stopped reading) fails the request
+ * with an idle timeout, as one that stops sending does.
+ */
+async function writeStreamed(request: ClientRequest, body: AsyncIterable<Buffer>, activity: IdleClock, idleMillis: number, stalled: () => Error): Promise<void> {
   for await (const chunk of body) {
     if (request.destroyed) return;
     // Keep up to WRITE_WINDOW queued before waiting: the default 16 KiB high-water mark stalls a
@@ -342,9 +395,11 @@ async function writeStreamed(request: ClientRequest, body: AsyncIterable<Buffer>
     if (!request.write(chunk) && request.writableLength > WRITE_WINDOW) {
       // Whichever event loses the race must stop listening, or a long push piles up listeners.
       const settled = new AbortController();
+      const stop = activity.watch(idleMillis, () => request.destroy(stalled()));
       try {
         await Promise.race([once(request, 'drain', { signal: settled.signal }), once(request, 'close', { signal: settled.signal })]);
       } finally {
+        stop();
         settled.abort();
       }
     }

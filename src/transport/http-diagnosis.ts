@@ -11,6 +11,7 @@ import {
   HttpContentTypeError,
   HttpStatusError,
   NetworkError,
+  onSide,
   type Advice,
   type HttpErrorData,
 } from '../errors.js';
@@ -121,8 +122,27 @@ function authProblem(status: number, side: Side, auth: AuthContext): { said: str
   return { said: `credentials are required${redirected}: set up a git credential helper or give credentials${late}`, advice: { kind: 'credentials', side, situation: 'missing' } };
 }
 
-/** The typed error for an HTTP answer git-sync cannot go on from. */
+/** The typed error for an HTTP answer git-sync cannot go on from, with the side named. */
 export function statusError(input: StatusInput): GitSyncError {
+  const error = diagnoseStatus(input);
+  error.side = input.side;
+  if (error instanceof HttpStatusError) error.retryAfterMillis = retryAfterMillis(headerValue(input.headers, 'retry-after'), Date.now());
+  return error;
+}
+
+/**
+ * `Retry-After` as milliseconds from `now`: delay-seconds or an HTTP date (RFC 9110, 10.2.3);
+ * null when absent or unreadable. A date in the past is 0.
+ */
+export function retryAfterMillis(value: string, now: number): number | null {
+  const text = value.trim();
+  if (text === '') return null;
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? null : Math.max(0, date - now);
+}
+
+function diagnoseStatus(input: StatusInput): GitSyncError {
   const { status, side } = input;
   const data = errorData(input);
   const said = input.snippet === '' ? '' : `: ${redactSecrets(input.snippet, input.secrets)}`;
@@ -164,6 +184,10 @@ export function contentTypeError(input: { status: number; url: string; headers: 
  * host that does not resolve, a refused or broken connection each get their next step.
  */
 export function networkError(error: unknown, where: string, side: Side, signal: AbortSignal | undefined, secrets: readonly string[]): GitSyncError {
+  return onSide(classifyNetworkError(error, where, side, signal, secrets), side);
+}
+
+function classifyNetworkError(error: unknown, where: string, side: Side, signal: AbortSignal | undefined, secrets: readonly string[]): GitSyncError {
   if (error instanceof GitSyncError) return error;
   if (signal?.aborted) return abortError(signal, `request to ${where}`);
   const code = (error as { code?: string }).code;
@@ -183,8 +207,27 @@ export function networkError(error: unknown, where: string, side: Side, signal: 
         : code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH'
           ? `; the connection to the ${side} failed: check the network (and any proxy) and retry`
           : '';
-  return new NetworkError(where, `${text}${hint}`, { cause: error });
+  return new NetworkError(where, `${text}${hint}`, { cause: error, transient: code === undefined || TRANSIENT_NETWORK_ERRORS.has(code) });
 }
+
+/**
+ * Failures of a connection that may well not happen again. A host name that does not resolve
+ * (ENOTFOUND) or a certificate that does not verify will not get better by trying again; a
+ * failure without an errno is a connection cut in some other way ("socket hang up", a body cut
+ * short), which is.
+ */
+const TRANSIENT_NETWORK_ERRORS: ReadonlySet<string> = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'UND_ERR_SOCKET',
+]);
 
 function withAdvice<T extends GitSyncError>(error: T, advice: Advice): T {
   error.advice = advice;

@@ -83,11 +83,11 @@ export class TunnelingAgent extends https.Agent {
       done(error, undefined as unknown as Duplex);
     };
     const timer = setTimeout(
-      () => fail(new TimeoutError(where, `proxy ${where} did not open a tunnel to ${authority} within ${this.connectTimeoutMillis} ms`)),
+      () => fail(new TimeoutError('connect', where, this.connectTimeoutMillis, `proxy ${where} did not open a tunnel to ${authority} within ${this.connectTimeoutMillis} ms`)),
       this.connectTimeoutMillis,
     );
     timer.unref();
-    connect.once('error', (error) => fail(new NetworkError(where, `proxy ${where}: ${error.message}`, { cause: error })));
+    connect.once('error', (error) => fail(new NetworkError(where, `proxy ${where}: ${error.message}`, { cause: error, transient: true })));
     connect.once('connect', (response, socket, head) => {
       const status = response.statusCode ?? 0;
       if (status !== 200) {

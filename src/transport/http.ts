@@ -10,7 +10,6 @@
  * The exchange itself (sockets, streaming, timeouts, counting, tracing) is `http-client.ts`'s;
  * what a status or a failed connection means is `http-diagnosis.ts`'s.
  */
-import type { IncomingMessage } from 'node:http';
 import { HttpAuthenticator, type Authorization, type HttpAuth } from '../auth/http-authenticator.js';
 import type { CredentialProvider } from '../auth/credential-provider.js';
 import { GitSyncError, HttpStatusError, ProtocolError } from '../errors.js';
@@ -20,7 +19,7 @@ import type { RunObserver } from '../observe/observer.js';
 import type { Service } from '../types.js';
 import { AGENT } from '../version.js';
 import { PktLineReader, packetText } from '../wire/pktline.js';
-import { DEFAULT_HTTP_TIMEOUTS, HttpClient, readErrorSnippet, type Exchange, type ExchangeTrace, type HttpTimeouts } from './http-client.js';
+import { DEFAULT_HTTP_TIMEOUTS, HttpClient, readErrorSnippet, type Exchange, type HttpTimeouts } from './http-client.js';
 import { contentTypeError, describeRequestIds, headerValue, isRedirect, requestIds, statusError, type AuthContext } from './http-diagnosis.js';
 import type { ProxyEnv } from './proxy-env.js';
 import type { ConnectOptions, GitConnection, RequestBody, RequestOptions, Transport } from './transport.js';
@@ -153,10 +152,11 @@ export class HttpTransport implements Transport {
   async connect(service: Service, options: ConnectOptions): Promise<GitConnection> {
     const requested = this.endpoint(`info/refs?service=${service}`);
     const request: HttpRequest = { method: 'GET', body: null, protocol: options.protocol, headers: {}, phase: options.phase, signal: options.signal };
-    const { response, url, trace } = await this.send(request, requested, true);
-    this.expectContentType(response, url, trace, `application/x-${service}-advertisement`);
-    if (this.followInfoRefsRedirect) this.adoptRedirect(requested, { response, trace, url });
-    const body = this.client.countedBody(response, trace, options.phase, url, this.maxAdvertisementBytes, options.signal);
+    const answer = await this.send(request, requested, true);
+    const { url } = answer;
+    this.expectContentType(answer, `application/x-${service}-advertisement`);
+    if (this.followInfoRefsRedirect) this.adoptRedirect(requested, answer);
+    const body = this.client.countedBody(answer, options.phase, url, this.maxAdvertisementBytes, options.signal);
     const protocol = options.protocol;
     const advertisement = new PktLineReader(body);
     await skipServiceHeader(advertisement, service);
@@ -193,9 +193,9 @@ export class HttpTransport implements Transport {
       accept: `application/x-${service}-result`,
     };
     const request: HttpRequest = { method: 'POST', body, protocol, headers, phase: options.phase, signal: options.signal };
-    const { response, url, trace } = await this.send(request, this.endpoint(service), false);
-    this.expectContentType(response, url, trace, `application/x-${service}-result`);
-    return new PktLineReader(this.client.countedBody(response, trace, options.phase, url, Number.POSITIVE_INFINITY, options.signal));
+    const answer = await this.send(request, this.endpoint(service), false);
+    this.expectContentType(answer, `application/x-${service}-result`);
+    return new PktLineReader(this.client.countedBody(answer, options.phase, answer.url, Number.POSITIVE_INFINITY, options.signal));
   }
 
   /**
@@ -277,7 +277,7 @@ export class HttpTransport implements Transport {
     return next;
   }
 
-  private expectContentType(response: IncomingMessage, url: URL, trace: ExchangeTrace, expected: string): void {
+  private expectContentType({ response, url, trace }: Answer, expected: string): void {
     const contentType = headerValue(response.headers, 'content-type').split(';')[0]!.trim().toLowerCase();
     if (contentType === expected) return;
     response.destroy();
@@ -289,6 +289,7 @@ export class HttpTransport implements Transport {
       expected,
       advertisement: url.pathname.endsWith('/info/refs'),
     });
+    error.side = this.side;
     trace.end({ status: error.status, headers: response.headers, error });
     throw error;
   }

@@ -9,6 +9,7 @@ import { stat } from 'node:fs/promises';
 import { abortError, NetworkError, RemoteError, UsageError, throwIfAborted } from '../errors.js';
 import type { Service } from '../types.js';
 import type { RunObserver } from '../observe/observer.js';
+import type { Side } from '../types.js';
 import { describeExit, spawnChannel, summarizeStderr } from './child-channel.js';
 import type { Endpoint } from './endpoint.js';
 import { StreamConnection } from './stream-connection.js';
@@ -49,8 +50,14 @@ export function serverEnv(baseEnv: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 export interface LocalTransportOptions {
   /** Where the bytes this transport moves are counted. */
   observer?: RunObserver;
+  /** Which end of the run this is: named in errors. */
+  side?: Side;
+  /** Idle timeout while waiting on the peer (StreamConnectionOptions.idleMillis). */
+  idleMillis?: number;
   /** The environment git runs in; default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** How long a closed connection waits for git to exit before it is killed (default 5 s). */
+  exitGraceMillis?: number;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -116,7 +123,7 @@ export class LocalTransport implements Transport {
         return new NetworkError(where, `${where}: cannot run git (${error.code ?? error.message}); the local transport needs git on PATH`, { cause: error });
       },
     });
-    return new StreamConnection(channel, { displayUrl: where, phase: options.phase, observer: this.options.observer, signal: options.signal });
+    return new StreamConnection(channel, { displayUrl: where, phase: options.phase, observer: this.options.observer, side: this.options.side, idleMillis: this.options.idleMillis, exitGraceMillis: this.options.exitGraceMillis, signal: options.signal });
   }
 
   async setHead(ref: string, signal?: AbortSignal): Promise<void> {

@@ -8,7 +8,7 @@ import type { Side } from '../observe/stats.js';
 import type { RunObserver } from '../observe/observer.js';
 import type { Endpoint } from './endpoint.js';
 import { GitDaemonTransport } from './daemon.js';
-import { HttpTransport, type HttpAuth, type HttpTimeouts } from './http.js';
+import { DEFAULT_HTTP_TIMEOUTS, HttpTransport, type HttpAuth, type HttpTimeouts } from './http.js';
 import { LocalTransport } from './local.js';
 import { RemoteHelperTransport } from './remote-helper.js';
 import { SshTransport } from './ssh.js';
@@ -37,6 +37,13 @@ export interface OpenTransportOptions {
   credentials?: SideCredentials;
   /** Where the bytes this transport moves are counted. */
   observer?: RunObserver;
+  /**
+   * No byte moving either way for this long, while waiting on the server, fails the request
+   * (TIMEOUT_IDLE); it also bounds connecting and waiting for response headers
+   * (TIMEOUT_CONNECT, TIMEOUT_HEADERS). Absent: the HTTP defaults, no limit on stream transports.
+   */
+  idleMillis?: number;
+  /** Finer HTTP timeouts; they win over `idleMillis`. */
   timeouts?: Partial<HttpTimeouts>;
   /** Where proxy variables are read and `git credential` runs (default: this process's environment). */
   env?: NodeJS.ProcessEnv;
@@ -64,16 +71,26 @@ export function openTransport(endpoint: Endpoint, options: OpenTransportOptions)
         followInfoRefsRedirect: credentials.followInfoRefsRedirect ?? false,
         proxyEnv: options.env,
         observer: options.observer,
-        timeouts: options.timeouts,
+        timeouts: { ...idleTimeouts(options.idleMillis), ...options.timeouts },
       });
     }
     case 'ssh':
-      return new SshTransport(endpoint, { observer: options.observer });
+      return new SshTransport(endpoint, streamOptions(options));
     case 'local':
-      return new LocalTransport(endpoint, { observer: options.observer });
+      return new LocalTransport(endpoint, streamOptions(options));
     case 'git':
-      return new GitDaemonTransport(endpoint, { observer: options.observer, connectTimeoutMillis: options.timeouts?.connectMillis });
+      return new GitDaemonTransport(endpoint, { ...streamOptions(options), connectTimeoutMillis: options.timeouts?.connectMillis ?? idleTimeouts(options.idleMillis).connectMillis });
     case 'helper':
-      return new RemoteHelperTransport(endpoint, { observer: options.observer });
+      return new RemoteHelperTransport(endpoint, streamOptions(options));
   }
+}
+
+/** Connecting waits at most the default connect timeout, or the idle timeout when that is shorter. */
+function idleTimeouts(idleMillis: number | undefined): Partial<HttpTimeouts> {
+  if (idleMillis === undefined) return {};
+  return { connectMillis: Math.min(idleMillis, DEFAULT_HTTP_TIMEOUTS.connectMillis), headersMillis: idleMillis, bodyIdleMillis: idleMillis };
+}
+
+function streamOptions(options: OpenTransportOptions): { observer?: RunObserver; side: Side; idleMillis?: number } {
+  return { observer: options.observer, side: options.side, idleMillis: options.idleMillis };
 }

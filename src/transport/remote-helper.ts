@@ -15,6 +15,7 @@ import { NetworkError, ProtocolError, RemoteError, UnsupportedError, throwIfAbor
 import type { Service } from '../types.js';
 import { FLUSH_PKT } from '../wire/pktline.js';
 import type { RunObserver } from '../observe/observer.js';
+import type { Side } from '../types.js';
 import { describeExit, spawnChannel } from './child-channel.js';
 import type { Endpoint } from './endpoint.js';
 import { StreamConnection } from './stream-connection.js';
@@ -78,6 +79,10 @@ export function chooseHelperConnectCommand(where: string, program: string, capab
 export interface RemoteHelperTransportOptions {
   /** Where the bytes this transport moves are counted. */
   observer?: RunObserver;
+  /** Which end of the run this is: named in errors. */
+  side?: Side;
+  /** Idle timeout while waiting on the peer (StreamConnectionOptions.idleMillis). */
+  idleMillis?: number;
   /** The environment the helper runs in (and PATH is searched); default process.env. */
   env?: NodeJS.ProcessEnv;
 }
@@ -123,7 +128,7 @@ export class RemoteHelperTransport implements Transport {
     const connection = new StreamConnection(channel, {
       displayUrl: where,
       phase: options.phase,
-      observer: this.options.observer,
+      observer: this.options.observer, side: this.options.side, idleMillis: this.options.idleMillis,
       signal: options.signal,
       framing: { farewell: null },
     });

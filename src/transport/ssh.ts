@@ -10,6 +10,7 @@ import path from 'node:path';
 import { NetworkError, RemoteError, UsageError, throwIfAborted } from '../errors.js';
 import type { Service } from '../types.js';
 import type { RunObserver } from '../observe/observer.js';
+import type { Side } from '../types.js';
 import type { ProtocolVersion } from '../types.js';
 import { describeExit, spawnChannel } from './child-channel.js';
 import type { Endpoint } from './endpoint.js';
@@ -17,6 +18,9 @@ import { StreamConnection } from './stream-connection.js';
 import type { ConnectOptions, GitConnection, Transport } from './transport.js';
 
 export type SshEndpoint = Extract<Endpoint, { kind: 'ssh' }>;
+
+/** What OpenSSH prints when the connection, not the login, failed: worth another try. */
+const SSH_TRANSIENT = /connection (?:reset|refused|timed out|closed)|broken pipe|kex_exchange_identification|network is unreachable|no route to host|connection to \S+ closed by remote host/i;
 
 /** The option dialects git knows (`GIT_SSH_VARIANT`, git-config `ssh.variant`). */
 export type SshVariant = 'ssh' | 'simple' | 'plink' | 'putty' | 'tortoiseplink';
@@ -95,6 +99,10 @@ export function sshInvocation(endpoint: SshEndpoint, service: Service, protocol:
 export interface SshTransportOptions {
   /** Where the bytes this transport moves are counted. */
   observer?: RunObserver;
+  /** Which end of the run this is: named in errors. */
+  side?: Side;
+  /** Idle timeout while waiting on the peer (StreamConnectionOptions.idleMillis). */
+  idleMillis?: number;
   /** The environment ssh runs in (and GIT_SSH_COMMAND / GIT_SSH are read from); default process.env. */
   env?: NodeJS.ProcessEnv;
 }
@@ -120,7 +128,9 @@ export class SshTransport implements Transport {
         const said = exit.stderr === '' ? 'no message' : exit.stderr;
         // OpenSSH exits with 255 for its own failures; any other status is the remote command's.
         if (exit.code === 255) {
-          return new NetworkError(where, `${where}: ssh failed (${describeExit(exit)}): ${said}; check the host name, your keys or ssh-agent, and ~/.ssh/config (ssh runs with BatchMode=yes)`);
+          return new NetworkError(where, `${where}: ssh failed (${describeExit(exit)}): ${said}; check the host name, your keys or ssh-agent, and ~/.ssh/config (ssh runs with BatchMode=yes)`, {
+            transient: SSH_TRANSIENT.test(exit.stderr),
+          });
         }
         return new RemoteError(`${where}: ${service} over ssh failed (${describeExit(exit)}): ${said}`);
       },
@@ -128,6 +138,6 @@ export class SshTransport implements Transport {
         return new NetworkError(where, `${where}: cannot run ${JSON.stringify(invocation.command)} (${error.code ?? error.message}); install OpenSSH or set GIT_SSH_COMMAND`, { cause: error });
       },
     });
-    return new StreamConnection(channel, { displayUrl: where, phase: options.phase, observer: this.options.observer, signal: options.signal });
+    return new StreamConnection(channel, { displayUrl: where, phase: options.phase, observer: this.options.observer, side: this.options.side, idleMillis: this.options.idleMillis, signal: options.signal });
   }
 }

@@ -8,10 +8,12 @@
  */
 import { noteStreamedBytes } from '../observe/gc-pacer.js';
 import type { Readable, Writable } from 'node:stream';
-import { abortError, GitSyncError, ProtocolError } from '../errors.js';
+import { abortError, GitSyncError, ProtocolError, TimeoutError, onSide } from '../errors.js';
 import { FLUSH_PKT, PktLineReader } from '../wire/pktline.js';
 import type { PhaseName, PhaseStats } from '../observe/stats.js';
 import type { RunObserver } from '../observe/observer.js';
+import type { Side } from '../types.js';
+import { IdleClock } from './idle-clock.js';
 import type { GitConnection, RequestBody, RequestOptions } from './transport.js';
 
 /** The two directions of a conversation with a server, and a way to end it. */
@@ -55,6 +57,13 @@ export interface StreamConnectionOptions {
   silentEnd?: () => GitSyncError;
   /** How long `close()` and the end of input wait for the peer to exit before terminating it. */
   exitGraceMillis?: number;
+  /** Which end of the run the peer is: named in errors. */
+  side?: Side;
+  /**
+   * While git-sync waits on the peer (for its bytes, or for it to take ours), this long with no
+   * byte moving either way fails the connection with an idle timeout. Absent: no limit.
+   */
+  idleMillis?: number;
 }
 
 /** Thrown inside the body writer when the peer stopped reading; the reader reports why. */
@@ -91,6 +100,7 @@ export class StreamConnection implements GitConnection {
   private exited = false;
   private readonly watchedSignals = new Map<AbortSignal, () => void>();
   private readonly onReadable = (): void => this.notify();
+  private readonly activity = new IdleClock();
 
   constructor(channel: ByteChannel, options: StreamConnectionOptions) {
     this.channel = channel;
@@ -226,6 +236,19 @@ export class StreamConnection implements GitConnection {
     this.wakeWriters();
   }
 
+  /** While waiting on the peer: fails the connection once nothing moved for the idle timeout. */
+  private watchIdle(what: 'stopped sending' | 'stopped reading'): () => void {
+    const idle = this.options.idleMillis;
+    if (idle === undefined) return () => undefined;
+    const where = this.options.displayUrl;
+    const peer = this.options.side === undefined ? 'the server' : `the ${this.options.side} server`;
+    return this.activity.watch(idle, () => {
+      const error = new TimeoutError('idle', where, idle, `${where}: no data either way for ${idle} ms; ${peer} ${what}`);
+      if (this.options.side !== undefined) error.side = this.options.side;
+      this.setFault(error);
+    });
+  }
+
   private notify(): void {
     const wake = this.wake;
     this.wake = null;
@@ -249,14 +272,20 @@ export class StreamConnection implements GitConnection {
       if (chunk !== null) {
         if (this.phase) this.phase.responseBytes += chunk.length;
         this.received += chunk.length;
+        this.activity.touch();
         noteStreamedBytes(chunk.length);
         return chunk;
       }
       // A peer that is gone says nothing more, even if something else still holds its pipe.
       if (this.inputEnded || this.exited) return null;
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
+      const stop = this.watchIdle('stopped sending');
+      try {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
+      } finally {
+        stop();
+      }
     }
   }
 
@@ -281,7 +310,7 @@ export class StreamConnection implements GitConnection {
     if (this.fault) throw this.fault;
     const outcome = await Promise.race([this.channel.finished, delay(this.exitGraceMillis)]);
     if (this.fault) throw this.fault;
-    if (outcome !== 'timeout' && outcome !== null) throw outcome;
+    if (outcome !== 'timeout' && outcome !== null) throw this.options.side === undefined ? outcome : onSide(outcome, this.options.side);
     if (this.received === 0 && this.options.silentEnd) throw this.options.silentEnd();
   }
 
@@ -310,7 +339,9 @@ export class StreamConnection implements GitConnection {
     if (this.exited || output.destroyed || output.writableEnded) throw PEER_GONE;
     const started = performance.now();
     if (phase) phase.requestBytes += chunk.length;
+    this.activity.touch();
     if (!output.write(chunk)) {
+      const stop = this.watchIdle('stopped reading');
       await new Promise<void>((resolve) => {
         const done = (): void => {
           output.off('drain', done);
@@ -321,7 +352,8 @@ export class StreamConnection implements GitConnection {
         output.on('drain', done);
         output.on('close', done);
         this.blockedWriters.add(done);
-      });
+      }).finally(stop);
+      this.activity.touch();
       if (this.fault) throw this.fault;
       if (output.destroyed) throw PEER_GONE;
     }

@@ -77,11 +77,27 @@ export class PktLineReader {
     return true;
   }
 
+  /**
+   * Buffers at least `n` bytes; false when the stream ends first. The chunks are joined once,
+   * when enough have arrived: joining at every chunk would copy a packet that arrives in
+   * many small chunks over and over (a 65520-byte packet in 1-byte chunks: 2 GB of copying).
+   */
   private async ensure(n: number): Promise<boolean> {
-    while (this.buffer.length < n) {
-      if (!(await this.fill())) return false;
+    if (this.buffer.length >= n) return true;
+    const parts: Buffer[] = this.buffer.length > 0 ? [this.buffer] : [];
+    let length = this.buffer.length;
+    while (length < n && !this.ended) {
+      const next = await this.iterator.next();
+      if (next.done) {
+        this.ended = true;
+        break;
+      }
+      const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+      parts.push(chunk);
+      length += chunk.length;
     }
-    return true;
+    if (parts.length > 0) this.buffer = parts.length === 1 ? parts[0]! : Buffer.concat(parts, length);
+    return length >= n;
   }
 
   private take(n: number): Buffer {
@@ -113,7 +129,7 @@ export class PktLineReader {
     }
     if (!(await this.ensure(4))) {
       if (this.buffer.length === 0) return null;
-      throw new PktLineError(`truncated pkt-line: stream ended inside a length header (${this.buffer.length} of 4 bytes)`);
+      throw cutShort(`truncated pkt-line: stream ended inside a length header (${this.buffer.length} of 4 bytes)`);
     }
     const header = this.buffer.subarray(0, 4).toString('latin1');
     if (!HEX.test(header)) {
@@ -128,7 +144,7 @@ export class PktLineReader {
       throw new PktLineError(`pkt-line length ${length} exceeds the maximum of ${MAX_PKT_LENGTH}`);
     }
     if (!(await this.ensure(length))) {
-      throw new PktLineError(`truncated pkt-line: expected ${length} bytes, stream ended after ${this.buffer.length}`);
+      throw cutShort(`truncated pkt-line: expected ${length} bytes, stream ended after ${this.buffer.length}`);
     }
     const packet = this.take(length);
     return { type: 'data', data: packet.subarray(4) };
@@ -142,7 +158,7 @@ export class PktLineReader {
   /** Reads a packet and fails when the stream has ended. */
   async readRequired(context: string): Promise<Packet> {
     const packet = await this.read();
-    if (packet === null) throw new PktLineError(`unexpected end of stream while reading ${context}`);
+    if (packet === null) throw cutShort(`unexpected end of stream while reading ${context}`);
     return packet;
   }
 
@@ -175,4 +191,14 @@ export async function readSection(reader: PktLineReader): Promise<{ lines: Buffe
     if (packet.type !== 'data') return { lines, end: packet.type };
     lines.push(packet.data);
   }
+}
+
+/**
+ * A stream that ended where the protocol needs more: almost always a connection cut short, so
+ * the error is transient (a run may retry it where that is safe), unlike a malformed packet.
+ */
+function cutShort(message: string): PktLineError {
+  const error = new PktLineError(message);
+  error.transient = true;
+  return error;
 }

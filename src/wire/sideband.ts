@@ -4,7 +4,7 @@
  * band 2 progress text for the user, band 3 a fatal error message after which the remote stops.
  */
 import { ProtocolError, RemoteError, throwIfAborted } from '../errors.js';
-import { PktLineReader, describePacket } from './pktline.js';
+import { MAX_PKT_PAYLOAD, PktLineReader, describePacket } from './pktline.js';
 
 import type { ProgressCallback } from '../types.js';
 
@@ -16,22 +16,34 @@ export interface DemuxOptions {
 }
 
 /**
+ * The longest progress message held back waiting for its end: one packet's worth. git's own
+ * progress lines are shorter than a hundred characters; a server that sends text without `\r`
+ * or `\n` has it passed on in pieces of this size rather than held (and rescanned) as it grows.
+ */
+export const MAX_PROGRESS_MESSAGE = MAX_PKT_PAYLOAD;
+
+/**
  * Splits progress text into messages. Git writes progress with `\r` for in-place updates and
- * `\n` at the end of a phase; a message can span two packets, so partial text is carried over.
+ * `\n` at the end of a phase; a message can span two packets, so partial text is carried over
+ * (at most MAX_PROGRESS_MESSAGE characters of it). Only new text is scanned for line ends.
  */
 export class ProgressSplitter {
   private pending = '';
   constructor(private readonly emit: ProgressCallback) {}
 
   push(text: string): void {
-    const all = this.pending + text;
     let start = 0;
-    for (const end of all.matchAll(/[\r\n]/g)) {
-      const part = all.slice(start, end.index);
+    for (const end of text.matchAll(/[\r\n]/g)) {
+      const part = this.pending + text.slice(start, end.index);
+      this.pending = '';
       if (part.length > 0) this.emit(part, end[0] === '\r');
       start = end.index + 1;
     }
-    this.pending = all.slice(start);
+    this.pending += text.slice(start);
+    while (this.pending.length > MAX_PROGRESS_MESSAGE) {
+      this.emit(this.pending.slice(0, MAX_PROGRESS_MESSAGE), false);
+      this.pending = this.pending.slice(MAX_PROGRESS_MESSAGE);
+    }
   }
 
   flush(): void {

@@ -85,7 +85,7 @@ describe('git-sync authentication (CLI)', () => {
     assert.equal(JSON.parse(wrong.stdout).error.code, 'HTTP_AUTH');
     assert.match(wrong.stderr, /^error: GET http:\/\/127\.0\.0\.1:\d+\/source\.git\/info\/refs\?service=git-upload-pack: HTTP 401 Unauthorized; the source credentials were refused/m);
     // The next step, in the CLI's own flag names.
-    assert.match(wrong.stderr, /; check --source-token \(or GITSYNC_SOURCE_TOKEN\) or --source-bearer-token$/m);
+    assert.match(wrong.stderr, /; check --source-token \(or GITSYNC_SOURCE_TOKEN\) or --source-bearer-token \[source, discover\]$/m);
     assert.deepEqual(helper.calls(), [], 'given credentials win: the helper is never asked');
   });
 
@@ -127,7 +127,7 @@ describe('git-sync authentication (CLI)', () => {
     assert.equal(run.code, 1);
     assert.equal(JSON.parse(run.stdout).error.code, 'HTTP_AUTH');
     assert.match(run.stderr, /HTTP 401 Unauthorized; credentials are required: set up a git credential helper or give credentials/);
-    assert.match(run.stderr, /; pass --source-token \(or GITSYNC_SOURCE_TOKEN\) or --source-bearer-token$/m);
+    assert.match(run.stderr, /; pass --source-token \(or GITSYNC_SOURCE_TOKEN\) or --source-bearer-token \[source, discover\]$/m);
     assert.deepEqual(emptyHelper.calls().map((call) => call.action), ['get']);
   });
 

@@ -106,7 +106,7 @@ describe('command line details (issue 12)', () => {
   it('ends connection errors with a next step', async () => {
     const refused = await runCli(['probe', 'http://127.0.0.1:1/x.git']);
     assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /ECONNREFUSED .*; nothing accepts connections there: check the URL's host and port, and that the server is up$/m);
+    assert.match(refused.stderr, /ECONNREFUSED .*; nothing accepts connections there: check the URL's host and port, and that the server is up \[source, discover\]$/m);
     const unknown = await runCli(['probe', 'http://no-such-host.invalid/x.git']);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /; the source host name does not resolve: check the URL/);

@@ -5,7 +5,7 @@
  * (util-linux), the relay a real one through `git http-backend`, slowed to 8 MiB/s so it lasts.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,13 +13,13 @@ import { createRepo, pseudoRandomBytes } from '../helpers/fixtures.js';
 import { isRpc, throttleResponse, when } from '../helpers/http-faults.js';
 import { makeTempDir, type TempDir } from '../helpers/git.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
+import { missingCommand } from '../helpers/system.js';
 import { BIN, runCli } from './run-cli.js';
 
 const MIB = 1024 * 1024;
 
 /** util-linux's script(1) (Debian's bsdutils, installed by .ci/run); BSD script takes other flags. */
-const SCRIPT = spawnSync('script', ['--version'], { encoding: 'utf8' }).stdout?.includes('util-linux') ?? false;
-const onTerminal = { skip: SCRIPT ? false : 'needs script(1) from util-linux' };
+const onTerminal = { skip: missingCommand('script', 'bsdutils') };
 
 interface TerminalRun {
   code: number;

@@ -11,6 +11,7 @@ import { createRepo } from '../helpers/fixtures.js';
 import { forEachRef } from '../helpers/git.js';
 import { startHttpProxy, type HttpProxy } from '../helpers/http-proxy.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
+import { missingCommand } from '../helpers/system.js';
 import { selfSignedCert, type SelfSignedCert } from '../helpers/tls-cert.js';
 import { sampleRepo } from '../helpers/sample-repo.js';
 import { runCli } from './run-cli.js';
@@ -20,7 +21,7 @@ const TOKEN = 'tok-tls-3e2d1c0b9a';
 const PROXY_USER = 'proxyuser';
 const PROXY_PASSWORD = 'proxy-pw-8d7c6b5a';
 
-describe('git-sync through proxies and TLS (CLI)', () => {
+describe('git-sync through proxies and TLS (CLI)', { skip: missingCommand('openssl', 'openssl') }, () => {
   const log = new RunLog();
   let plain: GitHttpServer;
   let secure: GitHttpServer;

@@ -11,6 +11,7 @@ import { createRepo } from '../helpers/fixtures.js';
 import { forEachRef } from '../helpers/git.js';
 import { isAdvertisement, when } from '../helpers/http-faults.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
+import { missingCommand } from '../helpers/system.js';
 import { selfSignedCert, type SelfSignedCert } from '../helpers/tls-cert.js';
 import { sampleRepo } from '../helpers/sample-repo.js';
 import { runCli } from './run-cli.js';
@@ -35,7 +36,7 @@ function calls(server: GitHttpServer): string[] {
   return server.requests.map((entry) => `${entry.method} ${entry.kind.phase} ${entry.status}`);
 }
 
-describe('git-sync and redirects (CLI)', () => {
+describe('git-sync and redirects (CLI)', { skip: missingCommand('openssl', 'openssl') }, () => {
   const log = new RunLog();
   let second: GitHttpServer;
   let secondGated: GitHttpServer;

@@ -36,3 +36,27 @@ export function runCli(args: readonly string[], env: Record<string, string | und
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }
+
+/** A CLI run still going: its process (to kill) and its outcome. */
+export interface RunningCli {
+  readonly pid: number;
+  kill(signal: NodeJS.Signals): void;
+  readonly done: Promise<CliRun>;
+}
+
+/** Starts `bin/git-sync` as runCli does, without waiting for it. */
+export function startCli(args: readonly string[], env: Record<string, string | undefined> = {}): RunningCli {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, ...HERMETIC, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const done = new Promise<CliRun>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal === null ? -1 : 128), stdout, stderr }));
+  });
+  return { pid: child.pid ?? -1, kill: (signal) => child.kill(signal), done };
+}

@@ -114,13 +114,10 @@ describe('fixtures', () => {
     assert.ok(newer > older, `${after} should be dated after ${next}`);
   });
 
-  it('linearHistory(10000) is fast', async () => {
+  it('linearHistory(10000) makes ten thousand commits in one fast-import', async () => {
     const repo = await createRepo();
     await repo.commit('main');
-    const started = performance.now();
     const tip = await repo.linearHistory(10_000);
-    const elapsed = performance.now() - started;
-    assert.ok(elapsed < 2000, `took ${elapsed} ms`);
     assert.equal(await repo.git(['rev-list', '--count', tip]), '10001');
     assert.equal(await repo.revParse('main'), tip);
     assert.equal(await repo.objectCount(['main~2..main']), 2 * 3);

@@ -119,3 +119,47 @@ export function throttleResponse(bytesPerSecond: number): Middleware {
   };
 }
 
+
+/** Never answer and never read the request body: a server that stopped (the connection stays open). */
+export function stall(): Middleware {
+  return () => undefined;
+}
+
+/**
+ * Let git answer, but after `bytes` bytes of response body stop sending (the connection stays
+ * open, nothing more comes): a server that stalls mid-response.
+ */
+export function stallResponseAfter(bytes: number): Middleware {
+  return (_req, res, next) => {
+    let left = bytes;
+    const write = res.write as (...args: unknown[]) => boolean;
+    res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]): boolean {
+      if (left <= 0) return true;
+      const data = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      const allowed = data.subarray(0, left);
+      left -= allowed.length;
+      return write.call(this, allowed, ...rest.filter((arg) => typeof arg === 'function'));
+    } as ServerResponse['write'];
+    res.end = function (this: ServerResponse): ServerResponse {
+      return this;
+    } as ServerResponse['end'];
+    next();
+  };
+}
+
+/**
+ * Let git do all its work (a push is applied), but lose its answer: the response headers go out,
+ * the body is swallowed, and once git is done the connection is cut.
+ */
+export function loseAnswer(): Middleware {
+  return (req, res, next) => {
+    res.write = function (this: ServerResponse): boolean {
+      return true;
+    } as ServerResponse['write'];
+    res.end = function (this: ServerResponse): ServerResponse {
+      req.socket.destroy();
+      return this;
+    } as ServerResponse['end'];
+    next();
+  };
+}

@@ -8,6 +8,10 @@
  *   describe('ssh transport', { skip: missingSystemTool(SSHD_BINARY, 'openssh-server') }, () => { ... });
  */
 import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+/** Every Debian package the tests need beyond Node and git: the one command that installs them. */
+export const INSTALL_TEST_PACKAGES = 'sudo apt-get install openssh-server openssh-client openssl bsdutils';
 
 /** True under CI, where skipping for a missing package is forbidden. */
 export function underCi(): boolean {
@@ -20,15 +24,30 @@ export function underCi(): boolean {
  * so the skip is seen); false when the tests can run (or must, under CI).
  */
 export function missingSystemTool(path: string, debianPackage: string): string | false {
+  if (executable(path) || underCi()) return false;
+  return skipLoudly(path, debianPackage);
+}
+
+/** As missingSystemTool, for a command looked up on PATH (`openssl`, `script`). */
+export function missingCommand(command: string, debianPackage: string): string | false {
+  const found = (process.env['PATH'] ?? '').split(delimiter).some((dir) => dir !== '' && executable(join(dir, command)));
+  if (found || underCi()) return false;
+  return skipLoudly(command, debianPackage);
+}
+
+function executable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
-    return false;
+    return true;
   } catch {
-    if (underCi()) return false;
-    const message = `SKIPPED: ${path} is missing; install the ${debianPackage} package to run these tests (CI never skips them)`;
-    process.stderr.write(`${message}\n`);
-    return message;
+    return false;
   }
+}
+
+function skipLoudly(what: string, debianPackage: string): string {
+  const message = `SKIPPED: ${what} is missing; install the ${debianPackage} package to run these tests (CI never skips them). Everything the tests need: ${INSTALL_TEST_PACKAGES}`;
+  process.stderr.write(`${message}\n`);
+  return message;
 }
 
 /** Something started that must be stopped. */

@@ -303,3 +303,35 @@ describe('commits stored as deltas (as git repack stores them)', () => {
     );
   });
 });
+
+describe('sizes a pack declares are not allocated as declared', () => {
+  it('a header claiming 4294967295 objects fails as PACK_FORMAT (it threw a RangeError reserving 85 GiB of graph arrays)', async () => {
+    const [commit] = buildHistory(1);
+    const { pack } = buildPack([{ type: 1, data: commit!.body }], { count: 0xffffffff });
+    await assert.rejects(extractCommits(chunked(pack).stream), (error: unknown) => {
+      assert.ok(error instanceof PackFormatError, String(error));
+      assert.match(error.message, /declares 4294967295 objects but the pack ends after 1/);
+      return true;
+    });
+  });
+
+  it('a 16 MiB commit is refused before it is inflated (it was held whole, as it inflated)', async () => {
+    // A real commit header, then 16 MiB of message: zlib makes 16 KiB of it.
+    const body = Buffer.concat([commitBody([], 'big'), Buffer.alloc(16 * 1024 * 1024, 0x61)]);
+    const { pack } = buildPack([{ type: 1, data: body }]);
+    await assert.rejects(extractCommits(chunked(pack).stream), /commit at offset 12 declares 16777354 bytes, more than the 8388608 git-sync reads/);
+  });
+
+  it('a commit delta whose header declares 4 GiB is refused (it allocated 4 GiB)', async () => {
+    const [commit] = buildHistory(1);
+    const size = commit!.body.length;
+    const varint = (n: number): number[] => { const out: number[] = []; for (; n >= 128; n = Math.floor(n / 128)) out.push(0x80 | (n % 128)); out.push(n); return out; };
+    const delta = Buffer.from([...varint(size), 0xff, 0xff, 0xff, 0xff, 0x0f, 0x90, 0x10]);
+    const { pack } = buildPack([{ type: 1, data: commit!.body }, { type: 6, baseEntry: 0, data: delta }]);
+    await assert.rejects(extractCommits(chunked(pack).stream), (error: unknown) => {
+      assert.ok(error instanceof PackFormatError, String(error));
+      assert.match(error.message, /does not apply to its base .*declares a result of 4294967295 bytes/);
+      return true;
+    });
+  });
+});

@@ -87,4 +87,24 @@ describe('delta', () => {
     assert.throws(() => applyDelta(base, Buffer.from([10, 1, 0])), PackFormatError);
     assert.throws(() => applyDelta(base, Buffer.from([10, 5, 1, 0x41])), PackFormatError);
   });
+
+  // Regressions: the result size a delta declares was allocated as declared.
+  it('refuses a declared result of 4 GiB without allocating it (it allocated 4 GiB, then failed)', () => {
+    const before = process.memoryUsage().arrayBuffers;
+    assert.throws(() => applyDelta(Buffer.alloc(0), Buffer.from([0x00, 0xff, 0xff, 0xff, 0xff, 0x0f])), /declares a result of 4294967295 bytes/);
+    assert.ok(process.memoryUsage().arrayBuffers - before < 1024 * 1024);
+  });
+
+  it('refuses a declared result past 2^32 with PACK_FORMAT (it was a RangeError from Buffer.allocUnsafe)', () => {
+    const delta = Buffer.from([0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+    assert.throws(() => applyDelta(Buffer.alloc(0), delta), (error) => error instanceof PackFormatError);
+  });
+
+  it('refuses a result larger than its instructions can make, and one past the limit it is given', () => {
+    const base = Buffer.from('0123456789');
+    // 300 bytes declared, then two bytes of instructions: no two bytes make more than 254.
+    assert.throws(() => applyDelta(base, Buffer.from([10, 0xac, 0x02, 0x90, 10])), /more than its 2 bytes of instructions can make/);
+    assert.equal(applyDelta(base, Buffer.from([10, 4, 0x91, 2, 4]), 4).toString(), '2345');
+    assert.throws(() => applyDelta(base, Buffer.from([10, 4, 0x91, 2, 4]), 3), /more than the 3 git-sync rebuilds/);
+  });
 });

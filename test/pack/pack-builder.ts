@@ -1,7 +1,8 @@
 /**
  * Hand-built packs for the cases git never writes: wrong sizes, bad types, corrupt zlib, wrong
  * counts. Each entry is described by its inflated data; the builder writes the entry header,
- * deflates the data (unless compressed bytes are given) and appends the SHA-1 trailer.
+ * deflates the data (unless compressed bytes are given) and appends the trailer (SHA-1, or
+ * SHA-256 with `objectFormat`).
  */
 import { createHash } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
@@ -28,6 +29,8 @@ export interface BuildOptions {
   version?: number;
   /** Declared object count; default the number of entries. */
   count?: number;
+  /** The hash of the trailer (and of REF_DELTA base ids the caller gives); default sha1. */
+  objectFormat?: 'sha1' | 'sha256';
 }
 
 /** Type in bits 4-6 and the size 4 bits then 7 per byte, least significant first. */
@@ -57,8 +60,8 @@ export function ofsDistance(distance: number): Buffer {
 }
 
 /** The id git gives an object. */
-export function objectId(type: 'commit' | 'tree' | 'blob' | 'tag', data: Buffer): Buffer {
-  return createHash('sha1').update(`${type} ${data.length}\0`).update(data).digest();
+export function objectId(type: 'commit' | 'tree' | 'blob' | 'tag', data: Buffer, format: 'sha1' | 'sha256' = 'sha1'): Buffer {
+  return createHash(format).update(`${type} ${data.length}\0`).update(data).digest();
 }
 
 /** A delta that inserts `result` whole (at most 127 bytes) into nothing from a base of `baseSize`. */
@@ -106,8 +109,8 @@ function sizeVarint(n: number): Buffer {
   return Buffer.from(bytes);
 }
 
-export function withTrailer(body: Buffer): Buffer {
-  return Buffer.concat([body, createHash('sha1').update(body).digest()]);
+export function withTrailer(body: Buffer, format: 'sha1' | 'sha256' = 'sha1'): Buffer {
+  return Buffer.concat([body, createHash(format).update(body).digest()]);
 }
 
 export interface BuiltPack {
@@ -138,11 +141,11 @@ export function buildPack(entries: readonly RawEntry[], options: BuildOptions = 
     parts.push(head, compressed);
     at += head.length + compressed.length;
   }
-  return { pack: withTrailer(Buffer.concat(parts)), offsets, data };
+  return { pack: withTrailer(Buffer.concat(parts), options.objectFormat), offsets, data };
 }
 
 /** A copy of `pack` with `edit` applied and the trailer recomputed, so only the edit is wrong. */
-export function editPack(pack: Buffer, edit: (body: Buffer) => Buffer | void): Buffer {
-  const body = Buffer.from(pack.subarray(0, pack.length - 20));
-  return withTrailer(edit(body) ?? body);
+export function editPack(pack: Buffer, edit: (body: Buffer) => Buffer | void, format: 'sha1' | 'sha256' = 'sha1'): Buffer {
+  const body = Buffer.from(pack.subarray(0, pack.length - (format === 'sha1' ? 20 : 32)));
+  return withTrailer(edit(body) ?? body, format);
 }

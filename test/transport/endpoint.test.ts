@@ -61,3 +61,17 @@ describe('endpoint grammar', () => {
     assert.equal(identity('ssh://[::1]:2222/r'), 'ssh://[::1]:2222/r');
   });
 });
+
+describe('malformed percent-encoding', () => {
+  // Regressions: decodeURIComponent's URIError escaped parseEndpoint instead of a usage error.
+  it('is a usage error in an ssh or git path, an ssh user and an http user name or password, never leaking the password', () => {
+    for (const location of ['ssh://host/%zz', 'git://host/repo%E0', 'ssh://%ff@host/repo', 'https://%ff@host/repo', 'https://user:s3cr%E0t@host/repo']) {
+      assert.throws(() => parseEndpoint(location), (error: unknown) => {
+        assert.ok(error instanceof UsageError, `${location}: ${String(error)}`);
+        assert.match(error.message, /invalid percent-encoding in the (path|user name|password) of/);
+        assert.doesNotMatch(error.message, /s3cr/);
+        return true;
+      });
+    }
+  });
+});

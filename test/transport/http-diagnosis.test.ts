@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { adviceText } from '../../src/cli/advice.js';
 import { AbortedError, HttpAuthError, HttpContentTypeError, HttpStatusError, NetworkError, TimeoutError } from '../../src/errors.js';
-import { contentTypeError, networkError, statusError, type StatusInput } from '../../src/transport/http-diagnosis.js';
+import { contentTypeError, networkError, retryAfterMillis, statusError, type StatusInput } from '../../src/transport/http-diagnosis.js';
 
 const base: StatusInput = {
   status: 500,
@@ -74,7 +74,27 @@ describe('HTTP diagnosis (no sockets)', () => {
     const controller = new AbortController();
     controller.abort();
     assert.ok(networkError(new Error('aborted'), 'https://h/r.git', 'target', controller.signal, []) instanceof AbortedError);
-    const typed = new TimeoutError('u', 'timed out');
+    const typed = new TimeoutError('idle', 'u', 1000, 'timed out');
     assert.equal(networkError(typed, 'u', 'target', undefined, []), typed, 'a typed error passes through');
   });
+
+  it('reads Retry-After as seconds or an HTTP date', () => {
+    const now = Date.parse('2026-12-01T10:00:00Z');
+    assert.equal(retryAfterMillis('', now), null);
+    assert.equal(retryAfterMillis('7', now), 7000);
+    assert.equal(retryAfterMillis('Tue, 01 Dec 2026 10:00:30 GMT', now), 30_000);
+    assert.equal(retryAfterMillis('Tue, 01 Dec 2026 09:00:00 GMT', now), 0, 'a date in the past is now');
+    assert.equal(retryAfterMillis('soon', now), null);
+  });
+
+  it('names the side and marks 502, 503, 504 and 429 transient, with their Retry-After', () => {
+    const base = { method: 'GET', url: 'https://h/r.git/info/refs', snippet: '', side: 'target' as const, auth: { sent: null, replayable: true, redirectedTo: null, home: 'https://h/r.git' }, location: null, secrets: [] };
+    const busy = statusError({ ...base, status: 503, headers: { 'retry-after': '3' } });
+    assert.equal(busy.side, 'target');
+    assert.equal(busy.transient, true);
+    assert.equal((busy as HttpStatusError).retryAfterMillis, 3000);
+    for (const code of [429, 502, 504]) assert.equal(statusError({ ...base, status: code, headers: {} }).transient, true, String(code));
+    for (const code of [400, 401, 403, 404, 413, 500]) assert.equal(statusError({ ...base, status: code, headers: {} }).transient, false, String(code));
+  });
 });
+

@@ -109,14 +109,14 @@ describe('local transport (git upload-pack / receive-pack as child processes)', 
     assert.deepEqual(await zombieChildren(), []);
   });
 
-  it('close ends the session politely: upload-pack exits by itself', async () => {
-    const transport = new LocalTransport(localEndpoint(repoPath));
+  it('close ends the session politely: upload-pack exits by itself', { timeout: 30_000 }, async () => {
+    // Were upload-pack not to exit on its own, close would wait the whole (ten-minute) grace
+    // before killing it, and the test's timeout would fail it.
+    const transport = new LocalTransport(localEndpoint(repoPath), { exitGraceMillis: 600_000 });
     for (const protocol of ['v1', 'v2'] as const) {
       const connection = await transport.connect('git-upload-pack', { protocol, phase: 'source info-refs' });
       await connection.advertisement.read();
-      const started = Date.now();
       await connection.close();
-      assert.ok(Date.now() - started < 2_000, 'closed without waiting for a kill');
       assert.deepEqual(await processesMatching(repoPath), []);
     }
   });

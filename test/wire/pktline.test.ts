@@ -75,4 +75,24 @@ describe('pkt-line reader', () => {
     assert.equal(packetText((await r.read())!), 'a');
     assert.equal(packetText((await r.read())!), 'b');
   });
+
+  // Regression: the buffer was joined with each new chunk, so a packet arriving in many small
+  // chunks was copied over and over (2 GB of copying for one 65520-byte packet in 1-byte chunks).
+  it('copies a packet that arrives in 1-byte chunks about once', async () => {
+    const packet = pktLine(Buffer.alloc(MAX_PKT_PAYLOAD, 7));
+    const concat = Buffer.concat;
+    let copied = 0;
+    Buffer.concat = ((list: readonly Uint8Array[], totalLength?: number) => {
+      const joined = concat(list, totalLength);
+      copied += joined.length;
+      return joined;
+    }) as typeof Buffer.concat;
+    try {
+      const read = await reader(packet, 1).read();
+      assert.equal(read?.type === 'data' && read.data.length, MAX_PKT_PAYLOAD);
+    } finally {
+      Buffer.concat = concat;
+    }
+    assert.ok(copied < 2 * packet.length, `${copied} bytes copied for a ${packet.length}-byte packet`);
+  });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProtocolError, RemoteError } from '../../src/errors.js';
 import { FLUSH_PKT, PktLineReader, pktLine } from '../../src/wire/pktline.js';
-import { demuxSideband } from '../../src/wire/sideband.js';
+import { MAX_PROGRESS_MESSAGE, ProgressSplitter, demuxSideband } from '../../src/wire/sideband.js';
 import { chunked, collect } from '../helpers/streams.js';
 
 function band(n: number, payload: string | Buffer): Buffer {
@@ -56,5 +56,21 @@ describe('sideband demultiplexer', () => {
     const bytes = Buffer.concat([band(1, payload), band(1, big), FLUSH_PKT]);
     const data = await collect(demuxSideband(new PktLineReader(chunked(bytes, 4096))));
     assert.equal(data.length, 999 + 65515);
+  });
+
+  // Regression: text without \r or \n was held whole and rescanned at every packet, so 64 MB of
+  // it took 38 s (quadratic) and 64 MB of memory.
+  it('passes on progress text without line ends in pieces, in time linear in its length', () => {
+    const messages: string[] = [];
+    const splitter = new ProgressSplitter((m) => messages.push(m));
+    const piece = 'a'.repeat(65515);
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < 1000; i++) splitter.push(piece);
+    splitter.push('b\rdone\n');
+    const elapsed = Number(process.hrtime.bigint() - started) / 1e6;
+    assert.ok(elapsed < 5000, `${elapsed} ms`);
+    assert.ok(messages.every((m) => m.length <= MAX_PROGRESS_MESSAGE));
+    assert.equal(messages.join('').length, 1000 * 65515 + 'bdone'.length);
+    assert.deepEqual(messages.slice(-2).map((m) => m.slice(-5)), ['aaaab', 'done']);
   });
 });
