@@ -9,7 +9,7 @@
 import { ProtocolError, RemoteError } from '../errors.js';
 import { isOid, isZeroOid, type Oid, type Ref } from '../types.js';
 import { Capabilities, parseV1Capabilities, parseV2Capabilities } from './capabilities.js';
-import { PktLineReader, describePacket, packetText } from '../wire/pktline.js';
+import { PktLineReader, describePacket, packetText, type Packet } from '../wire/pktline.js';
 
 
 export type Advertisement =
@@ -58,13 +58,16 @@ async function readV2Capabilities(reader: PktLineReader): Promise<Capabilities> 
   return parseV2Capabilities(lines);
 }
 
-async function readV1Refs(reader: PktLineReader, first: Awaited<ReturnType<PktLineReader['read']>>): Promise<Advertisement> {
+async function readV1Refs(reader: PktLineReader, first: Packet): Promise<Advertisement> {
   const refs: Ref[] = [];
   const shallow: Oid[] = [];
   let capabilities = new Capabilities();
   let packet = first;
   let isFirst = true;
-  while (packet !== null && packet.type !== 'flush') {
+  // The list ends with a flush, an empty repository's too: a stream that ends first was cut, and
+  // what came is not the whole list (read as one, a cut listing looked like a source without
+  // the refs it had lost).
+  while (packet.type !== 'flush') {
     if (packet.type !== 'data') throw new ProtocolError(`unexpected ${describePacket(packet)} in the ref advertisement`);
     let text = packetText(packet);
     if (text.startsWith('ERR ')) throw new RemoteError(text.slice(4));
@@ -95,7 +98,7 @@ async function readV1Refs(reader: PktLineReader, first: Awaited<ReturnType<PktLi
       }
     }
     isFirst = false;
-    packet = await reader.read();
+    packet = await reader.readRequired('the ref advertisement');
   }
   const head = capabilities.symrefs().get('HEAD') ?? null;
   for (const ref of refs) {
