@@ -15,9 +15,11 @@
  *   engine.
  *
  * The wrapper is a small Node program speaking a framed protocol with the hub over loopback TCP:
- * a JSON header line (argv, environment, cwd), then stdin as raw bytes (EOF = half-close); from
- * the hub, frames `[type u8][length u32][payload]`: 1 stdout, 2 stderr, 4 exit (`{code}` or
- * `{signal}`), after which the wrapper exits the same way. A stream fault then looks to git-sync
+ * a JSON header line (argv, environment, cwd), then frames `[type u8][length u32][payload]`: to
+ * the hub 1 stdin and 3 stdin's end; from the hub 1 stdout, 2 stderr, 4 exit (`{code}` or
+ * `{signal}`), after which the wrapper exits the same way. The wrapper never half-closes its
+ * socket, so the socket ending means the wrapper is gone (git-sync killed it): the hub then stops
+ * the real service, and a stalled direction lets go. A stream fault then looks to git-sync
  * like the real thing: `close` is the output ending and the program exiting with a failure (128,
  * or 255 as ssh does for a lost connection), `reset` a SIGKILL, `truncate` a clean end with
  * exit 0, `stall` a live process that says nothing.
@@ -68,6 +70,9 @@ export interface StreamFaults {
 const FRAME_STDOUT = 1;
 const FRAME_STDERR = 2;
 const FRAME_EXIT = 4;
+/** From the wrapper: stdin bytes, and stdin's end. */
+const FRAME_STDIN = 1;
+const FRAME_STDIN_END = 3;
 /** How long the hub waits for a stopped service process before SIGKILL. */
 const KILL_GRACE_MS = 1000;
 
@@ -82,7 +87,19 @@ const [kind, ...argv] = process.argv.slice(2);
 socket.write(JSON.stringify({ kind, argv, env: process.env, cwd: process.cwd() }) + '\\n');
 process.stdin.on('error', () => undefined);
 process.stdout.on('error', () => undefined);
-process.stdin.pipe(socket);
+const frame = (type, payload) => {
+  const header = Buffer.alloc(5);
+  header[0] = type;
+  header.writeUInt32BE(payload.length, 1);
+  return Buffer.concat([header, payload]);
+};
+process.stdin.on('data', (chunk) => {
+  if (!socket.write(frame(${FRAME_STDIN}, chunk))) {
+    process.stdin.pause();
+    socket.once('drain', () => process.stdin.resume());
+  }
+});
+process.stdin.on('end', () => socket.write(frame(${FRAME_STDIN_END}, Buffer.alloc(0))));
 let buffer = Buffer.alloc(0);
 let exited = false;
 socket.on('data', (chunk) => {
@@ -145,6 +162,29 @@ async function* socketInput(first: Buffer, socket: net.Socket): AsyncGenerator<B
   for await (const chunk of socket.iterator({ destroyOnReturn: false })) yield chunk as Buffer;
 }
 
+/**
+ * The wrapper's stdin, unframed from what its socket delivers after the header line: ends at the
+ * stdin-end frame, or when the socket ends first (the wrapper is gone).
+ */
+async function* wrapperStdin(first: Buffer, socket: net.Socket): AsyncGenerator<Buffer> {
+  let buffer = first;
+  const chunks = socketInput(Buffer.alloc(0), socket);
+  for (;;) {
+    while (buffer.length >= 5) {
+      const length = buffer.readUInt32BE(1);
+      if (buffer.length < 5 + length) break;
+      const type = buffer[0];
+      const payload = buffer.subarray(5, 5 + length);
+      buffer = buffer.subarray(5 + length);
+      if (type === FRAME_STDIN_END) return;
+      if (type === FRAME_STDIN && payload.length > 0) yield payload;
+    }
+    const next = await chunks.next();
+    if (next.done === true) return;
+    buffer = buffer.length === 0 ? next.value : Buffer.concat([buffer, next.value]);
+  }
+}
+
 function waitDrain(stream: NodeJS.WritableStream): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
@@ -193,7 +233,8 @@ export async function startStreamFaults(options: StreamFaultsOptions): Promise<S
   const children = new Set<ChildProcessWithoutNullStreams>();
   const servers = new Set<net.Server>();
 
-  const hub = net.createServer({ allowHalfOpen: true }, (socket) => {
+  // Not half-open: the wrapper never half-closes, so its socket's end is the wrapper's exit.
+  const hub = net.createServer({ allowHalfOpen: false }, (socket) => {
     const over = serveWrapper(socket).catch((error: unknown) => {
       if (process.env['GITSYNC_FAULT_DEBUG']) process.stderr.write(`fault hub: ${String(error)}\n`);
       socket.destroy();
@@ -375,7 +416,7 @@ export async function startStreamFaults(options: StreamFaultsOptions): Promise<S
         responseSink.end();
       },
     };
-    const requestPiped = conversation.pipeRequest(socketInput(head.rest, socket), requestSink).catch(() => undefined);
+    const requestPiped = conversation.pipeRequest(wrapperStdin(head.rest, socket), requestSink).catch(() => undefined);
     await conversation.pipeResponse(child.stdout, truncatingSink).catch(() => broken.close());
     const status = await childClosed;
     if (stdoutOver && !finished) exitWith(status.signal !== null ? { signal: status.signal } : { code: status.code ?? 128 });
@@ -386,7 +427,12 @@ export async function startStreamFaults(options: StreamFaultsOptions): Promise<S
   async function serveDaemonClient(client: net.Socket, daemonPort: number): Promise<void> {
     client.setNoDelay(true);
     client.on('error', () => undefined);
-    const gone = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    // A stall lets go once the client has stopped talking: git-sync ends its side of a git://
+    // connection (a farewell) or destroys it, and a half-open socket does not tell the two apart.
+    const gone = new Promise<void>((resolve) => {
+      client.once('close', () => resolve());
+      client.once('end', () => resolve());
+    });
     // The first pkt-line names the service, the repository and the protocol.
     const first = await new Promise<{ line: Buffer; rest: Buffer } | null>((resolve) => {
       let buffer = Buffer.alloc(0);
