@@ -87,6 +87,12 @@ export interface Selector {
   /** 1-based: the Nth exchange of this repository, service and phase since the engine started. */
   index?: number;
   carrier?: Carrier;
+  /**
+   * The request's first pkt-line (without its newline) matches: a push's first command, say,
+   * where the number of pushes before it is not fixed (a batched relay's first try may be
+   * aborted before its request goes out).
+   */
+  firstLine?: RegExp;
 }
 
 export interface Rule {
@@ -107,6 +113,8 @@ export interface Exchange {
   readonly index: number;
   /** The protocol the client asked for (`Git-Protocol` / `GIT_PROTOCOL` / the daemon request). */
   readonly protocol: 'v0' | 'v2';
+  /** The request's first pkt-line, without its newline ('' for an advertisement). */
+  readonly firstLine: string;
   requestBytes: number;
   responseBytes: number;
   /** Faults applied to it, described (`response: flip pack byte 100`). */
@@ -168,11 +176,18 @@ interface ArmedRule extends Rule {
   owner: Armed;
 }
 
+/** Repositories whose conversations the stream carriers intercept: named ones, or all. */
+export type ArmedRepos = 'all' | ReadonlySet<string>;
+
 /** A set of rules in force until `disarm()`; `fired` lists where they applied. */
 export class Armed {
   readonly fired: Exchange[] = [];
   private active = true;
-  constructor(private readonly engine: FaultEngine) {}
+  constructor(
+    private readonly engine: FaultEngine,
+    /** The repositories its rules name, or 'all'. */
+    readonly repos: ArmedRepos,
+  ) {}
   get armed(): boolean {
     return this.active;
   }
@@ -196,35 +211,51 @@ export class FaultEngine {
   private rules: ArmedRule[] = [];
   private readonly counters = new Map<string, number>();
   private nextId = 1;
-  private armedSets = 0;
-  private readonly listeners = new Set<(armed: boolean) => void>();
+  private armedSets: Armed[] = [];
+  private readonly listeners = new Set<(armed: ArmedRepos) => void>();
   private readonly stalls = new Set<() => void>();
 
   /** Puts rules in force (alongside any already armed). An empty list just records. */
   arm(rules: readonly Rule[]): Armed {
-    const armed = new Armed(this);
+    const armed = new Armed(this, rules.length === 0 || rules.some((rule) => rule.select.repo === undefined) ? 'all' : new Set(rules.map((rule) => rule.select.repo!)));
     for (const rule of rules) this.rules.push({ ...rule, left: rule.times ?? 1, owner: armed });
-    this.armedSets += 1;
-    if (this.armedSets === 1) for (const listener of this.listeners) listener(true);
+    this.armedSets.push(armed);
+    this.announce();
     return armed;
   }
 
   /** True while some rule set is armed (stream carriers only intercept then). */
   get armed(): boolean {
-    return this.armedSets > 0;
+    return this.armedSets.length > 0;
   }
 
-  /** Told when the engine goes from no armed set to one, and back. */
-  onArmedChange(listener: (armed: boolean) => void): () => void {
+  /**
+   * The repositories some armed rule names ('all' when a set records everything or has a rule for
+   * any repository): the stream carriers intercept only conversations with those.
+   */
+  get armedRepos(): ArmedRepos {
+    if (this.armedSets.some((set) => set.repos === 'all')) return 'all';
+    const repos = new Set<string>();
+    for (const set of this.armedSets) for (const repo of set.repos as Set<string>) repos.add(repo);
+    return repos;
+  }
+
+  /** Told whenever the armed repositories change (a set armed or released). */
+  onArmedChange(listener: (armed: ArmedRepos) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  private announce(): void {
+    const repos = this.armedRepos;
+    for (const listener of this.listeners) listener(repos);
   }
 
   /** @internal (Armed.disarm) */
   release(armed: Armed): void {
     this.rules = this.rules.filter((rule) => rule.owner !== armed);
-    this.armedSets -= 1;
-    if (this.armedSets === 0) for (const listener of this.listeners) listener(false);
+    this.armedSets = this.armedSets.filter((set) => set !== armed);
+    this.announce();
   }
 
   /** Forgets every exchange seen so far: the log, and the counts behind `index`. */
@@ -244,7 +275,7 @@ export class FaultEngine {
   }
 
   /** @internal (Conversation) Counts, logs and picks the faults of an exchange that starts. */
-  begin(info: { carrier: Carrier; repo: string; service: Service; phase: ExchangePhase; protocol: 'v0' | 'v2' }): ExchangeStart {
+  begin(info: { carrier: Carrier; repo: string; service: Service; phase: ExchangePhase; protocol: 'v0' | 'v2'; firstLine: string }): ExchangeStart {
     const key = `${info.repo}\0${info.service}\0${info.phase}`;
     const index = (this.counters.get(key) ?? 0) + 1;
     this.counters.set(key, index);
@@ -285,7 +316,8 @@ function matches(select: Selector, exchange: Exchange): boolean {
     (select.service === undefined || select.service === exchange.service) &&
     (select.phase === undefined || select.phase === exchange.phase) &&
     (select.index === undefined || select.index === exchange.index) &&
-    (select.carrier === undefined || select.carrier === exchange.carrier)
+    (select.carrier === undefined || select.carrier === exchange.carrier) &&
+    (select.firstLine === undefined || select.firstLine.test(exchange.firstLine))
   );
 }
 
@@ -558,12 +590,12 @@ export class Conversation {
     private readonly engine: FaultEngine,
     readonly info: ConversationInfo,
   ) {
-    if (info.advertisement) this.current = this.begin('advertisement').response;
+    if (info.advertisement) this.current = this.begin('advertisement', '').response;
   }
 
-  private begin(phase: ExchangePhase): { request: DirectionState; response: DirectionState } {
+  private begin(phase: ExchangePhase, firstLine: string): { request: DirectionState; response: DirectionState } {
     const { carrier, repo, service, protocol } = this.info;
-    const start = this.engine.begin({ carrier, repo, service, phase, protocol });
+    const start = this.engine.begin({ carrier, repo, service, phase, protocol, firstLine });
     this.exchanges.push(start.exchange);
     this.info.onExchange?.(start);
     return { request: new DirectionState(start.exchange, 'request', start.request), response: new DirectionState(start.exchange, 'response', start.response) };
@@ -588,7 +620,7 @@ export class Conversation {
       if (state === null && unit.type !== 'raw' && unit.type !== 'partial') {
         const phase = this.classify(unit);
         if (phase !== null) {
-          const started = this.begin(phase);
+          const started = this.begin(phase, unitText(unit));
           state = started.request;
           this.current = started.response;
           sawCommandFlush = false;

@@ -42,8 +42,8 @@ export interface FaultProxy {
   url(name: string): string;
   /** Client connections still open that carried a request for one of `repos` (all when absent). */
   openConnections(repos?: readonly string[]): number;
-  /** Resolves once no request is being carried. */
-  idle(): Promise<void>;
+  /** Resolves once no request is being carried (for one of `repos`, when given). */
+  idle(repos?: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -60,7 +60,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const engine = options.engine;
   const agent = new http.Agent({ keepAlive: false });
   const sockets = new Map<Socket, Set<string>>();
-  const inFlight = new Set<Promise<void>>();
+  /** Requests being carried, with the repository each is for. */
+  const inFlight = new Map<Promise<void>, string | null>();
 
   const server = http.createServer((req, res) => {
     const repos = sockets.get(req.socket);
@@ -69,7 +70,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const done = carry(req, res).catch(() => {
       res.destroy();
     });
-    inFlight.add(done);
+    inFlight.set(done, kind.repo === null ? null : repoNamed(kind.repo));
     void done.finally(() => inFlight.delete(done));
   });
   server.on('connection', (socket: Socket) => {
@@ -228,8 +229,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   });
   const port = (server.address() as AddressInfo).port;
   const baseUrl = `http://127.0.0.1:${port}`;
-  const idle = async (): Promise<void> => {
-    while (inFlight.size > 0) await Promise.all([...inFlight]);
+  const idle = async (repos?: readonly string[]): Promise<void> => {
+    const carrying = (): Promise<void>[] => [...inFlight].filter(([, repo]) => repos === undefined || (repo !== null && repos.includes(repo))).map(([done]) => done);
+    for (let left = carrying(); left.length > 0; left = carrying()) await Promise.all(left);
   };
   let closing: Promise<void> | null = null;
   return {

@@ -34,7 +34,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { chmod, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import { Conversation, repoNamed, serviceNamed, type FaultEngine, type Sink } from './fault-engine.js';
+import { Conversation, repoNamed, serviceNamed, type ArmedRepos, type FaultEngine, type Sink } from './fault-engine.js';
 import { makeTempDir } from './git.js';
 
 export interface StreamFaultsOptions {
@@ -62,8 +62,11 @@ export interface StreamFaults {
   daemonProxy(daemonPort: number): Promise<DaemonProxy>;
   /** Conversations still open (wrapper connections, git:// connections) for one of `repos`. */
   openConversations(repos?: readonly string[]): number;
-  /** Resolves once every conversation is over and every real service process has exited. */
-  idle(): Promise<void>;
+  /**
+   * Resolves once every conversation (of one of `repos`, when given) is over and every real
+   * service process it started has exited.
+   */
+  idle(repos?: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -154,35 +157,63 @@ interface Header {
 }
 
 /**
- * Bytes a socket delivers, with `first` in front (what came after the header line). The socket
- * is not destroyed when its input ends: a half-closed peer still reads what comes back.
+ * Bytes a socket delivers, with `first` in front (what came after the header line), read
+ * eagerly: the socket's end is seen at once even while nobody consumes (a stalled direction),
+ * which is how a stall learns that the client went away. The socket is not destroyed when its
+ * input ends: a half-closed peer still reads what comes back.
  */
-async function* socketInput(first: Buffer, socket: net.Socket): AsyncGenerator<Buffer> {
-  if (first.length > 0) yield first;
-  for await (const chunk of socket.iterator({ destroyOnReturn: false })) yield chunk as Buffer;
+function socketInput(first: Buffer, socket: net.Socket): AsyncGenerator<Buffer> {
+  const queue: Buffer[] = first.length > 0 ? [first] : [];
+  let ended = false;
+  let wake: (() => void) | null = null;
+  const notify = (): void => {
+    const waiting = wake;
+    wake = null;
+    waiting?.();
+  };
+  socket.on('data', (chunk: Buffer) => {
+    queue.push(chunk);
+    notify();
+  });
+  const end = (): void => {
+    ended = true;
+    notify();
+  };
+  socket.once('end', end);
+  socket.once('close', end);
+  socket.resume();
+  return (async function* input(): AsyncGenerator<Buffer> {
+    for (;;) {
+      while (queue.length > 0) yield queue.shift()!;
+      if (ended) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  })();
 }
 
 /**
  * The wrapper's stdin, unframed from what its socket delivers after the header line: ends at the
  * stdin-end frame, or when the socket ends first (the wrapper is gone).
  */
-async function* wrapperStdin(first: Buffer, socket: net.Socket): AsyncGenerator<Buffer> {
-  let buffer = first;
+function wrapperStdin(first: Buffer, socket: net.Socket): AsyncGenerator<Buffer> {
   const chunks = socketInput(Buffer.alloc(0), socket);
-  for (;;) {
-    while (buffer.length >= 5) {
-      const length = buffer.readUInt32BE(1);
-      if (buffer.length < 5 + length) break;
-      const type = buffer[0];
-      const payload = buffer.subarray(5, 5 + length);
-      buffer = buffer.subarray(5 + length);
-      if (type === FRAME_STDIN_END) return;
-      if (type === FRAME_STDIN && payload.length > 0) yield payload;
+  return (async function* stdin(): AsyncGenerator<Buffer> {
+    let buffer = first;
+    for (;;) {
+      while (buffer.length >= 5) {
+        const length = buffer.readUInt32BE(1);
+        if (buffer.length < 5 + length) break;
+        const type = buffer[0];
+        const payload = buffer.subarray(5, 5 + length);
+        buffer = buffer.subarray(5 + length);
+        if (type === FRAME_STDIN_END) return;
+        if (type === FRAME_STDIN && payload.length > 0) yield payload;
+      }
+      const next = await chunks.next();
+      if (next.done === true) return;
+      buffer = buffer.length === 0 ? next.value : Buffer.concat([buffer, next.value]);
     }
-    const next = await chunks.next();
-    if (next.done === true) return;
-    buffer = buffer.length === 0 ? next.value : Buffer.concat([buffer, next.value]);
-  }
+  })();
 }
 
 function waitDrain(stream: NodeJS.WritableStream): Promise<void> {
@@ -228,9 +259,10 @@ export async function startStreamFaults(options: StreamFaultsOptions): Promise<S
   const dir = makeTempDir('gitsync-fault-streams-');
   const binDir = join(dir.path, 'bin');
   const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
-  const armedFile = join(dir.path, 'armed');
+  const armedDir = join(dir.path, 'armed');
   const live = new Map<net.Socket, { repo: string; over: Promise<void> }>();
-  const children = new Set<ChildProcessWithoutNullStreams>();
+  /** The real service processes, with the repository each serves. */
+  const children = new Map<ChildProcessWithoutNullStreams, string>();
   const servers = new Set<net.Server>();
 
   // Not half-open: the wrapper never half-closes, so its socket's end is the wrapper's exit.
@@ -253,15 +285,24 @@ export async function startStreamFaults(options: StreamFaultsOptions): Promise<S
   const relay = join(dir.path, 'relay.cjs');
   await writeFile(relay, relayScript(hubPort));
   const gitWrapper = join(binDir, 'git');
+  // Intercepted only while a rule set names the repository (or all): `armed/all`, `armed/<repo>`.
+  // The repository is the last argument (`/srv/c7-source.git`; for ssh `git-upload-pack '/srv/c7-source.git'`).
+  const armedTest = [
+    'for last; do :; done',
+    'repo=${last##*/}',
+    "repo=${repo%\\'}",
+    'repo=${repo%.git}',
+    `armed() { [ -e ${shq(armedDir)}/all ] || { [ -n "$repo" ] && [ -e ${shq(armedDir)}/"r-$repo" ]; }; }`,
+  ];
   await writeFile(
     gitWrapper,
     [
       '#!/bin/sh',
-      `if [ -e ${shq(armedFile)} ]; then`,
-      '  case "$1" in',
-      `    upload-pack|receive-pack) exec ${shq(process.execPath)} ${shq(relay)} git "$@" ;;`,
-      '  esac',
-      'fi',
+      'case "$1" in',
+      '  upload-pack|receive-pack)',
+      ...armedTest.map((line) => `    ${line}`),
+      `    if armed; then exec ${shq(process.execPath)} ${shq(relay)} git "$@"; fi ;;`,
+      'esac',
       `exec ${shq(realGit)} "$@"`,
       '',
     ].join('\n'),
@@ -274,23 +315,30 @@ export async function startStreamFaults(options: StreamFaultsOptions): Promise<S
     const sshWrapper = join(dir.path, 'ssh-bin', 'ssh');
     await writeFile(
       sshWrapper,
-      [
-        '#!/bin/sh',
-        `if [ -e ${shq(armedFile)} ]; then exec ${shq(process.execPath)} ${shq(relay)} ssh "$@"; fi`,
-        `exec ${options.realSshCommand} "$@"`,
-        '',
-      ].join('\n'),
+      ['#!/bin/sh', ...armedTest, `if armed; then exec ${shq(process.execPath)} ${shq(relay)} ssh "$@"; fi`, `exec ${options.realSshCommand} "$@"`, ''].join('\n'),
     );
     await chmod(sshWrapper, 0o755);
     sshCommand = sshWrapper;
   }
-  // The wrapper only costs a Node start while some rule set is armed (or a run is recorded).
-  // Arming is synchronous, and so is the file, so a run started right after arming sees it.
-  const syncArmed = (armed: boolean): void => {
-    if (armed) writeFileSync(armedFile, '');
-    else rmSync(armedFile, { force: true });
+  // The wrapper only costs a Node start for a repository some rule set names (or while one
+  // records everything). Arming is synchronous, and so are the files, so a run started right
+  // after arming sees them.
+  mkdirSync(armedDir);
+  const marked = new Set<string>();
+  const syncArmed = (armed: ArmedRepos): void => {
+    const wanted = new Set(armed === 'all' ? ['all'] : [...armed].map((repo) => `r-${repo}`));
+    for (const name of marked) {
+      if (wanted.has(name)) continue;
+      rmSync(join(armedDir, name), { force: true });
+      marked.delete(name);
+    }
+    for (const name of wanted) {
+      if (marked.has(name)) continue;
+      writeFileSync(join(armedDir, name), '');
+      marked.add(name);
+    }
   };
-  syncArmed(engine.armed);
+  syncArmed(engine.armed ? engine.armedRepos : new Set());
   const unsubscribe = engine.onArmedChange(syncArmed);
 
   async function serveWrapper(socket: net.Socket): Promise<void> {
@@ -328,7 +376,7 @@ export async function startStreamFaults(options: StreamFaultsOptions): Promise<S
     const failCode = header.kind === 'ssh' ? 255 : 128;
 
     const child = spawn(command, args, { env: header.env, cwd: header.cwd, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-    children.add(child);
+    children.set(child, repo);
     const childClosed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.once('close', (code, signal) => {
         children.delete(child);
@@ -473,7 +521,13 @@ export async function startStreamFaults(options: StreamFaultsOptions): Promise<S
       protocol: extra.includes('version=2') ? 'v2' : 'v0',
       advertisement: true,
     });
+    let dropped = false;
     const drop = (how: 'close' | 'reset'): void => {
+      // The first way the connection ends is the one the client sees.
+      if (dropped) return;
+      dropped = true;
+      // (An RST that reaches the client before it has read what came just before reads there
+      // as a plain end of stream, as on any Linux connection.)
       if (how === 'reset') client.resetAndDestroy();
       else client.destroySoon();
       upstream.destroy();
@@ -505,16 +559,23 @@ export async function startStreamFaults(options: StreamFaultsOptions): Promise<S
       reset: () => drop('reset'),
     };
     const requestPiped = conversation.pipeRequest(socketInput(first.rest, client), requestSink).catch(() => drop('close'));
-    await conversation.pipeResponse(upstream.iterator({ destroyOnReturn: false }), responseSink).catch(() => drop('close'));
+    // The daemon's connection failing (a reset: its service exited with our bytes unread) is
+    // passed on as one, as a router would: never as the clean end of a shorter answer.
+    await conversation.pipeResponse(upstream.iterator({ destroyOnReturn: false }), responseSink).catch(() => drop('reset'));
     await requestPiped;
     await gone;
     await upstreamClosed;
   }
 
-  const idle = async (): Promise<void> => {
-    while (live.size > 0 || children.size > 0) {
-      await Promise.all([...live.values()].map((entry) => entry.over));
-      if (children.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  const idle = async (repos?: readonly string[]): Promise<void> => {
+    const ours = (repo: string): boolean => repos === undefined || repos.includes(repo);
+    for (;;) {
+      // A conversation whose repository is not known yet (its first line is on its way) may be ours.
+      const conversations = [...live.values()].filter((entry) => entry.repo === '' || ours(entry.repo));
+      const processes = [...children.values()].filter(ours);
+      if (conversations.length === 0 && processes.length === 0) return;
+      await Promise.all(conversations.map((entry) => entry.over));
+      if (processes.length > 0) await new Promise((resolve) => setTimeout(resolve, 10));
     }
   };
 
@@ -523,7 +584,10 @@ export async function startStreamFaults(options: StreamFaultsOptions): Promise<S
     binDir,
     sshCommand,
     async daemonProxy(daemonPort) {
+      const clients = new Set<net.Socket>();
       const server = net.createServer({ allowHalfOpen: true }, (client) => {
+        clients.add(client);
+        client.once('close', () => clients.delete(client));
         const over = serveDaemonClient(client, daemonPort).catch(() => {
           client.destroy();
         });
@@ -539,7 +603,14 @@ export async function startStreamFaults(options: StreamFaultsOptions): Promise<S
       return {
         port,
         url: (name) => `git://127.0.0.1:${port}/${name.endsWith('.git') ? name : `${name}.git`}`,
-        close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+        close: () => {
+          // server.close waits for every connection: one still open (a test that failed
+          // mid-conversation) would keep the test file, and the daemon behind it, alive.
+          const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+          engine.releaseStalls();
+          for (const client of clients) client.destroy();
+          return closed;
+        },
       };
     },
     openConversations(repos) {
@@ -556,7 +627,7 @@ export async function startStreamFaults(options: StreamFaultsOptions): Promise<S
         unsubscribe();
         engine.releaseStalls();
         for (const socket of live.keys()) socket.destroy();
-        for (const child of children) {
+        for (const child of children.keys()) {
           try {
             process.kill(-child.pid!, 'SIGKILL');
           } catch {
