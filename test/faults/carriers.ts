@@ -6,7 +6,8 @@
  * - `local`: local paths; git-sync's `git upload-pack` / `git receive-pack` come from the fault
  *   `git` wrapper (fault-streams.ts), put first on this process's PATH.
  * - `git`: git daemon behind the fault TCP proxy.
- * - `ssh`: the test sshd, reached through the fault ssh wrapper (GIT_SSH_COMMAND).
+ * - `ssh`: the test sshd, reached through the fault ssh wrapper (GIT_SSH_COMMAND); the side a
+ *   case does not fault is a local path.
  * - `helper`: the test remote helper `git-remote-testproto` (remote-helper.ts), whose own
  *   `git upload-pack --stateless-rpc` and `git receive-pack` come from the fault `git` wrapper.
  */
@@ -50,9 +51,9 @@ export async function startMatrix(carrier: CarrierName): Promise<Matrix> {
           root: server.root,
           url: (repo) => proxy.url(repo),
           openConnections: (repos) => proxy.openConnections(repos),
-          idle: async () => {
-            await proxy.idle();
-            await server.idle();
+          idle: async (repos) => {
+            await proxy.idle(repos);
+            await server.idle(repos);
           },
         },
       };
@@ -61,13 +62,17 @@ export async function startMatrix(carrier: CarrierName): Promise<Matrix> {
     closables.push({ close: () => root.remove() });
     let streams: StreamFaults;
     let url: (repo: string) => string;
+    let plainUrl: ((repo: string) => string) | undefined;
     if (carrier === 'ssh') {
       const sshd = await startSshServer();
       closables.push(sshd);
-      streams = await startStreamFaults({ engine, realSshCommand: sshd.sshCommand });
+      // The cheapest key exchange and cipher: a case opens a few sessions, and each pays for one.
+      // (Not multiplexed: sessions through a ControlMaster lost GIT_PROTOCOL here.)
+      streams = await startStreamFaults({ engine, realSshCommand: `${sshd.sshCommand} -o KexAlgorithms=curve25519-sha256 -o Ciphers=aes128-gcm@openssh.com` });
       closables.push(streams);
       process.env['GIT_SSH_COMMAND'] = streams.sshCommand!;
       url = (repo) => sshd.url(`${root.path}/${repo}.git`);
+      plainUrl = (repo) => `${root.path}/${repo}.git`;
     } else if (carrier === 'git') {
       const daemon = await startGitDaemon({ root: root.path });
       closables.push(daemon);
@@ -97,8 +102,9 @@ export async function startMatrix(carrier: CarrierName): Promise<Matrix> {
         engine,
         root: root.path,
         url,
+        plainUrl,
         openConnections: (repos) => streams.openConversations(repos),
-        idle: () => streams.idle(),
+        idle: (repos) => streams.idle(repos),
       },
     };
   } catch (error) {

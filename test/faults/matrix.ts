@@ -17,16 +17,18 @@
  * Scenarios: `ff`, a target three commits behind on `main` while the source also has a new
  * branch `dev`, so a run lists both sides, asks one ancestry question (fetch 1), relays one pack
  * (fetch 2) and pushes once; `batched`, a target four large commits behind with a body limit that
- * fits two, so the relay goes in checkpoints: fetch 3 and push 1 are a first try that does not fit
- * and is aborted, fetch 4 and push 2 land batch 1, fetch 5 and push 3 batch 2, push 4 is the
- * cutover and push 5 deletes the checkpoint ref.
+ * fits two, so the relay goes in checkpoints: fetch 1 is the ancestry question, fetch 2 reads the
+ * commits to place checkpoints, fetch 3 is a first try of all four that does not fit and is
+ * aborted (its push may or may not have gone out by then), fetch 4 and a push land batch 1, fetch
+ * 5 and the next push batch 2, then a push cuts over and one deletes the checkpoint ref.
  */
 import assert from 'node:assert/strict';
-import { cp } from 'node:fs/promises';
+import { cp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { appendFileSync } from 'node:fs';
-import { GitSyncError, sync, type SyncOptions, type SyncResult } from '../../src/index.js';
+import { GitSyncError, sync, type ProgressEvent, type RunPhase, type SyncOptions, type SyncResult } from '../../src/index.js';
+import { EXIT_FAILURE, exitCodeFor } from '../../src/cli/exit-codes.js';
 import type { ErrorCode } from '../../src/errors.js';
 import { describeFault, type Direction, type FaultEngine, type Fault, type Point, type Rule, type Selector } from '../helpers/fault-engine.js';
 import { createRepo, pseudoRandomBytes } from '../helpers/fixtures.js';
@@ -61,42 +63,83 @@ export interface Phase {
   /** What the carrier's exchange has: a request body (not an HTTP GET, not an advertisement). */
   hasRequest: boolean;
   kind: 'discovery' | 'fetch' | 'push';
+  /** What the run is doing then: the `phase` its error names (GitSyncError.phase). */
+  runPhase: RunPhase;
+  /** Nothing has reached the target yet: a failure here leaves every target ref as it was. */
+  beforeTarget: boolean;
   /** Over protocol v2 only (ls-refs). */
   v2Only?: boolean;
 }
 
+/** A push's first command moving a checkpoint ref from a commit (not creating it): batch 2 on. */
+const BATCH_2_PUSH = /^(?!0{40} )[0-9a-f]{40} [0-9a-f]{40} refs\/gitsync\//;
+
 export const PHASES: readonly Phase[] = [
-  { name: 'source discovery', side: 'source', scenario: 'ff', kind: 'discovery', hasRequest: false, select: { service: 'git-upload-pack', phase: 'advertisement', index: 1 } },
-  { name: 'source ls-refs', side: 'source', scenario: 'ff', kind: 'discovery', hasRequest: true, v2Only: true, select: { phase: 'ls-refs', index: 1 } },
-  { name: 'target discovery', side: 'target', scenario: 'ff', kind: 'discovery', hasRequest: false, select: { service: 'git-receive-pack', phase: 'advertisement', index: 1 } },
-  { name: 'ancestry fetch', side: 'source', scenario: 'ff', kind: 'fetch', hasRequest: true, select: { phase: 'fetch', index: 1 } },
-  { name: 'relay fetch', side: 'source', scenario: 'ff', kind: 'fetch', hasRequest: true, select: { phase: 'fetch', index: 2 } },
-  { name: 'push', side: 'target', scenario: 'ff', kind: 'push', hasRequest: true, select: { phase: 'push', index: 1 } },
-  { name: 'batch fetch', side: 'source', scenario: 'batched', kind: 'fetch', hasRequest: true, select: { phase: 'fetch', index: 5 } },
-  { name: 'batch push', side: 'target', scenario: 'batched', kind: 'push', hasRequest: true, select: { phase: 'push', index: 3 } },
+  { name: 'source discovery', side: 'source', scenario: 'ff', kind: 'discovery', runPhase: 'discover', beforeTarget: true, hasRequest: false, select: { service: 'git-upload-pack', phase: 'advertisement', index: 1 } },
+  { name: 'source ls-refs', side: 'source', scenario: 'ff', kind: 'discovery', runPhase: 'discover', beforeTarget: true, hasRequest: true, v2Only: true, select: { phase: 'ls-refs', index: 1 } },
+  { name: 'target discovery', side: 'target', scenario: 'ff', kind: 'discovery', runPhase: 'discover', beforeTarget: true, hasRequest: false, select: { service: 'git-receive-pack', phase: 'advertisement', index: 1 } },
+  { name: 'ancestry fetch', side: 'source', scenario: 'ff', kind: 'fetch', runPhase: 'ancestry', beforeTarget: true, hasRequest: true, select: { phase: 'fetch', index: 1 } },
+  { name: 'relay fetch', side: 'source', scenario: 'ff', kind: 'fetch', runPhase: 'push', beforeTarget: true, hasRequest: true, select: { phase: 'fetch', index: 2 } },
+  { name: 'push', side: 'target', scenario: 'ff', kind: 'push', runPhase: 'push', beforeTarget: false, hasRequest: true, select: { phase: 'push', index: 1 } },
+  { name: 'checkpoint fetch', side: 'source', scenario: 'batched', kind: 'fetch', runPhase: 'checkpoints', beforeTarget: true, hasRequest: true, select: { phase: 'fetch', index: 2 } },
+  { name: 'batch fetch', side: 'source', scenario: 'batched', kind: 'fetch', runPhase: 'push', beforeTarget: false, hasRequest: true, select: { phase: 'fetch', index: 5 } },
+  // Batch 2's push: the first that moves the checkpoint ref from where batch 1 left it. (How many
+  // pushes came before it depends on how soon the first try was found not to fit.)
+  { name: 'batch push', side: 'target', scenario: 'batched', kind: 'push', runPhase: 'push', beforeTarget: false, hasRequest: true, select: { phase: 'push', firstLine: BATCH_2_PUSH } },
 ];
 
 export type Expect =
-  /** A typed error with one of these codes. */
-  | { outcome: 'error'; codes: readonly ErrorCode[] }
-  /** The run copes (a push refused for its size becomes batches). */
-  | { outcome: 'success' };
+  /**
+   * A typed error with one of these codes, naming the phase's side and run phase; a `refusal`
+   * (TARGET_REJECTED: the target said no) names neither, as docs/json.md has it ("null when no
+   * side failed").
+   */
+  | { outcome: 'error'; codes: readonly ErrorCode[]; refusal?: boolean }
+  /** The run copes (a push refused for its size becomes batches; a retry succeeds). */
+  | { outcome: 'success' }
+  /**
+   * The target may or may not have taken the push when the fault hit: success, or one of these
+   * codes; either way the result must say what the target holds (the retry set's push faults).
+   */
+  | { outcome: 'truthful'; codes: readonly ErrorCode[] };
+
+/** Where a fault acts: the phase, the carrier, the source's protocol. */
+export interface Where {
+  phase: Phase;
+  carrier: CarrierName;
+  protocol: Protocol;
+}
 
 export interface FaultDef {
   /** Short, stable: part of the case name. */
   name: string;
   /** `http`: only the HTTP proxy can do it; `stream`: only the stream carriers; `any`: both. */
   carriers: 'http' | 'stream' | 'any';
+  /**
+   * `connection`: how a connection ends or stalls, which each carrier surfaces in its own way;
+   * `content`: bytes that are wrong, which reach the same parser through any byte pipe (run on
+   * every carrier but ssh, a pipe exactly like the local one); `http`: what an HTTP server or
+   * gateway answers.
+   */
+  layer: 'connection' | 'content' | 'http';
+  /**
+   * What it does does not depend on the protocol spoken (an HTTP status, a stall: the transport
+   * sees it first): run under one source protocol only (generateCases' `anyProtocolUnder`).
+   */
+  anyProtocol?: boolean;
   direction: Direction;
   applies(phase: Phase): boolean;
   fault(phase: Phase): Fault;
-  expect(phase: Phase, carrier: CarrierName): Expect;
+  expect(where: Where): Expect;
 }
 
 /** Somewhere inside the phase's response (or request): a pack byte for packs, else after one pkt-line. */
-function middle(phase: Phase, direction: Direction): Point {
+export function middle(phase: Phase, direction: Direction): Point {
   if (phase.kind === 'fetch' && direction === 'response') return { packBytes: 100 };
   if (phase.kind === 'push' && direction === 'request') return { packBytes: 100 };
+  // A push's answer is its report, in one band-1 packet: inside it (after the packet, the
+  // report is whole and only the closing flush is missing).
+  if (phase.kind === 'push') return { bytes: 10 };
   return { packets: 1 };
 }
 
@@ -104,37 +147,110 @@ const error = (...codes: ErrorCode[]): Expect => ({ outcome: 'error', codes });
 const any = (): boolean => true;
 const isPush = (phase: Phase): boolean => phase.kind === 'push';
 const isFetch = (phase: Phase): boolean => phase.kind === 'fetch';
-/** A connection that breaks: the transport says so, or what arrived does not parse. */
-const BROKEN: ErrorCode[] = ['NETWORK', 'PKT_LINE', 'PROTOCOL', 'PACK_FORMAT', 'REMOTE_ERROR'];
+const hasRequest = (phase: Phase): boolean => phase.hasRequest;
 
-function status(status: number, expect: (phase: Phase) => Expect, retryAfter?: number): FaultDef {
+/**
+ * How a connection that ends early reads to git-sync, per carrier (docs/testing.md, "Fault
+ * matrix"): `start` and `middle` of a response, the `request` cut or `reset` on its way, a
+ * `reset` of the response, the push `report` cut.
+ *
+ * - http: the body is incomplete or the connection is refused mid-exchange: NETWORK.
+ * - local, helper: the server program (or the helper) exits failing, with git's own words
+ *   (`fatal: the remote end hung up unexpectedly`) or killed: REMOTE_ERROR.
+ * - ssh: a dropped connection is ssh's exit 255, NETWORK; a killed ssh (the `reset` of a
+ *   process carrier) REMOTE_ERROR.
+ * - git://: a FIN is a clean end of stream: git-sync finds the answer cut (PKT_LINE; a push
+ *   report's framing errors are PROTOCOL; a server that closes before saying anything is
+ *   NETWORK, "closed the connection without a word"); an RST is ECONNRESET (NETWORK), unless it
+ *   reaches the client before what was sent just before it was read, which Linux then reads
+ *   as a plain end of stream (PKT_LINE).
+ */
+function ends(how: 'start' | 'middle' | 'reset' | 'request' | 'request-reset' | 'report') {
+  return ({ phase, carrier }: Where): Expect => {
+    switch (carrier) {
+      case 'http':
+        return error('NETWORK');
+      case 'local':
+      case 'helper':
+        return error('REMOTE_ERROR');
+      case 'ssh':
+        return error(how === 'reset' || how === 'request-reset' ? 'REMOTE_ERROR' : 'NETWORK');
+      case 'git':
+        if (how === 'request-reset') return error('NETWORK');
+        if (isPush(phase)) return how === 'reset' ? error('PROTOCOL', 'NETWORK') : error('PROTOCOL');
+        if (how === 'start' && phase.kind === 'discovery' && !phase.hasRequest) return error('NETWORK');
+        return how === 'reset' ? error('PKT_LINE', 'NETWORK') : error('PKT_LINE');
+    }
+  };
+}
+
+/**
+ * A response that ends cleanly too soon (a complete HTTP body; a program that exits 0): the
+ * parser finds it cut (PKT_LINE), a push report's framing PROTOCOL. Under a remote helper's
+ * stateless-connect (v2) the channel stays open after a request's answer, so an answer cut
+ * inside a pkt-line is waited for until the idle timeout, and one cut between pkt-lines meets
+ * the helper's response-end packet (PROTOCOL); the v2 advertisement has none after it.
+ */
+function truncated({ phase, carrier, protocol }: Where): Expect {
+  if (isPush(phase)) return error('PROTOCOL');
+  if (carrier === 'helper' && protocol === 'v2' && phase.side === 'source') {
+    return phase.select.phase === 'ls-refs' ? error('PROTOCOL') : error('TIMEOUT_IDLE');
+  }
+  return error('PKT_LINE');
+}
+
+/** A status instead of git's answer. */
+function status(code: number, expect: (where: Where) => Expect, retryAfter?: number): FaultDef {
   return {
-    name: `HTTP ${status}${retryAfter === undefined ? '' : ' Retry-After'}`,
+    name: `HTTP ${code}${retryAfter === undefined ? '' : ' Retry-After'}`,
     carriers: 'http',
+    layer: 'http',
+    anyProtocol: true,
     direction: 'response',
     applies: any,
-    fault: () => ({ kind: 'status', status, retryAfter }),
+    fault: () => ({ kind: 'status', status: code, retryAfter }),
     expect,
   };
 }
 
 /** 408, 413 and 504 to a push are a body refusal: git-sync answers with batches (docs/usage.md). */
-const refusal = (phase: Phase): Expect => (isPush(phase) ? { outcome: 'success' } : error('HTTP_STATUS'));
+const refusal = ({ phase }: Where): Expect => (isPush(phase) ? { outcome: 'success' } : error('HTTP_STATUS'));
+/** Waiting on a server that went silent: for an HTTP answer not begun, the header timeout. */
+const silent = (beforeHeaders: boolean) => ({ carrier }: Where): Expect => error(beforeHeaders && carrier === 'http' ? 'TIMEOUT_HEADERS' : 'TIMEOUT_IDLE');
 
 export const FAULTS: readonly FaultDef[] = [
-  { name: 'hang-up', carriers: 'http', direction: 'response', applies: any, fault: () => ({ kind: 'hang-up' }), expect: () => error('NETWORK') },
-  { name: 'close at start', carriers: 'any', direction: 'response', applies: any, fault: () => ({ kind: 'close', at: { bytes: 0 } }), expect: () => error(...BROKEN) },
-  { name: 'close mid-response', carriers: 'any', direction: 'response', applies: any, fault: (p) => ({ kind: 'close', at: middle(p, 'response') }), expect: () => error(...BROKEN) },
-  { name: 'reset mid-response', carriers: 'any', direction: 'response', applies: any, fault: (p) => ({ kind: 'reset', at: middle(p, 'response') }), expect: () => error(...BROKEN) },
-  { name: 'truncated response', carriers: 'any', direction: 'response', applies: any, fault: (p) => ({ kind: 'truncate', at: middle(p, 'response') }), expect: () => error(...BROKEN) },
-  { name: 'flipped pack byte', carriers: 'any', direction: 'response', applies: isFetch, fault: () => ({ kind: 'flip', packOffset: 100 }), expect: () => error('PACK_FORMAT') },
-  { name: 'ERR packet', carriers: 'any', direction: 'response', applies: any, fault: () => ({ kind: 'err', at: { packets: 0 }, message: 'fault injected' }), expect: () => error('REMOTE_ERROR') },
-  { name: 'malformed pkt-line length', carriers: 'any', direction: 'response', applies: any, fault: () => ({ kind: 'bad-length', at: { packets: 1 } }), expect: () => error('PKT_LINE') },
-  { name: 'report-status cut', carriers: 'any', direction: 'response', applies: isPush, fault: () => ({ kind: 'cut-report', reportBytes: 14 }), expect: () => error(...BROKEN) },
-  { name: 'report-status garbled', carriers: 'any', direction: 'response', applies: isPush, fault: () => ({ kind: 'garble-report' }), expect: () => error('PROTOCOL') },
-  { name: 'request closed', carriers: 'any', direction: 'request', applies: (p) => p.hasRequest, fault: (p) => ({ kind: 'close', at: middle(p, 'request') }), expect: () => error(...BROKEN) },
-  { name: 'request reset', carriers: 'any', direction: 'request', applies: (p) => p.hasRequest, fault: (p) => ({ kind: 'reset', at: middle(p, 'request') }), expect: () => error(...BROKEN) },
-  { name: 'pushed pack byte flipped', carriers: 'any', direction: 'request', applies: isPush, fault: () => ({ kind: 'flip', packOffset: 100 }), expect: () => error('TARGET_REJECTED') },
+  // How connections end.
+  { name: 'hang-up', carriers: 'http', layer: 'http', anyProtocol: true, direction: 'response', applies: any, fault: () => ({ kind: 'hang-up' }), expect: () => error('NETWORK') },
+  { name: 'close at start', carriers: 'any', layer: 'connection', direction: 'response', applies: any, fault: () => ({ kind: 'close', at: { bytes: 0 } }), expect: ends('start') },
+  { name: 'close mid-response', carriers: 'any', layer: 'connection', direction: 'response', applies: any, fault: (p) => ({ kind: 'close', at: middle(p, 'response') }), expect: ends('middle') },
+  { name: 'reset mid-response', carriers: 'any', layer: 'connection', direction: 'response', applies: any, fault: (p) => ({ kind: 'reset', at: middle(p, 'response') }), expect: ends('reset') },
+  // After the report's band-1 packet the push's answer is whole but for its flush: so before it.
+  { name: 'truncated response', carriers: 'any', layer: 'connection', direction: 'response', applies: any, fault: (p) => ({ kind: 'truncate', at: isPush(p) ? { packets: 0 } : middle(p, 'response') }), expect: truncated },
+  { name: 'request closed', carriers: 'any', layer: 'connection', direction: 'request', applies: hasRequest, fault: (p) => ({ kind: 'close', at: middle(p, 'request') }), expect: ends('request') },
+  { name: 'request reset', carriers: 'any', layer: 'connection', direction: 'request', applies: hasRequest, fault: (p) => ({ kind: 'reset', at: middle(p, 'request') }), expect: ends('request-reset') },
+  { name: 'report-status cut', carriers: 'any', layer: 'connection', direction: 'response', applies: isPush, fault: () => ({ kind: 'cut-report', reportBytes: 14 }), expect: ends('report') },
+  // Stalls: the connection stays open and says nothing; the idle timeout ends the run.
+  { name: 'stall before the answer', carriers: 'http', layer: 'connection', anyProtocol: true, direction: 'response', applies: any, fault: () => ({ kind: 'stall', at: { bytes: 0 } }), expect: silent(true) },
+  { name: 'stall mid-response', carriers: 'any', layer: 'connection', anyProtocol: true, direction: 'response', applies: any, fault: (p) => ({ kind: 'stall', at: middle(p, 'response') }), expect: silent(false) },
+  { name: 'stall mid-request', carriers: 'any', layer: 'connection', anyProtocol: true, direction: 'request', applies: hasRequest, fault: (p) => ({ kind: 'stall', at: middle(p, 'request') }), expect: silent(true) },
+  // Wrong bytes.
+  { name: 'flipped pack byte', carriers: 'any', layer: 'content', direction: 'response', applies: isFetch, fault: () => ({ kind: 'flip', packOffset: 100 }), expect: () => error('PACK_FORMAT') },
+  { name: 'ERR packet', carriers: 'any', layer: 'content', direction: 'response', applies: any, fault: () => ({ kind: 'err', at: { packets: 0 }, message: 'fault injected' }), expect: () => error('REMOTE_ERROR') },
+  // A push report's framing errors are PROTOCOL (report-status.ts reads it as one message).
+  { name: 'malformed pkt-line length', carriers: 'any', layer: 'content', direction: 'response', applies: any, fault: () => ({ kind: 'bad-length', at: { packets: 1 } }), expect: ({ phase }) => error(isPush(phase) ? 'PROTOCOL' : 'PKT_LINE') },
+  { name: 'report-status garbled', carriers: 'any', layer: 'content', direction: 'response', applies: isPush, fault: () => ({ kind: 'garble-report' }), expect: () => error('PROTOCOL') },
+  {
+    name: 'pushed pack byte flipped',
+    carriers: 'any',
+    layer: 'content',
+    direction: 'request',
+    applies: isPush,
+    fault: () => ({ kind: 'flip', packOffset: 100 }),
+    // The target cannot unpack it and says so; git daemon's receive-pack exits with pack bytes
+    // unread, and the RST that follows can take the report with it (NETWORK).
+    expect: ({ carrier }) => ({ outcome: 'error', codes: carrier === 'git' ? ['TARGET_REJECTED', 'NETWORK'] : ['TARGET_REJECTED'], refusal: true }),
+  },
+  // What an HTTP server or a gateway answers instead.
   status(500, () => error('HTTP_STATUS')),
   status(502, () => error('HTTP_STATUS')),
   status(503, () => error('HTTP_STATUS'), 1),
@@ -145,6 +261,8 @@ export const FAULTS: readonly FaultDef[] = [
   {
     name: 'HTTP 413',
     carriers: 'http',
+    layer: 'http',
+    anyProtocol: true,
     direction: 'response',
     applies: any,
     // To a push, as nginx sends it: while the body is still streaming, then a hang-up.
@@ -154,6 +272,8 @@ export const FAULTS: readonly FaultDef[] = [
   {
     name: 'HTTP 502 after the push landed',
     carriers: 'http',
+    layer: 'http',
+    anyProtocol: true,
     direction: 'response',
     applies: isPush,
     fault: () => ({ kind: 'status-after-upstream', status: 502 }),
@@ -169,19 +289,33 @@ export interface FaultCase {
   fault: FaultDef;
 }
 
+export interface GenerateOptions {
+  /** Source protocols to run the source-side phases under. */
+  protocols: readonly Protocol[];
+  /** Protocols to run the target-side phases under (receive-pack has one: once is enough). */
+  targetProtocols: readonly Protocol[];
+  /** The one protocol `anyProtocol` faults run under (default v2). */
+  anyProtocolUnder?: Protocol;
+  /** Content faults too (default true). */
+  content?: boolean;
+  filter?: (c: FaultCase) => boolean;
+}
+
 /**
  * Every fault at every phase it applies to, for each protocol. The protocol is the source's
  * (`--protocol`; receive-pack has one): target-side phases run under `targetProtocols` only.
  */
-export function generateCases(carrier: CarrierName, options: { protocols: readonly Protocol[]; targetProtocols?: readonly Protocol[]; filter?: (c: FaultCase) => boolean }): FaultCase[] {
+export function generateCases(carrier: CarrierName, options: GenerateOptions): FaultCase[] {
   const streamCarrier = carrier !== 'http';
   const cases: FaultCase[] = [];
   for (const protocol of options.protocols) {
     for (const phase of PHASES) {
       if (phase.v2Only && protocol !== 'v2') continue;
-      if (phase.side === 'target' && !(options.targetProtocols ?? options.protocols).includes(protocol)) continue;
+      if (phase.side === 'target' && !options.targetProtocols.includes(protocol)) continue;
       for (const fault of FAULTS) {
         if (fault.carriers === (streamCarrier ? 'http' : 'stream')) continue;
+        if (fault.anyProtocol === true && protocol !== (options.anyProtocolUnder ?? 'v2')) continue;
+        if (fault.layer === 'content' && options.content === false) continue;
         if (!fault.applies(phase)) continue;
         const c: FaultCase = { name: `${carrier} ${protocol} | ${phase.name} | ${fault.name}`, carrier, protocol, phase, fault };
         if (options.filter === undefined || options.filter(c)) cases.push(c);
@@ -201,10 +335,18 @@ export interface MatrixEnv {
   root: string;
   /** How git-sync reaches a repository of `root` through the fault carrier. */
   url(repo: string): string;
+  /**
+   * How it reaches the side that is not faulted, when not through the carrier (ssh: a local
+   * path, so that a case pays for one side's ssh sessions only).
+   */
+  plainUrl?(repo: string): string;
   /** Connections or conversations of these repositories still open. */
   openConnections(repos: readonly string[]): number;
-  /** Resolves once the servers and carriers are idle (every request over, every process reaped). */
-  idle(): Promise<void>;
+  /**
+   * Resolves once the servers and carriers are done with these repositories (every request or
+   * conversation over, every process reaped); other cases may be running meanwhile.
+   */
+  idle(repos: readonly string[]): Promise<void>;
 }
 
 /** Template repositories each case copies: `<scenario>-source`, `<scenario>-target`. */
@@ -221,6 +363,11 @@ export async function buildTemplates(root: string): Promise<void> {
   for (let i = 0; i < 4; i++) await batched.commit('main', { files: { [`big-${i}.bin`]: pseudoRandomBytes(12_000, `big${i}`) } });
   const batchedTarget = await createRepo({ parentDir: root, name: 'tpl-batched-target', config: SOURCE_CONFIG });
   await git(['push', '--quiet', batchedTarget.path, 'main~4:refs/heads/main'], { cwd: batched.path });
+  // Each case copies them: one pack each, no sample hooks, so a copy is a few files.
+  for (const repo of [ff, ffTarget, batched, batchedTarget]) {
+    await git(['repack', '-adq'], { cwd: repo.path });
+    await rm(join(repo.path, 'hooks'), { recursive: true, force: true });
+  }
 }
 
 let nextCase = 1;
@@ -247,8 +394,16 @@ export interface CaseReport {
   outcome: 'success' | 'error';
   code: string | null;
   message: string | null;
+  /** The error's `side`, `phase` and `transient`. */
+  side: string | null;
+  phase: string | null;
+  transient: boolean | null;
+  /** Retries the run made (its `retry n/N` decisions). */
+  retries: number;
+  /** The faulted run, start to end. */
   millis: number;
-  sideNamed: boolean;
+  /** The whole case: copies, the faulted run, checks, the rerun and its checks. */
+  caseMillis: number;
 }
 
 /** Every case's outcome, for the summary (and GITSYNC_FAULT_REPORT). */
@@ -256,10 +411,14 @@ export const reports: CaseReport[] = [];
 
 type Outcome = { result: SyncResult; error: null } | { result: SyncResult | null; error: unknown };
 
-async function runBounded(options: SyncOptions): Promise<Outcome & { millis: number }> {
+async function runBounded(options: SyncOptions): Promise<Outcome & { millis: number; retries: number }> {
   const controller = new AbortController();
   const started = performance.now();
-  const running: Promise<Outcome> = sync({ ...options, signal: controller.signal }).then(
+  let retries = 0;
+  const onProgress = (event: ProgressEvent): void => {
+    if (event.kind === 'decision' && /^retry \d/.test(event.message)) retries += 1;
+  };
+  const running: Promise<Outcome> = sync({ ...options, onProgress, signal: controller.signal }).then(
     (result) => ({ result, error: null }),
     (error: unknown) => ({ result: error instanceof GitSyncError ? (error.result as SyncResult | null) : null, error }),
   );
@@ -274,26 +433,37 @@ async function runBounded(options: SyncOptions): Promise<Outcome & { millis: num
     await running;
     assert.fail(`the run did not end within ${RUN_BOUND_MILLIS} ms`);
   }
-  return { ...first, millis: performance.now() - started };
+  return { ...first, millis: performance.now() - started, retries };
 }
 
-/** The run's options: no credential helper, the scenario's options, the case's protocol. */
-export function runOptions(env: MatrixEnv, repos: { source: string; target: string }, protocol: Protocol, scenario: ScenarioName, extra: Partial<SyncOptions> = {}): SyncOptions {
+/**
+ * How long a matrix run waits on a silent server: a stall fault outlasts it (the engine's stalls
+ * are for ever), so each stall case ends in about this long.
+ */
+export const IDLE_TIMEOUT_MILLIS = 2_000;
+
+/**
+ * The run's options: no credential helper, no retries (one fault, one failure: the retry set
+ * arms its own), a short idle timeout, the scenario's options, the case's protocol.
+ */
+export function runOptions(
+  env: MatrixEnv,
+  repos: { source: string; target: string },
+  protocol: Protocol,
+  scenario: ScenarioName,
+  extra: Partial<SyncOptions> = {},
+  faulted: Side | null = null,
+): SyncOptions {
+  const url = (side: Side): string => (faulted !== null && side !== faulted && env.plainUrl !== undefined ? env.plainUrl(repos[side]) : env.url(repos[side]));
   return {
-    source: { url: env.url(repos.source), credentialHelper: null },
-    target: { url: env.url(repos.target), credentialHelper: null },
+    source: { url: url('source'), credentialHelper: null },
+    target: { url: url('target'), credentialHelper: null },
     protocol,
+    retries: 0,
+    idleTimeoutMillis: IDLE_TIMEOUT_MILLIS,
     ...SCENARIOS[scenario].options,
     ...extra,
   };
-}
-
-/** The error names the side: its `side` field when it has one, else its message names the repository. */
-export function namesSide(error: unknown, side: Side, repos: { source: string; target: string }): boolean {
-  if (!(error instanceof GitSyncError)) return false;
-  const field = (error as GitSyncError & { side?: unknown }).side;
-  if (typeof field === 'string') return field === side;
-  return error.message.includes(repos[side]) && !error.message.includes(repos[side === 'source' ? 'target' : 'source']);
 }
 
 /**
@@ -339,26 +509,29 @@ async function leftovers(env: MatrixEnv, repos: { source: string; target: string
   const problems: string[] = [];
   const open = await waitUntilEmpty(async () => (env.openConnections([repos.source, repos.target]) > 0 ? [1] : []));
   if (open.length > 0) problems.push(`${env.openConnections([repos.source, repos.target])} connection(s) of the run still open`);
-  const processes = await waitUntilEmpty(async () => [...(await processesMatching(repos.sourcePath)), ...(await processesMatching(repos.targetPath))]);
+  const processes = await waitUntilEmpty(async () => processesMatching([repos.sourcePath, repos.targetPath]));
   for (const p of processes) problems.push(`process left: ${p.pid} ${p.commandLine}`);
   return problems;
 }
 
 export interface CaseOptions {
-  /** Rules to arm instead of the case's one fault (the retry set arms a fault several times). */
+  /** Rules to arm instead of the case's one fault. */
   rules?: (repos: { source: string; target: string }) => Rule[];
   expect?: Expect;
   extra?: Partial<SyncOptions>;
+  /** A run that succeeds must have retried (the retry set: the fault made the first attempt fail). */
+  retriedOnSuccess?: boolean;
 }
 
 /** Runs one case and checks the promise; throws an assertion error listing what broke. */
 export async function runCase(env: MatrixEnv, c: FaultCase, caseOptions: CaseOptions = {}): Promise<CaseReport> {
+  const started = performance.now();
   const repos = await copyScenario(env.root, c.phase.scenario);
   const before = await forEachRef(repos.targetPath);
   const fault = c.fault.fault(c.phase);
   const rules: Rule[] = caseOptions.rules?.(repos) ?? [{ select: { ...c.phase.select, repo: repos[c.phase.side] }, direction: c.fault.direction, fault }];
-  const expect = caseOptions.expect ?? c.fault.expect(c.phase, c.carrier);
-  const options = runOptions(env, repos, c.protocol, c.phase.scenario, caseOptions.extra);
+  const expect = caseOptions.expect ?? c.fault.expect(c);
+  const options = runOptions(env, repos, c.protocol, c.phase.scenario, caseOptions.extra, c.phase.side);
   const armed = env.engine.arm(rules);
   let run: Awaited<ReturnType<typeof runBounded>>;
   try {
@@ -366,54 +539,84 @@ export async function runCase(env: MatrixEnv, c: FaultCase, caseOptions: CaseOpt
   } finally {
     armed.disarm();
   }
-  await env.idle();
+  await env.idle([repos.source, repos.target]);
   const problems: string[] = [];
   const where = `${describeFault(fault)} on ${c.phase.side} ${c.phase.name}`;
   if (armed.fired.length === 0) problems.push(`the fault never fired (${where}): the phase has no such exchange`);
   const err = run.error;
+  const typed = err instanceof GitSyncError ? err : null;
   const report: CaseReport = {
     name: c.name,
     outcome: err === null ? 'success' : 'error',
-    code: err instanceof GitSyncError ? err.code : err === null ? null : 'INTERNAL',
+    code: typed !== null ? typed.code : err === null ? null : 'INTERNAL',
     message: err instanceof Error ? err.message : err === null ? null : String(err),
+    side: typed?.side ?? null,
+    phase: typed?.phase ?? null,
+    transient: typed?.transient ?? null,
+    retries: run.retries,
     millis: Math.round(run.millis),
-    sideNamed: err === null || namesSide(err, c.phase.side, repos),
+    caseMillis: 0,
   };
-  if (err !== null && !(err instanceof GitSyncError)) problems.push(`untyped error (INTERNAL): ${err instanceof Error ? err.stack : String(err)}`);
+  if (err !== null && typed === null) problems.push(`untyped error (INTERNAL, exit 1 by accident): ${err instanceof Error ? err.stack : String(err)}`);
   if (expect.outcome === 'success' && err !== null) problems.push(`expected success, got ${report.code}: ${report.message}`);
-  if (expect.outcome === 'error') {
-    if (err === null) problems.push(`expected an error (${expect.codes.join('/')}), the run succeeded`);
-    else if (err instanceof GitSyncError && !expect.codes.includes(err.code)) problems.push(`expected ${expect.codes.join('/')}, got ${err.code}: ${err.message}`);
+  if (expect.outcome === 'error' && err === null) problems.push(`expected an error (${expect.codes.join('/')}), the run succeeded`);
+  if (expect.outcome !== 'success' && typed !== null) {
+    if (!expect.codes.includes(typed.code)) problems.push(`expected ${expect.codes.join('/')}, got ${typed.code}: ${typed.message}`);
+    if (exitCodeFor(typed) !== EXIT_FAILURE) problems.push(`exit code ${exitCodeFor(typed)}, not 1`);
+    // The error says where: the side whose server or data failed, and what the run was doing
+    // (a refusal by the target names neither: docs/json.md).
+    const refused = expect.outcome === 'error' && expect.refusal === true && typed.code === 'TARGET_REJECTED';
+    const side = refused ? null : c.phase.side;
+    const phase = refused ? null : c.phase.runPhase;
+    if (typed.side !== side) problems.push(`the error names side ${typed.side}, not ${side}`);
+    if (typed.phase !== phase) problems.push(`the error names phase ${typed.phase}, not ${phase}`);
   }
+  if (caseOptions.retriedOnSuccess === true && err === null && run.retries === 0) problems.push('the run succeeded without a retry, though the fault hit its first attempt');
   const after = await forEachRef(repos.targetPath);
+  if (c.phase.beforeTarget && expect.outcome === 'error' && !sameRefs(after, before)) {
+    problems.push(`the fault came before anything reached the target, yet the target changed: ${JSON.stringify([...after])}`);
+  }
   problems.push(...checkTargetAgainstResult(before, after, run.result));
   if (err === null) {
     const source = await forEachRef(repos.sourcePath);
-    if (JSON.stringify([...after]) !== JSON.stringify([...source])) problems.push(`succeeded but the target is not the source: ${JSON.stringify([...after])}`);
+    if (!sameRefs(after, source)) problems.push(`succeeded but the target is not the source: ${JSON.stringify([...after])}`);
   }
-  await fsck(repos.targetPath).catch((error: unknown) => problems.push(`fsck after the fault: ${String(error)}`));
+  // A target the run did not change got nothing (receive-pack quarantines what it does not
+  // apply): the fsck after the rerun covers it.
+  if (!sameRefs(after, before)) await fsck(repos.targetPath).catch((error: unknown) => problems.push(`fsck after the fault: ${String(error)}`));
   problems.push(...(await leftovers(env, repos)));
 
   // The next run, without the fault, converges.
   const rerun = await runBounded(options);
-  await env.idle();
+  await env.idle([repos.source, repos.target]);
   if (rerun.error !== null) problems.push(`the rerun failed: ${rerun.error instanceof Error ? rerun.error.message : String(rerun.error)}`);
   const [target, source] = await Promise.all([forEachRef(repos.targetPath), forEachRef(repos.sourcePath)]);
-  if (JSON.stringify([...target]) !== JSON.stringify([...source])) problems.push(`after the rerun the target is not the source: ${JSON.stringify([...target])}`);
+  if (!sameRefs(target, source)) problems.push(`after the rerun the target is not the source: ${JSON.stringify([...target])}`);
   await fsck(repos.targetPath).catch((error: unknown) => problems.push(`fsck after the rerun: ${String(error)}`));
   problems.push(...(await leftovers(env, repos)));
 
+  report.caseMillis = Math.round(performance.now() - started);
   reports.push(report);
   const file = process.env['GITSYNC_FAULT_REPORT'];
   if (file !== undefined && file !== '') appendFileSync(file, `${JSON.stringify({ ...report, problems })}\n`);
-  assert.deepEqual(problems, [], `${c.name}: ${report.outcome}${report.code === null ? '' : ` ${report.code}: ${report.message}`}`);
+  assert.deepEqual(problems, [], `${c.name}: ${report.outcome}${report.code === null ? '' : ` ${report.code} [${report.side}, ${report.phase}]: ${report.message}`}`);
   return report;
 }
 
+function sameRefs(a: RefMap, b: RefMap): boolean {
+  return JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
+}
+
 /** One line for the end of a matrix file: cases, outcomes, the longest run. */
-export function summarize(label: string): string {
-  const longest = reports.reduce<CaseReport | null>((a, b) => (a === null || b.millis > a.millis ? b : a), null);
+export function summarize(label: string, only: (report: CaseReport) => boolean = () => true): string {
+  const mine = reports.filter(only);
+  const longest = (key: 'millis' | 'caseMillis'): CaseReport | null => mine.reduce<CaseReport | null>((a, b) => (a === null || b[key] > a[key] ? b : a), null);
+  const run = longest('millis');
+  const whole = longest('caseMillis');
   const codes = new Map<string, number>();
-  for (const r of reports) codes.set(r.code ?? 'success', (codes.get(r.code ?? 'success') ?? 0) + 1);
-  return `${label}: ${reports.length} case(s); ${[...codes].map(([code, n]) => `${code} ${n}`).join(', ')}; longest run ${longest?.millis ?? 0} ms (${longest?.name ?? '-'})`;
+  for (const r of mine) codes.set(r.code ?? 'success', (codes.get(r.code ?? 'success') ?? 0) + 1);
+  return (
+    `${label}: ${mine.length} case(s); ${[...codes].map(([code, n]) => `${code} ${n}`).join(', ')}; ` +
+    `longest faulted run ${run?.millis ?? 0} ms (${run?.name ?? '-'}); longest case ${whole?.caseMillis ?? 0} ms (${whole?.name ?? '-'})`
+  );
 }
