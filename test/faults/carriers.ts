@@ -9,7 +9,8 @@
  * - `ssh`: the test sshd, reached through the fault ssh wrapper (GIT_SSH_COMMAND); the side a
  *   case does not fault is a local path.
  * - `helper`: the test remote helper `git-remote-testproto` (remote-helper.ts), whose own
- *   `git upload-pack --stateless-rpc` and `git receive-pack` come from the fault `git` wrapper.
+ *   `git upload-pack --stateless-rpc` and `git receive-pack` come from the fault `git` wrapper;
+ *   the side a case does not fault is a local path.
  */
 import { FaultEngine } from '../helpers/fault-engine.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
@@ -90,6 +91,7 @@ export async function startMatrix(carrier: CarrierName): Promise<Matrix> {
         const helpers = await installTestRemoteHelpers();
         process.env['PATH'] = `${helpers.binDir}:${process.env['PATH']}`;
         url = (repo) => `testproto://${root.path}/${repo}.git`;
+        plainUrl = (repo) => `${root.path}/${repo}.git`;
       } else {
         url = (repo) => `${root.path}/${repo}.git`;
       }

@@ -128,7 +128,7 @@ export interface FaultDef {
    */
   anyProtocol?: boolean;
   direction: Direction;
-  applies(phase: Phase): boolean;
+  applies(phase: Phase, carrier: CarrierName): boolean;
   fault(phase: Phase): Fault;
   expect(where: Where): Expect;
 }
@@ -221,7 +221,8 @@ const silent = (beforeHeaders: boolean) => ({ carrier }: Where): Expect => error
 export const FAULTS: readonly FaultDef[] = [
   // How connections end.
   { name: 'hang-up', carriers: 'http', layer: 'http', anyProtocol: true, direction: 'response', applies: any, fault: () => ({ kind: 'hang-up' }), expect: () => error('NETWORK') },
-  { name: 'close at start', carriers: 'any', layer: 'connection', direction: 'response', applies: any, fault: () => ({ kind: 'close', at: { bytes: 0 } }), expect: ends('start') },
+  // Over HTTP a close before any answer is the hang-up, but where the server did the work first (a push).
+  { name: 'close at start', carriers: 'any', layer: 'connection', direction: 'response', applies: (p, carrier) => carrier !== 'http' || isPush(p), fault: () => ({ kind: 'close', at: { bytes: 0 } }), expect: ends('start') },
   { name: 'close mid-response', carriers: 'any', layer: 'connection', direction: 'response', applies: any, fault: (p) => ({ kind: 'close', at: middle(p, 'response') }), expect: ends('middle') },
   { name: 'reset mid-response', carriers: 'any', layer: 'connection', direction: 'response', applies: any, fault: (p) => ({ kind: 'reset', at: middle(p, 'response') }), expect: ends('reset') },
   // After the report's band-1 packet the push's answer is whole but for its flush: so before it.
@@ -230,7 +231,9 @@ export const FAULTS: readonly FaultDef[] = [
   { name: 'request reset', carriers: 'any', layer: 'connection', direction: 'request', applies: hasRequest, fault: (p) => ({ kind: 'reset', at: middle(p, 'request') }), expect: ends('request-reset') },
   { name: 'report-status cut', carriers: 'any', layer: 'connection', direction: 'response', applies: isPush, fault: () => ({ kind: 'cut-report', reportBytes: 14 }), expect: ends('report') },
   // Stalls: the connection stays open and says nothing; the idle timeout ends the run.
-  { name: 'stall before the answer', carriers: 'http', layer: 'connection', anyProtocol: true, direction: 'response', applies: any, fault: () => ({ kind: 'stall', at: { bytes: 0 } }), expect: silent(true) },
+  // Before the answer's headers: to a fetch request this is the stall mid-request; to a push, the
+  // server has taken it.
+  { name: 'stall before the answer', carriers: 'http', layer: 'connection', anyProtocol: true, direction: 'response', applies: (p) => !p.hasRequest || isPush(p), fault: () => ({ kind: 'stall', at: { bytes: 0 } }), expect: silent(true) },
   { name: 'stall mid-response', carriers: 'any', layer: 'connection', anyProtocol: true, direction: 'response', applies: any, fault: (p) => ({ kind: 'stall', at: middle(p, 'response') }), expect: silent(false) },
   { name: 'stall mid-request', carriers: 'any', layer: 'connection', anyProtocol: true, direction: 'request', applies: hasRequest, fault: (p) => ({ kind: 'stall', at: middle(p, 'request') }), expect: silent(true) },
   // Wrong bytes.
@@ -296,8 +299,8 @@ export interface GenerateOptions {
   targetProtocols: readonly Protocol[];
   /** The one protocol `anyProtocol` faults run under (default v2). */
   anyProtocolUnder?: Protocol;
-  /** Content faults too (default true). */
-  content?: boolean;
+  /** Content faults too (default true); `source`: at source-side phases only. */
+  content?: boolean | 'source';
   filter?: (c: FaultCase) => boolean;
 }
 
@@ -315,8 +318,8 @@ export function generateCases(carrier: CarrierName, options: GenerateOptions): F
       for (const fault of FAULTS) {
         if (fault.carriers === (streamCarrier ? 'http' : 'stream')) continue;
         if (fault.anyProtocol === true && protocol !== (options.anyProtocolUnder ?? 'v2')) continue;
-        if (fault.layer === 'content' && options.content === false) continue;
-        if (!fault.applies(phase)) continue;
+        if (fault.layer === 'content' && (options.content === false || (options.content === 'source' && phase.side !== 'source'))) continue;
+        if (!fault.applies(phase, carrier)) continue;
         const c: FaultCase = { name: `${carrier} ${protocol} | ${phase.name} | ${fault.name}`, carrier, protocol, phase, fault };
         if (options.filter === undefined || options.filter(c)) cases.push(c);
       }
@@ -371,6 +374,19 @@ export async function buildTemplates(root: string): Promise<void> {
 }
 
 let nextCase = 1;
+
+/** The refs of a scenario's templates (each case's copies start with them; a source never changes). */
+const templateRefs = new Map<string, Promise<RefMap>>();
+
+export function scenarioRefs(root: string, scenario: ScenarioName, side: Side): Promise<RefMap> {
+  const key = `${root}\0${scenario}\0${side}`;
+  let refs = templateRefs.get(key);
+  if (refs === undefined) {
+    refs = forEachRef(join(root, `tpl-${scenario}-${side}.git`));
+    templateRefs.set(key, refs);
+  }
+  return refs;
+}
 
 /** Copies a scenario's templates to fresh repositories for one run: `c<n>-source`, `c<n>-target`. */
 export async function copyScenario(root: string, scenario: ScenarioName): Promise<{ source: string; target: string; sourcePath: string; targetPath: string }> {
@@ -527,7 +543,7 @@ export interface CaseOptions {
 export async function runCase(env: MatrixEnv, c: FaultCase, caseOptions: CaseOptions = {}): Promise<CaseReport> {
   const started = performance.now();
   const repos = await copyScenario(env.root, c.phase.scenario);
-  const before = await forEachRef(repos.targetPath);
+  const [before, source] = await Promise.all([scenarioRefs(env.root, c.phase.scenario, 'target'), scenarioRefs(env.root, c.phase.scenario, 'source')]);
   const fault = c.fault.fault(c.phase);
   const rules: Rule[] = caseOptions.rules?.(repos) ?? [{ select: { ...c.phase.select, repo: repos[c.phase.side] }, direction: c.fault.direction, fault }];
   const expect = caseOptions.expect ?? c.fault.expect(c);
@@ -578,7 +594,6 @@ export async function runCase(env: MatrixEnv, c: FaultCase, caseOptions: CaseOpt
   }
   problems.push(...checkTargetAgainstResult(before, after, run.result));
   if (err === null) {
-    const source = await forEachRef(repos.sourcePath);
     if (!sameRefs(after, source)) problems.push(`succeeded but the target is not the source: ${JSON.stringify([...after])}`);
   }
   // A target the run did not change got nothing (receive-pack quarantines what it does not
@@ -590,7 +605,7 @@ export async function runCase(env: MatrixEnv, c: FaultCase, caseOptions: CaseOpt
   const rerun = await runBounded(options);
   await env.idle([repos.source, repos.target]);
   if (rerun.error !== null) problems.push(`the rerun failed: ${rerun.error instanceof Error ? rerun.error.message : String(rerun.error)}`);
-  const [target, source] = await Promise.all([forEachRef(repos.targetPath), forEachRef(repos.sourcePath)]);
+  const target = await forEachRef(repos.targetPath);
   if (!sameRefs(target, source)) problems.push(`after the rerun the target is not the source: ${JSON.stringify([...target])}`);
   await fsck(repos.targetPath).catch((error: unknown) => problems.push(`fsck after the rerun: ${String(error)}`));
   problems.push(...(await leftovers(env, repos)));
