@@ -5,6 +5,7 @@
  * matrix (test/faults/) relies on are known to do what they say.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import {
   Conversation,
@@ -20,7 +21,8 @@ import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { startStreamFaults, type StreamFaults } from '../helpers/fault-streams.js';
 import { createRepo, pseudoRandomBytes, type FixtureRepo } from '../helpers/fixtures.js';
 import { startGitDaemon, type GitDaemon } from '../helpers/git-daemon.js';
-import { forEachRef, git, GitCommandError, makeTempDir, runGit } from '../helpers/git.js';
+import { forEachRef, git, GitCommandError, isolatedGitEnv, makeTempDir, runGit } from '../helpers/git.js';
+import { processesMatching, waitUntilEmpty } from '../helpers/processes.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
 import { SSHD_BINARY, startSshServer, type SshServer } from '../helpers/sshd.js';
 import { missingSystemTool, startAll } from '../helpers/system.js';
@@ -211,6 +213,25 @@ describe('fault engine: faults', () => {
     armed.disarm();
     assert.equal(engine.armed, false);
   });
+
+  it("selects a request by its first pkt-line, and says which repositories its armed rules name", async () => {
+    const engine = new FaultEngine();
+    const armed = engine.arm([{ select: { repo: 'target', phase: 'push', firstLine: /^(?!0{40} )\S+ \S+ refs\/gitsync\// }, direction: 'request', fault: { kind: 'close', at: { bytes: 0 } } }]);
+    assert.deepEqual([...(engine.armedRepos as ReadonlySet<string>)], ['target']);
+    const push = async (old: string): Promise<string | null> => {
+      const conversation = new Conversation(engine, { ...v2Info('git-receive-pack'), repo: 'target', advertisement: false });
+      const sink = recordingSink();
+      await conversation.pipeRequest(inChunks(Buffer.concat([pkt(`${old} ${OID_B} refs/gitsync/bootstrap/heads/main\0report-status\n`), Buffer.from('0000')]), 50), sink);
+      return sink.ending;
+    };
+    assert.equal(await push('0'.repeat(40)), 'end', 'a checkpoint ref created: not selected');
+    assert.equal(await push(OID_A), 'close', 'a checkpoint ref moved on: selected');
+    const recording = engine.arm([]);
+    assert.equal(engine.armedRepos, 'all');
+    recording.disarm();
+    armed.disarm();
+    assert.equal(engine.armed, false);
+  });
 });
 
 /** A source with a few commits of incompressible content, and an empty target, under `root`. */
@@ -374,6 +395,37 @@ describe('stream carriers: the git wrapper, the git:// proxy, the ssh wrapper', 
     assert.equal(truncated.fired, 1);
     await streams.idle();
     assert.equal(streams.openConversations(), 0);
+  });
+
+  it('intercepts only the repositories an armed rule names; a stall lets go once its client is killed', async () => {
+    const notThis = engine.arm([{ select: { repo: 'elsewhere', phase: 'fetch' }, direction: 'response', fault: { kind: 'close', at: { bytes: 0 } } }]);
+    try {
+      engine.clearLog();
+      assert.match(await git(['ls-remote', uploadPack(), source.path], { env }), /refs\/heads\/main/);
+      assert.deepEqual(engine.log, [], 'source is named by no rule: the real upload-pack ran directly');
+    } finally {
+      notThis.disarm();
+    }
+    // A fetch request stalled for ever in the hub; then its client goes (killed, as git-sync
+    // kills a transport it gave up on): the hub must let go, and stop the real upload-pack.
+    const stalled = engine.arm([{ select: { repo: 'source', phase: 'fetch' }, direction: 'request', fault: { kind: 'stall', at: { packets: 1 } } }]);
+    const client = spawn('git', ['clone', '--bare', '--no-local', uploadPack(), source.path, `${makeTempDir().path}/copy.git`], {
+      env: { ...isolatedGitEnv(), ...env },
+      stdio: 'ignore',
+      detached: true,
+    });
+    const exited = new Promise((resolve) => client.once('close', resolve));
+    try {
+      while (stalled.fired.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      process.kill(-client.pid!, 'SIGKILL');
+      await exited;
+      await streams.idle(['source']);
+      assert.equal(streams.openConversations(['source']), 0);
+      assert.deepEqual(await waitUntilEmpty(() => processesMatching(source.path)), []);
+    } finally {
+      stalled.disarm();
+      if (client.exitCode === null && client.signalCode === null) process.kill(-client.pid!, 'SIGKILL');
+    }
   });
 
   it('proxies git daemon and breaks it', async () => {
