@@ -9,7 +9,7 @@
 import { ProtocolError, RemoteError } from '../errors.js';
 import { isOid, isZeroOid, type Oid, type Ref } from '../types.js';
 import { Capabilities, parseV1Capabilities, parseV2Capabilities } from './capabilities.js';
-import { PktLineReader, describePacket, packetText } from '../wire/pktline.js';
+import { PktLineReader, describePacket, packetText, type Packet } from '../wire/pktline.js';
 import { splitRefLine } from './ref-line.js';
 
 
@@ -61,7 +61,7 @@ async function readV2Capabilities(reader: PktLineReader): Promise<Capabilities> 
   return parseV2Capabilities(lines);
 }
 
-async function readV1Refs(reader: PktLineReader, first: Awaited<ReturnType<PktLineReader['read']>>): Promise<Advertisement> {
+async function readV1Refs(reader: PktLineReader, first: Packet): Promise<Advertisement> {
   const refs: Ref[] = [];
   const shallow: Oid[] = [];
   let capabilities = new Capabilities();
@@ -81,7 +81,10 @@ async function readV1Refs(reader: PktLineReader, first: Awaited<ReturnType<PktLi
       refs.push({ name, hash, peeled: null });
     }
   };
-  while (packet !== null && packet.type !== 'flush') {
+  // The list ends with a flush, an empty repository's too: a stream that ends first was cut, and
+  // what came is not the whole list (read as one, a cut listing looked like a source without
+  // the refs it had lost).
+  while (packet.type !== 'flush') {
     if (packet.type !== 'data') throw new ProtocolError(`unexpected ${describePacket(packet)} in the ref advertisement`);
     const lead = packet.data.subarray(0, 8).toString('latin1');
     if (!isFirst && !lead.startsWith('ERR ') && lead !== 'shallow ') {
@@ -110,7 +113,7 @@ async function readV1Refs(reader: PktLineReader, first: Awaited<ReturnType<PktLi
       }
     }
     isFirst = false;
-    packet = reader.readBuffered() ?? (await reader.read());
+    packet = reader.readBuffered() ?? (await reader.readRequired('the ref advertisement'));
   }
   const head = capabilities.symrefs().get('HEAD') ?? null;
   for (const ref of refs) {

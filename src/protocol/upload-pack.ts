@@ -136,8 +136,8 @@ export async function readFetchResponseV1(reader: PktLineReader, sideband: boole
       const head = await reader.peek(4);
       if (head.toString('latin1') === 'PACK') return { acks, shallow, unshallow, pack: reader.rest() };
     }
-    const packet = await reader.read();
-    if (packet === null) throw new ProtocolError('upload-pack ended before sending a pack');
+    // A stream that ends here was cut before the pack (a transient PKT_LINE, as in v2).
+    const packet = await reader.readRequired('a v1 fetch response, before the pack');
     if (packet.type === 'flush') continue;
     if (packet.type !== 'data') throw new ProtocolError(`unexpected ${describePacket(packet)} in a v1 fetch response`);
     remoteErrorIn(packet);

@@ -7,10 +7,27 @@
  */
 export class IdleClock {
   private last = performance.now();
+  private holds = 0;
 
   /** Bytes moved. */
   touch(): void {
     this.last = performance.now();
+  }
+
+  /**
+   * The conversation waits on git-sync, not on the peer, until the returned function is called
+   * (a request body whose next bytes come from the other side of a relay): no watch fires
+   * meanwhile, and the quiet is counted from the release.
+   */
+  hold(): () => void {
+    this.holds += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holds -= 1;
+      this.touch();
+    };
   }
 
   /**
@@ -22,7 +39,7 @@ export class IdleClock {
     let timer: NodeJS.Timeout | undefined;
     const arm = (millis: number): void => {
       timer = setTimeout(() => {
-        const quiet = performance.now() - this.last;
+        const quiet = this.holds > 0 ? 0 : performance.now() - this.last;
         if (quiet >= idleMillis) onIdle();
         else arm(idleMillis - quiet);
       }, millis);

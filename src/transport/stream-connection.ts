@@ -329,7 +329,19 @@ export class StreamConnection implements GitConnection {
       await this.write(body, phase);
       return;
     }
-    for await (const chunk of body) await this.write(toBuffer(chunk), phase);
+    // While the body's next bytes are awaited (a relay's pack, coming from the other side), the
+    // peer waits on git-sync: its silence is not counted, so a stalled source is the source's
+    // idle timeout, never this peer's.
+    let release = this.activity.hold();
+    try {
+      for await (const chunk of body) {
+        release();
+        await this.write(toBuffer(chunk), phase);
+        release = this.activity.hold();
+      }
+    } finally {
+      release();
+    }
   }
 
   /** Writes one chunk, waiting while the peer's pipe or socket buffer is full (backpressure). */

@@ -54,8 +54,9 @@ export class ProgressSplitter {
 
 /**
  * Yields band-1 payloads until the flush packet that ends the section (or the end of the
- * stream, which v1 servers over stateful transports use). Band 2 goes to `onProgress`; band 3
- * throws a RemoteError carrying the server's own words.
+ * stream, which v1 servers over stateful transports use). Band 2 goes to `onProgress`; band 3,
+ * or an `ERR` packet in place of a sideband packet, throws a RemoteError carrying the server's
+ * own words.
  */
 export async function* demuxSideband(reader: PktLineReader, options: DemuxOptions = {}): AsyncGenerator<Buffer> {
   const progress = options.onProgress ? new ProgressSplitter(options.onProgress) : null;
@@ -69,6 +70,11 @@ export async function* demuxSideband(reader: PktLineReader, options: DemuxOption
       }
       if (packet.data.length === 0) {
         throw new ProtocolError('empty packet inside sideband data: missing band byte');
+      }
+      // A server may send an ERR packet wherever a pkt-line is expected, sideband data
+      // included (every other reader of a response checks for one); `E` is no band.
+      if (packet.data.subarray(0, 4).toString('latin1') === 'ERR ') {
+        throw new RemoteError(packet.data.subarray(4).toString('utf8').trim());
       }
       const band = packet.data[0];
       const payload = packet.data.subarray(1);

@@ -118,8 +118,11 @@ export interface GitHttpServer {
   /** Every request so far, in arrival order; entries are updated until `done`. */
   readonly requests: readonly RequestLogEntry[];
   clearLog(): void;
-  /** Resolves when no request is in flight (all entries done, every CGI reaped). */
-  idle(): Promise<void>;
+  /**
+   * Resolves when no request is in flight (all entries done, every CGI reaped); with `repos`
+   * (repository names, `src` for `/src.git/...`), only requests for those count.
+   */
+  idle(repos?: readonly string[]): Promise<void>;
   /** Stop listening, cut open connections, reap every CGI. Idempotent. */
   close(): Promise<void>;
 }
@@ -144,7 +147,8 @@ export async function startGitHttpServer(options: GitHttpServerOptions = {}): Pr
   const root = options.root ?? tempRoot!.path;
   const middleware = options.onRequest === undefined ? [] : Array.isArray(options.onRequest) ? [...options.onRequest] : [options.onRequest as Middleware];
   const log: RequestLogEntry[] = [];
-  const inFlight = new Set<Promise<void>>();
+  /** Requests in flight, with the entry that logs each. */
+  const inFlight = new Map<Promise<void>, RequestLogEntry>();
   const cgis = new Set<Cgi>();
   let nextId = 1;
   let port = 0;
@@ -215,7 +219,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions = {}): Pr
       entry.durationMs = Date.now() - entry.startedAt;
       entry.done = true;
     })();
-    inFlight.add(done);
+    inFlight.set(done, entry);
     void done.finally(() => inFlight.delete(done));
     return done;
   };
@@ -235,8 +239,13 @@ export async function startGitHttpServer(options: GitHttpServerOptions = {}): Pr
   const baseUrl = `${scheme}://${host}:${port}`;
 
   let closing: Promise<void> | undefined;
-  const idle = async (): Promise<void> => {
-    while (inFlight.size > 0) await Promise.all([...inFlight]);
+  const idle = async (repos?: readonly string[]): Promise<void> => {
+    const named = (entry: RequestLogEntry): boolean => {
+      const repo = entry.kind.repo;
+      return repo !== null && repos!.includes((repo.split('/').pop() ?? '').replace(/\.git$/, ''));
+    };
+    const pending = (): Promise<void>[] => [...inFlight].filter(([, entry]) => repos === undefined || named(entry)).map(([done]) => done);
+    for (let left = pending(); left.length > 0; left = pending()) await Promise.all(left);
   };
 
   return {

@@ -29,9 +29,10 @@ async function listProcesses(): Promise<ProcessInfo[]> {
   return out;
 }
 
-/** Live processes (zombies excluded) whose command line contains `needle`, this one excepted. */
-export async function processesMatching(needle: string): Promise<{ pid: number; commandLine: string }[]> {
-  return (await listProcesses()).filter((p) => p.pid !== process.pid && p.state !== 'Z' && p.commandLine.includes(needle));
+/** Live processes (zombies excluded) whose command line contains `needle` (or one of them), this one excepted. */
+export async function processesMatching(needle: string | readonly string[]): Promise<{ pid: number; commandLine: string }[]> {
+  const needles = typeof needle === 'string' ? [needle] : needle;
+  return (await listProcesses()).filter((p) => p.pid !== process.pid && p.state !== 'Z' && needles.some((n) => p.commandLine.includes(n)));
 }
 
 /** Children of this process that have exited but were never waited for. */

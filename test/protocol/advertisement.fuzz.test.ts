@@ -108,11 +108,17 @@ const lineArb: fc.Arbitrary<Buffer> = fc.oneof(
 );
 
 describe('v1 and v2 advertisements (fuzz)', () => {
-  it('reads back a v1 ref advertisement as built: refs, peeled tags, capabilities, HEAD, shallow', async () => {
+  it('reads back a v1 ref advertisement as built: refs, peeled tags, capabilities, HEAD, shallow; one without its flush is cut (PKT_LINE)', async () => {
     await fc.assert(
       fc.asyncProperty(v1Arb, chunkSizes, async (adv, sizes) => {
         const reader = new PktLineReader(streamOf(cut(frameV1(adv), sizes)));
         const outcome = await settle(ERRORS, () => readAdvertisement(reader));
+        if (!adv.endsWithFlush) {
+          // Cut before its flush, the list is not the whole list: a transient PKT_LINE, never a
+          // shorter list (as git dies on it: "the remote end hung up upon initial contact").
+          assert.ok(!outcome.ok && outcome.error.code === 'PKT_LINE' && outcome.error.transient, outcome.ok ? 'a cut list was read as whole' : outcome.error.message);
+          return;
+        }
         assert.ok(outcome.ok, outcome.ok ? '' : outcome.error.message);
         const read = outcome.value;
         assert.equal(read.version, 'v1');

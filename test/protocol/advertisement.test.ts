@@ -95,6 +95,17 @@ describe('v1 ref advertisement (captured from git upload-pack)', () => {
     await skipServiceHeader(reader, 'git-upload-pack');
     await assert.rejects(readAdvertisement(reader), PktLineError);
   });
+
+  it('refuses a list cut at a pkt-line boundary: the stream ended before its flush (regression: fault matrix)', async () => {
+    // A local or ssh upload-pack whose output ended cleanly after its first ref line: read as a
+    // whole list, the source seemed to have no branches, and a sync succeeded doing nothing.
+    const full = Buffer.concat([pktLine(`${h.main} HEAD\0multi_ack symref=HEAD:refs/heads/main\n`), pktLine(`${h.main} refs/heads/main\n`), FLUSH_PKT]);
+    const cut = full.subarray(0, full.length - FLUSH_PKT.length);
+    for (const bytes of [cut, cut.subarray(0, pktLine(`${h.main} HEAD\0multi_ack symref=HEAD:refs/heads/main\n`).length)]) {
+      await assert.rejects(readAdvertisement(readerOf(bytes)), (error: unknown) => error instanceof PktLineError && error.transient);
+    }
+    assert.equal((await readAdvertisement(readerOf(full))).version, 'v1');
+  });
 });
 
 describe('v2 capability advertisement (captured)', () => {

@@ -75,6 +75,24 @@ describe('StreamConnection over a child process', () => {
     assert.deepEqual(await zombieChildren(), []);
   });
 
+  it("does not count the peer's silence while the body's next bytes are awaited: a relay's stalled source is not the target's timeout (regression: fault matrix)", async (t) => {
+    // A peer that answers once it has the whole request, as receive-pack answers a push once
+    // it has the pack. The body pauses for several idle timeouts between its two bytes, as a
+    // relay's pack does when the source stalls: the wait is on the source, and this peer, which
+    // has nothing to say yet, must not time out (it did: TIMEOUT_IDLE named the target).
+    const idleMillis = 1_000;
+    const connection = connect(t, child('sh', ['-c', 'head -c 2 >/dev/null; echo answered']), { idleMillis, side: 'target' });
+    async function* body(): AsyncGenerator<Buffer> {
+      yield Buffer.from('a');
+      await new Promise((resolve) => setTimeout(resolve, idleMillis * 3));
+      yield Buffer.from('b');
+    }
+    const reader = await connection.request(body(), { phase: 'target push' });
+    const answer: Buffer[] = [];
+    for await (const piece of reader.rest()) answer.push(piece);
+    assert.equal(Buffer.concat(answer).toString('utf8'), 'answered\n');
+  });
+
   it("reports a failed exit with the process's stderr", async (t) => {
     const connection = connect(t, child('sh', ['-c', 'echo "fatal: nope" >&2; echo "hint: really" >&2; exit 3']));
     await assert.rejects(connection.advertisement.read(), { code: 'REMOTE_ERROR', message: /failed \(3\): fatal: nope; hint: really/ });

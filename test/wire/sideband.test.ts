@@ -36,6 +36,15 @@ describe('sideband demultiplexer', () => {
     });
   });
 
+  it('turns an ERR packet in place of a sideband packet into a RemoteError (a push report, a pack)', async () => {
+    const bytes = Buffer.concat([band(1, 'PA'), pktLine('ERR no space left on device\n'), band(1, 'CK')]);
+    await assert.rejects(collect(demuxSideband(new PktLineReader(chunked(bytes, 5)))), (error: unknown) => {
+      assert.ok(error instanceof RemoteError);
+      assert.equal(error.remoteMessage, 'no space left on device');
+      return true;
+    });
+  });
+
   it('rejects an unknown band and an empty packet', async () => {
     await assert.rejects(collect(demuxSideband(new PktLineReader(chunked(band(4, 'x'), 64)))), ProtocolError);
     await assert.rejects(collect(demuxSideband(new PktLineReader(chunked(Buffer.from('0004'), 64)))), ProtocolError);

@@ -1,0 +1,12 @@
+/**
+ * The fault matrix over a remote helper (docs/testing.md, "Fault matrix"): `git-remote-testproto`,
+ * whose git services come through the fault `git` wrapper, at every phase under protocol v2: the
+ * source over `stateless-connect` (a request per program run, each answer closed by a
+ * response-end packet), the target over `connect` (a plain pipe). Content faults (wrong bytes)
+ * run at the source's phases, where stateless-connect frames the answers; through the target's
+ * plain pipe they reach the parser as through the local one (local.test.ts). Its v1 fetches
+ * would also go over `connect`.
+ */
+import { faultMatrixSuite } from './suite.js';
+
+faultMatrixSuite('helper', { protocols: ['v2'], targetProtocols: ['v2'], content: 'source' });
