@@ -10,7 +10,7 @@
  * once every question is proven; otherwise it aborts, the target sees a truncated pack and
  * applies nothing, and the run plans again the ordinary way.
  */
-import { AbortedError, GitSyncError } from '../errors.js';
+import { GitSyncError, onSide } from '../errors.js';
 import { ancestryFromGraph, type CommitGraph } from '../pack/commit-graph.js';
 import { extractLeadingCommits } from '../pack/commit-extractor.js';
 import type { ObjectFormat } from '../pack/pack-reader.js';
@@ -114,7 +114,6 @@ export function proveFromPack(
   const tee = new ChunkTee();
   const onlyHave = haves.length === 1;
   const isProven = (graph: CommitGraph, question: AncestryQuestion): boolean => ancestryFromGraph(graph, question.targetHash, question.sourceHash, onlyHave) === 'ancestor';
-  const refs = questions.map((question) => question.targetRef);
   const proven = (async (): Promise<void> => {
     let graph: CommitGraph;
     try {
@@ -127,8 +126,9 @@ export function proveFromPack(
       const settled = (sofar: CommitGraph): boolean => questions.every((question) => isProven(sofar, question)) || sofar.coversFetch(tips, haveSet);
       ({ graph } = await extractLeadingCommits(tee, settled, { signal: options.signal, objectFormat: options.objectFormat }));
     } catch (error) {
-      if (error instanceof AbortedError) throw error;
-      throw new AncestryUnprovenError(refs, `its commits could not be read: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      // A pack whose commits cannot be read (PACK_FORMAT, a cut stream) fails the relay as it is:
+      // a broken pack from the source, not a question to ask the source instead.
+      throw onSide(error, 'source');
     } finally {
       tee.stop();
     }

@@ -208,7 +208,9 @@ export async function fetchForTarget(context: RelayContext, wants: readonly Oid[
   try {
     return await source.fetch({ wants, haves, thinPack, filter: THIN_PACK_FILTER, onProgress, signal });
   } catch (error) {
-    if (signal.aborted || !(error instanceof RemoteError)) throw error;
+    // Only a refusal of the filter itself ("filter 'tree' not supported", "tree filter allows max
+    // depth 10"): any other error is the fetch's failure, not something to ask again.
+    if (signal.aborted || !(error instanceof RemoteError) || !/filter/i.test(error.remoteMessage)) throw error;
     observer.decision(`relay: the source refused filter ${THIN_PACK_FILTER} (${error.remoteMessage}); asking again without it`);
     return source.fetch({ wants, haves, thinPack, onProgress, signal });
   }

@@ -37,12 +37,19 @@ import { processesMatching, waitUntilEmpty } from '../helpers/processes.js';
 
 export type Protocol = 'v1' | 'v2';
 export type Side = 'source' | 'target';
-export type ScenarioName = 'ff' | 'batched';
+export type ScenarioName = 'ff' | 'proof' | 'batched';
 /** How git-sync reaches the repositories: smart HTTP, or one of the stream transports. */
 export type CarrierName = 'http' | 'local' | 'git' | 'ssh' | 'helper';
 
 /** Configured on every repository (and on the HTTP server): ancestry over `filter`, v1 batching. */
-export const SOURCE_CONFIG = { 'uploadpack.allowFilter': true, 'uploadpack.allowReachableSHA1InWant': true } as const;
+export const SOURCE_CONFIG = { 'uploadpack.allowReachableSHA1InWant': true } as const;
+/**
+ * Sources that offer filters: commits-only fetches (`filter tree:0`), thin relays with the filter
+ * that leaves nothing out, and a sync's fast-forwards proven by the relay's own pack
+ * (docs/architecture.md, "One fetch for an incremental sync"). The `ff` source does not, so its run
+ * still asks the ancestry question with a fetch of its own before the relay.
+ */
+export const FILTER_CONFIG = { ...SOURCE_CONFIG, 'uploadpack.allowFilter': true } as const;
 
 export interface Scenario {
   name: ScenarioName;
@@ -51,6 +58,7 @@ export interface Scenario {
 
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
   ff: { name: 'ff', options: {} },
+  proof: { name: 'proof', options: {} },
   batched: { name: 'batched', options: { targetMaxPackBytes: 50_000 } },
 };
 
@@ -81,8 +89,13 @@ export const PHASES: readonly Phase[] = [
   { name: 'ancestry fetch', side: 'source', scenario: 'ff', kind: 'fetch', runPhase: 'ancestry', beforeTarget: true, hasRequest: true, select: { phase: 'fetch', index: 1 } },
   { name: 'relay fetch', side: 'source', scenario: 'ff', kind: 'fetch', runPhase: 'push', beforeTarget: true, hasRequest: true, select: { phase: 'fetch', index: 2 } },
   { name: 'push', side: 'target', scenario: 'ff', kind: 'push', runPhase: 'push', beforeTarget: false, hasRequest: true, select: { phase: 'push', index: 1 } },
+  // The same run against a source with filters: no ancestry fetch; the relay's pack proves the
+  // fast-forward (fetch 1) before its last bytes reach the target.
+  { name: 'proving relay fetch', side: 'source', scenario: 'proof', kind: 'fetch', runPhase: 'push', beforeTarget: true, hasRequest: true, select: { phase: 'fetch', index: 1 } },
   { name: 'checkpoint fetch', side: 'source', scenario: 'batched', kind: 'fetch', runPhase: 'checkpoints', beforeTarget: true, hasRequest: true, select: { phase: 'fetch', index: 2 } },
-  { name: 'batch fetch', side: 'source', scenario: 'batched', kind: 'fetch', runPhase: 'push', beforeTarget: false, hasRequest: true, select: { phase: 'fetch', index: 5 } },
+  // Fetch 1 asks the ancestry question, 2 places the checkpoints, 3 is batch 1 (a probe of an
+  // eighth of the commits: one), 4 batch 2.
+  { name: 'batch fetch', side: 'source', scenario: 'batched', kind: 'fetch', runPhase: 'push', beforeTarget: false, hasRequest: true, select: { phase: 'fetch', index: 4 } },
   // Batch 2's push: the first that moves the checkpoint ref from where batch 1 left it. (How many
   // pushes came before it depends on how soon the first try was found not to fit.)
   { name: 'batch push', side: 'target', scenario: 'batched', kind: 'push', runPhase: 'push', beforeTarget: false, hasRequest: true, select: { phase: 'push', firstLine: BATCH_2_PUSH } },
@@ -361,7 +374,7 @@ export async function buildTemplates(root: string): Promise<void> {
   const ffTarget = await createRepo({ parentDir: root, name: 'tpl-ff-target', config: SOURCE_CONFIG });
   await git(['push', '--quiet', ffTarget.path, 'main~3:refs/heads/main'], { cwd: ff.path });
 
-  const batched = await createRepo({ parentDir: root, name: 'tpl-batched-source', config: SOURCE_CONFIG });
+  const batched = await createRepo({ parentDir: root, name: 'tpl-batched-source', config: FILTER_CONFIG });
   await batched.commit('main', { files: { 'base.txt': 'base\n' } });
   for (let i = 0; i < 4; i++) await batched.commit('main', { files: { [`big-${i}.bin`]: pseudoRandomBytes(12_000, `big${i}`) } });
   const batchedTarget = await createRepo({ parentDir: root, name: 'tpl-batched-target', config: SOURCE_CONFIG });
@@ -371,6 +384,10 @@ export async function buildTemplates(root: string): Promise<void> {
     await git(['repack', '-adq'], { cwd: repo.path });
     await rm(join(repo.path, 'hooks'), { recursive: true, force: true });
   }
+  // The proof scenario: the ff repositories, the source offering filters.
+  await cp(ff.path, join(root, 'tpl-proof-source.git'), { recursive: true });
+  await cp(ffTarget.path, join(root, 'tpl-proof-target.git'), { recursive: true });
+  await git(['config', 'uploadpack.allowFilter', 'true'], { cwd: join(root, 'tpl-proof-source.git') });
 }
 
 let nextCase = 1;
