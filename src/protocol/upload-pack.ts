@@ -170,7 +170,7 @@ export async function readFetchResponseV2(reader: PktLineReader, options: FetchR
     remoteErrorIn(header);
     const section = packetText(header);
     if (section === 'packfile') {
-      return { acks, shallow, unshallow, pack: demuxSideband(reader, options) };
+      return { acks, shallow, unshallow, pack: demuxSideband(reader, { ...options, untilFlush: true }) };
     }
     if (!['acknowledgments', 'shallow-info', 'wanted-refs', 'packfile-uris'].includes(section)) {
       throw new ProtocolError(`unknown v2 fetch response section ${JSON.stringify(section)}`);

@@ -13,6 +13,11 @@ export type { ProgressCallback };
 export interface DemuxOptions {
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
+  /**
+   * The section ends with a flush (a v2 `packfile` section): a stream that ends first was cut
+   * (a transient PKT_LINE), not a short pack.
+   */
+  untilFlush?: boolean;
 }
 
 /**
@@ -54,7 +59,7 @@ export class ProgressSplitter {
 
 /**
  * Yields band-1 payloads until the flush packet that ends the section (or the end of the
- * stream, which v1 servers over stateful transports use). Band 2 goes to `onProgress`; band 3,
+ * stream, which v1 servers over stateful transports use; not with `untilFlush`). Band 2 goes to `onProgress`; band 3,
  * or an `ERR` packet in place of a sideband packet, throws a RemoteError carrying the server's
  * own words.
  */
@@ -63,7 +68,7 @@ export async function* demuxSideband(reader: PktLineReader, options: DemuxOption
   try {
     for (;;) {
       throwIfAborted(options.signal);
-      const packet = await reader.read();
+      const packet = options.untilFlush === true ? await reader.readRequired('the sideband section, before its flush') : await reader.read();
       if (packet === null || packet.type === 'flush') return;
       if (packet.type !== 'data') {
         throw new ProtocolError(`unexpected ${describePacket(packet)} inside sideband data`);

@@ -69,6 +69,16 @@ describe('fetch requests', () => {
 });
 
 describe('fetch responses (captured from git upload-pack)', () => {
+  it('v2: a packfile section cut before its flush is a transient PKT_LINE, not a short pack', async () => {
+    const cut = Buffer.concat([pktLine('packfile\n'), pktLine(Buffer.concat([Buffer.from([1]), Buffer.from('PACK')]))]);
+    const response = await readFetchResponseV2(reader(cut));
+    await assert.rejects(collect(response.pack), (error: unknown) => {
+      assert.ok(error instanceof PktLineError, String(error));
+      assert.equal(error.transient, true);
+      return true;
+    });
+  });
+
   it('v2: packfile section with progress on band 2, ending in the raw pack', async () => {
     for (const size of [1, 13, 65536]) {
       const progress: string[] = [];
