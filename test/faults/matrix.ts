@@ -263,8 +263,9 @@ export const FAULTS: readonly FaultDef[] = [
     applies: isPush,
     fault: () => ({ kind: 'flip', packOffset: 100 }),
     // The target cannot unpack it and says so; git daemon's receive-pack exits with pack bytes
-    // unread, and the RST that follows can take the report with it (NETWORK).
-    expect: ({ carrier }) => ({ outcome: 'error', codes: carrier === 'git' ? ['TARGET_REJECTED', 'NETWORK'] : ['TARGET_REJECTED'], refusal: true }),
+    // unread, and the RST that follows can take the report with it (NETWORK), or part of it (a
+    // report cut inside a pkt-line: PROTOCOL).
+    expect: ({ carrier }) => ({ outcome: 'error', codes: carrier === 'git' ? ['TARGET_REJECTED', 'NETWORK', 'PROTOCOL'] : ['TARGET_REJECTED'], refusal: true }),
   },
   // What an HTTP server or a gateway answers instead.
   status(500, () => error('HTTP_STATUS')),
