@@ -521,6 +521,20 @@ export function checkTargetAgainstResult(before: RefMap, after: RefMap, result: 
   return problems;
 }
 
+/** How long the carriers may take to let go of a case's repositories once its run has ended. */
+const IDLE_BOUND_MILLIS = 15_000;
+
+/** Waits for the carriers to be done with the case's repositories; one that is not is a problem, not a hang. */
+async function settle(env: MatrixEnv, repos: { source: string; target: string }, after: string, problems: string[]): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<'stuck'>((resolve) => {
+    timer = setTimeout(() => resolve('stuck'), IDLE_BOUND_MILLIS);
+  });
+  const outcome = await Promise.race([env.idle([repos.source, repos.target]).then(() => 'idle' as const), bound]);
+  clearTimeout(timer);
+  if (outcome === 'stuck') problems.push(`after ${after}, a carrier still held the case's repositories ${IDLE_BOUND_MILLIS} ms on (${env.openConnections([repos.source, repos.target])} connection(s) open)`);
+}
+
 async function leftovers(env: MatrixEnv, repos: { source: string; target: string; sourcePath: string; targetPath: string }): Promise<string[]> {
   const problems: string[] = [];
   const open = await waitUntilEmpty(async () => (env.openConnections([repos.source, repos.target]) > 0 ? [1] : []));
@@ -555,8 +569,8 @@ export async function runCase(env: MatrixEnv, c: FaultCase, caseOptions: CaseOpt
   } finally {
     armed.disarm();
   }
-  await env.idle([repos.source, repos.target]);
   const problems: string[] = [];
+  await settle(env, repos, 'the faulted run', problems);
   const where = `${describeFault(fault)} on ${c.phase.side} ${c.phase.name}`;
   if (armed.fired.length === 0) problems.push(`the fault never fired (${where}): the phase has no such exchange`);
   const err = run.error;
@@ -603,7 +617,7 @@ export async function runCase(env: MatrixEnv, c: FaultCase, caseOptions: CaseOpt
 
   // The next run, without the fault, converges.
   const rerun = await runBounded(options);
-  await env.idle([repos.source, repos.target]);
+  await settle(env, repos, 'the rerun', problems);
   if (rerun.error !== null) problems.push(`the rerun failed: ${rerun.error instanceof Error ? rerun.error.message : String(rerun.error)}`);
   const target = await forEachRef(repos.targetPath);
   if (!sameRefs(target, source)) problems.push(`after the rerun the target is not the source: ${JSON.stringify([...target])}`);
