@@ -3,16 +3,17 @@
  * of one run, through the fault carriers of test/helpers (fault-proxy.ts for HTTP, fault-streams.ts
  * for local paths, git://, ssh and remote helpers), against real git servers.
  *
- * Every case checks the promise a run makes whatever the network or a server does:
- * - it ends, within a bound (a hang guard, not a timing assertion);
- * - with success or a typed GitSyncError (never an untyped one, which the CLI reports as
- *   INTERNAL), whose code is one the fault can explain, and which names the side;
- * - the target's refs are unchanged, or changed exactly as the result (the error's `result`)
- *   says it applied, temporary refs included;
+ * Every case checks the promise a run makes whatever the network or a server does (runCase):
+ * - it ends, within a bound (a hang guard, not a timing assertion), and the fault fired;
+ * - with the expected outcome: a typed GitSyncError (never an untyped one, which the CLI reports
+ *   as INTERNAL) with the code the fault leaves on that carrier, exit code 1, naming the phase's
+ *   side and run phase; or, where git-sync copes, success;
+ * - the target's refs are unchanged when the fault came before anything reached it, else changed
+ *   exactly as the result (the error's `result`) says it applied, temporary refs included;
  * - `git fsck` of the target is clean;
  * - no connection or process of the run is left behind;
  * - a rerun without the fault succeeds and converges: the target's refs equal the source's, no
- *   `refs/gitsync/` temporary ref is left, fsck is clean.
+ *   `refs/gitsync/` temporary ref is left, fsck is clean, nothing is left behind.
  *
  * Scenarios: `ff`, a target three commits behind on `main` while the source also has a new
  * branch `dev`, so a run lists both sides, asks one ancestry question (fetch 1), relays one pack
