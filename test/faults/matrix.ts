@@ -3,16 +3,17 @@
  * of one run, through the fault carriers of test/helpers (fault-proxy.ts for HTTP, fault-streams.ts
  * for local paths, git://, ssh and remote helpers), against real git servers.
  *
- * Every case checks the promise a run makes whatever the network or a server does:
- * - it ends, within a bound (a hang guard, not a timing assertion);
- * - with success or a typed GitSyncError (never an untyped one, which the CLI reports as
- *   INTERNAL), whose code is one the fault can explain, and which names the side;
- * - the target's refs are unchanged, or changed exactly as the result (the error's `result`)
- *   says it applied, temporary refs included;
+ * Every case checks the promise a run makes whatever the network or a server does (runCase):
+ * - it ends, within a bound (a hang guard, not a timing assertion), and the fault fired;
+ * - with the expected outcome: a typed GitSyncError (never an untyped one, which the CLI reports
+ *   as INTERNAL) with the code the fault leaves on that carrier, exit code 1, naming the phase's
+ *   side and run phase; or, where git-sync copes, success;
+ * - the target's refs are unchanged when the fault came before anything reached it, else changed
+ *   exactly as the result (the error's `result`) says it applied, temporary refs included;
  * - `git fsck` of the target is clean;
  * - no connection or process of the run is left behind;
  * - a rerun without the fault succeeds and converges: the target's refs equal the source's, no
- *   `refs/gitsync/` temporary ref is left, fsck is clean.
+ *   `refs/gitsync/` temporary ref is left, fsck is clean, nothing is left behind.
  *
  * Scenarios: `ff`, a target three commits behind on `main` while the source also has a new
  * branch `dev`, so a run lists both sides, asks one ancestry question (fetch 1), relays one pack
@@ -539,6 +540,20 @@ export function checkTargetAgainstResult(before: RefMap, after: RefMap, result: 
   return problems;
 }
 
+/** How long the carriers may take to let go of a case's repositories once its run has ended. */
+const IDLE_BOUND_MILLIS = 15_000;
+
+/** Waits for the carriers to be done with the case's repositories; one that is not is a problem, not a hang. */
+async function settle(env: MatrixEnv, repos: { source: string; target: string }, after: string, problems: string[]): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<'stuck'>((resolve) => {
+    timer = setTimeout(() => resolve('stuck'), IDLE_BOUND_MILLIS);
+  });
+  const outcome = await Promise.race([env.idle([repos.source, repos.target]).then(() => 'idle' as const), bound]);
+  clearTimeout(timer);
+  if (outcome === 'stuck') problems.push(`after ${after}, a carrier still held the case's repositories ${IDLE_BOUND_MILLIS} ms on (${env.openConnections([repos.source, repos.target])} connection(s) open)`);
+}
+
 async function leftovers(env: MatrixEnv, repos: { source: string; target: string; sourcePath: string; targetPath: string }): Promise<string[]> {
   const problems: string[] = [];
   const open = await waitUntilEmpty(async () => (env.openConnections([repos.source, repos.target]) > 0 ? [1] : []));
@@ -573,8 +588,8 @@ export async function runCase(env: MatrixEnv, c: FaultCase, caseOptions: CaseOpt
   } finally {
     armed.disarm();
   }
-  await env.idle([repos.source, repos.target]);
   const problems: string[] = [];
+  await settle(env, repos, 'the faulted run', problems);
   const where = `${describeFault(fault)} on ${c.phase.side} ${c.phase.name}`;
   if (armed.fired.length === 0) problems.push(`the fault never fired (${where}): the phase has no such exchange`);
   const err = run.error;
@@ -621,7 +636,7 @@ export async function runCase(env: MatrixEnv, c: FaultCase, caseOptions: CaseOpt
 
   // The next run, without the fault, converges.
   const rerun = await runBounded(options);
-  await env.idle([repos.source, repos.target]);
+  await settle(env, repos, 'the rerun', problems);
   if (rerun.error !== null) problems.push(`the rerun failed: ${rerun.error instanceof Error ? rerun.error.message : String(rerun.error)}`);
   const target = await forEachRef(repos.targetPath);
   if (!sameRefs(target, source)) problems.push(`after the rerun the target is not the source: ${JSON.stringify([...target])}`);

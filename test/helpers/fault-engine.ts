@@ -321,6 +321,41 @@ function matches(select: Selector, exchange: Exchange): boolean {
   );
 }
 
+/**
+ * What a stream delivers, read as it arrives into memory and handed on when asked, with `first`
+ * in front. A carrier reads its client this way: a stalled direction stops taking the bytes, not
+ * reading them, so the client's going away (its end, its close) is seen at once and the stall
+ * lets go; read only as forwarded, a paused stream would never tell.
+ */
+export function readEagerly(stream: NodeJS.ReadableStream & { on(event: 'close', listener: () => void): unknown }, first: Buffer = Buffer.alloc(0)): AsyncGenerator<Buffer> {
+  const queue: Buffer[] = first.length > 0 ? [first] : [];
+  let ended = false;
+  let wake: (() => void) | null = null;
+  const notify = (): void => {
+    const waiting = wake;
+    wake = null;
+    waiting?.();
+  };
+  stream.on('data', (chunk: Buffer | string) => {
+    queue.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    notify();
+  });
+  const end = (): void => {
+    ended = true;
+    notify();
+  };
+  stream.once('end', end);
+  stream.on('close', end);
+  stream.resume();
+  return (async function* input(): AsyncGenerator<Buffer> {
+    for (;;) {
+      while (queue.length > 0) yield queue.shift()!;
+      if (ended) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  })();
+}
+
 /** `git-upload-pack` for any of the names a carrier sees (`upload-pack`, `git-upload-pack`). */
 export function serviceNamed(name: string): Service | null {
   const bare = name.replace(/^git-/, '');

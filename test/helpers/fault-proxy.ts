@@ -21,6 +21,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import {
   Conversation,
   HTTP_ANSWER_FAULTS,
+  readEagerly,
   repoNamed,
   type ExchangeStart,
   type FaultEngine,
@@ -164,7 +165,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     };
 
     // The body (none for info/refs) goes through the engine; its first pkt-line says what it is.
-    const requestPiped = kind.phase === 'rpc' ? conversation.pipeRequest(req, requestSink) : Promise.resolve();
+    // Read eagerly: while a stall holds the body back, the client's going away is still seen.
+    const requestPiped = kind.phase === 'rpc' ? conversation.pipeRequest(readEagerly(req), requestSink) : Promise.resolve();
     requestPiped.catch(() => undefined);
     const start = kind.phase === 'rpc' ? await Promise.race([classified, requestPiped.then(() => null)]) : started;
     const fault = start?.response ?? null;

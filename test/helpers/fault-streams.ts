@@ -34,7 +34,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { chmod, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import { Conversation, repoNamed, serviceNamed, type ArmedRepos, type FaultEngine, type Sink } from './fault-engine.js';
+import { Conversation, readEagerly, repoNamed, serviceNamed, type ArmedRepos, type FaultEngine, type Sink } from './fault-engine.js';
 import { makeTempDir } from './git.js';
 
 export interface StreamFaultsOptions {
@@ -158,37 +158,11 @@ interface Header {
 
 /**
  * Bytes a socket delivers, with `first` in front (what came after the header line), read
- * eagerly: the socket's end is seen at once even while nobody consumes (a stalled direction),
- * which is how a stall learns that the client went away. The socket is not destroyed when its
- * input ends: a half-closed peer still reads what comes back.
+ * eagerly (readEagerly): a stall learns at once that the client went away. The socket is not
+ * destroyed when its input ends: a half-closed peer still reads what comes back.
  */
 function socketInput(first: Buffer, socket: net.Socket): AsyncGenerator<Buffer> {
-  const queue: Buffer[] = first.length > 0 ? [first] : [];
-  let ended = false;
-  let wake: (() => void) | null = null;
-  const notify = (): void => {
-    const waiting = wake;
-    wake = null;
-    waiting?.();
-  };
-  socket.on('data', (chunk: Buffer) => {
-    queue.push(chunk);
-    notify();
-  });
-  const end = (): void => {
-    ended = true;
-    notify();
-  };
-  socket.once('end', end);
-  socket.once('close', end);
-  socket.resume();
-  return (async function* input(): AsyncGenerator<Buffer> {
-    for (;;) {
-      while (queue.length > 0) yield queue.shift()!;
-      if (ended) return;
-      await new Promise<void>((resolve) => (wake = resolve));
-    }
-  })();
+  return readEagerly(socket, first);
 }
 
 /**
