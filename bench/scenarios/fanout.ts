@@ -16,6 +16,7 @@ import { startGitHttpServer, type GitHttpServer } from '../../test/helpers/http-
 import { generateProjectHistory, type ProjectShape } from '../generate/project-history.js';
 import { cached } from '../lib/cache.js';
 import { runGitSync } from '../lib/git-sync.js';
+import { quote, shell } from '../lib/process.js';
 import { median, mib, ratio, spread, type Goal, type ScenarioReport } from '../lib/report.js';
 import { assertSameRefs, initBare } from '../lib/repos.js';
 import type { Scenario, ScenarioContext } from '../lib/scenario.js';
@@ -117,6 +118,25 @@ export const scenario: Scenario = {
       await server.close();
       await root.remove();
     }
+    // The floor on this machine: the targets' own work, three index-packs of the pack at once
+    // (every target indexes the whole pack, whoever feeds it), against one alone.
+    const floorDir = makeTempDir('git-sync-bench-fanout-floor-');
+    let oneIndex = 0;
+    let threeIndex = 0;
+    try {
+      const pack = join(floorDir.path, 'all.pack');
+      await shell(`git for-each-ref --format='%(objectname)' | git pack-objects --revs --stdout -q > ${quote(pack)}`, { cwd: sourcePath });
+      const repos: string[] = [];
+      for (let i = 0; i < TARGETS + 1; i++) repos.push(await initBare(floorDir.path, `floor-${i}`));
+      let started = performance.now();
+      await shell(`git -C ${quote(repos[0]!)} index-pack --stdin < ${quote(pack)} > /dev/null`);
+      oneIndex = performance.now() - started;
+      started = performance.now();
+      await shell(`${repos.slice(1).map((repo) => `git -C ${quote(repo)} index-pack --stdin < ${quote(pack)} > /dev/null &`).join(' ')} wait`);
+      threeIndex = performance.now() - started;
+    } finally {
+      await floorDir.remove();
+    }
     const row = (method: string, values: Measured[]): string[] => [method, spread(values.map((v) => v.wallMillis)), mib(Math.max(...values.map((v) => v.peakRssBytes))), mib(median(values.map((v) => v.sourceBytes)))];
     const sharedWall = median(shared.map((v) => v.wallMillis));
     const sequentialWall = median(sequential.map((v) => v.wallMillis));
@@ -139,6 +159,11 @@ export const scenario: Scenario = {
             row(`${TARGETS} x git-sync bootstrap, one after another`, sequential),
             row(`${TARGETS} x git-sync bootstrap, at once`, parallel),
           ],
+        },
+        {
+          title: "the floor on this machine: the targets' own work (git index-pack of the whole pack), which every target does whoever feeds it",
+          columns: ['one target', `${TARGETS} targets at once`, `${TARGETS} at once / sequential runs`, 'goal (0.5 x sequential)'],
+          rows: [[`${(oneIndex / 1000).toFixed(2)} s`, `${(threeIndex / 1000).toFixed(2)} s`, ratio(threeIndex / sequentialWall), `${((0.5 * sequentialWall) / 1000).toFixed(2)} s`]],
         },
       ],
       goals,
