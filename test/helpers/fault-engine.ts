@@ -27,6 +27,7 @@
  * a failing exit), reset it (RST, or SIGKILL), end the response cleanly, or keep it open and
  * silent (stall).
  */
+import type { AddressInfo, Server } from 'node:net';
 
 export type Service = 'git-upload-pack' | 'git-receive-pack';
 /** What an exchange carries: the advertisement, a v2 ls-refs, a fetch (v1 or v2), a push. */
@@ -703,4 +704,26 @@ export class Conversation {
     for (const unit of framer.end()) if (!(await handle(unit))) return;
     sink.end();
   }
+}
+
+/** Resolves when `stream` can take more (or is gone): the carriers' backpressure. */
+export function waitDrain(stream: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
+}
+
+/** Starts `server` on an ephemeral loopback port; resolves with the port. */
+export async function listenOnLoopback(server: Server): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
 }

@@ -17,11 +17,13 @@
  *   await proxy.close();
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import {
   Conversation,
   HTTP_ANSWER_FAULTS,
+  listenOnLoopback,
   readEagerly,
+  waitDrain,
   repoNamed,
   type ExchangeStart,
   type FaultEngine,
@@ -225,11 +227,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     await Promise.all([conversation.pipeResponse(response, responseSink).catch(() => res.destroy()), requestPiped.catch(() => undefined)]);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server);
   const baseUrl = `http://127.0.0.1:${port}`;
   const idle = async (repos?: readonly string[]): Promise<void> => {
     const carrying = (): Promise<void>[] => [...inFlight].filter(([, repo]) => repos === undefined || (repo !== null && repos.includes(repo))).map(([done]) => done);
@@ -264,17 +262,6 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   };
 }
 
-function waitDrain(stream: NodeJS.WritableStream & { destroyed?: boolean }): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
-}
 
 /** The proxy answers itself: a status, a hang-up, or nginx's early 413. */
 async function answer(

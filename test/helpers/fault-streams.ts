@@ -34,7 +34,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { chmod, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import { Conversation, readEagerly, repoNamed, serviceNamed, type ArmedRepos, type FaultEngine, type Sink } from './fault-engine.js';
+import { Conversation, listenOnLoopback, readEagerly, repoNamed, serviceNamed, waitDrain, type ArmedRepos, type FaultEngine, type Sink } from './fault-engine.js';
 import { makeTempDir } from './git.js';
 
 export interface StreamFaultsOptions {
@@ -190,17 +190,6 @@ function wrapperStdin(first: Buffer, socket: net.Socket): AsyncGenerator<Buffer>
   })();
 }
 
-function waitDrain(stream: NodeJS.WritableStream): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
-}
 
 function readHeaderLine(socket: net.Socket): Promise<{ line: string; rest: Buffer } | null> {
   return new Promise((resolve) => {
@@ -249,11 +238,7 @@ export async function startStreamFaults(options: StreamFaultsOptions): Promise<S
     void over.finally(() => live.delete(socket));
   });
   servers.add(hub);
-  await new Promise<void>((resolve, reject) => {
-    hub.once('error', reject);
-    hub.listen(0, '127.0.0.1', () => resolve());
-  });
-  const hubPort = (hub.address() as net.AddressInfo).port;
+  const hubPort = await listenOnLoopback(hub);
 
   mkdirSync(binDir, { recursive: true });
   const relay = join(dir.path, 'relay.cjs');
@@ -569,11 +554,7 @@ export async function startStreamFaults(options: StreamFaultsOptions): Promise<S
         void over.finally(() => live.delete(client));
       });
       servers.add(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve());
-      });
-      const port = (server.address() as net.AddressInfo).port;
+      const port = await listenOnLoopback(server);
       return {
         port,
         url: (name) => `git://127.0.0.1:${port}/${name.endsWith('.git') ? name : `${name}.git`}`,
