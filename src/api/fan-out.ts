@@ -7,10 +7,11 @@
  * other on the same source session. A target that fails or is blocked does not stop the others.
  */
 import { GitSyncError, PushRefusedError, UsageError } from '../errors.js';
+import { oneRequestPack } from '../execute/execute.js';
 import { fetchForTarget } from '../execute/relay.js';
 import { SharedFetch, type GroupRequest } from '../execute/pack-tee.js';
 import { redactUrl } from '../observe/redact.js';
-import { DEFAULT_MAX_REF_UPDATES, isPushPlan, orderForPush, targetObjectHashes, type PlanPolicy, type SyncMode } from '../plan/index.js';
+import { DEFAULT_MAX_REF_UPDATES, isPushPlan, type PlanPolicy, type SyncMode } from '../plan/index.js';
 import { repositoryIdentity } from './same-repository.js';
 import type { UploadPackSession } from '../protocol/upload-pack-session.js';
 import type { Oid } from '../types.js';
@@ -62,11 +63,8 @@ function sharedRequest(planning: Planning, options: SyncOptions, policy: PlanPol
   if (planning.summary.blocked > 0 || policy.force === 'blind') return null;
   const pushes = planning.plans.filter(isPushPlan);
   if (pushes.length === 0 || pushes.length > (options.targetMaxRefUpdates ?? DEFAULT_MAX_REF_UPDATES)) return null;
-  // As execute/execute.ts computes them for its one request.
-  const have = targetObjectHashes(planning.target.discovery.refs);
-  const wants = [...new Set(orderForPush(pushes, planning.source.discovery.head).flatMap((plan) => (plan.action !== 'delete' && plan.sourceHash !== null && !have.has(plan.sourceHash) ? [plan.sourceHash] : [])))] as Oid[];
+  const { wants, haves } = oneRequestPack(planning.plans, planning.target.discovery.refs, planning.source.discovery.head);
   if (wants.length === 0) return null;
-  const haves = [...have] as Oid[];
   const thin = haves.length > 0 && !planning.target.discovery.features.noThin;
   return { wants, haves, key: `${[...wants].sort().join(',')}|${[...haves].sort().join(',')}|${thin}` };
 }

@@ -25,7 +25,7 @@ import type { AncestryQuestion } from '../plan/index.js';
 import type { PushCommand } from '../protocol/receive-pack.js';
 import { ReceivePackSession } from '../protocol/receive-pack-session.js';
 import { pushReportError } from '../protocol/report-status.js';
-import type { Oid } from '../types.js';
+import type { Oid, Ref } from '../types.js';
 import type { RelayContext } from './context.js';
 import { relayPush } from './relay.js';
 
@@ -56,6 +56,20 @@ function commandOf(plan: PushPlan): PushCommand {
   return { ref: plan.targetRef, oldHash: plan.targetHash, newHash: plan.sourceHash };
 }
 
+/** The objects a request's commands need that the target does not have: the relay's wants. */
+function wantsOf(commands: readonly PushCommand[], have: ReadonlySet<string>): Oid[] {
+  return [...new Set(commands.flatMap((c) => (c.newHash !== null && !have.has(c.newHash) ? [c.newHash as Oid] : [])))];
+}
+
+/**
+ * The pack executePlan's relay asks for when the plan goes in one request: its wants and haves.
+ * A fan-out groups targets by it (api/fan-out.ts).
+ */
+export function oneRequestPack(plans: readonly RefPlan[], targetRefs: readonly Ref[], sourceHead: string | null): { wants: Oid[]; haves: Oid[] } {
+  const have = targetObjectHashes(targetRefs);
+  return { wants: wantsOf(orderForPush(plans, sourceHead).map(commandOf), have), haves: [...have] as Oid[] };
+}
+
 export async function executePlan(context: RelayContext, plans: readonly RefPlan[], policy: ExecutePolicy): Promise<ExecuteOutcome> {
   const { source, observer, signal } = context;
   const initialTarget = context.target;
@@ -76,7 +90,7 @@ export async function executePlan(context: RelayContext, plans: readonly RefPlan
     request += 1;
     observer.phase('push', chunks.length > 1 ? { unit: 'request', index: request, total: chunks.length } : null);
     for (let attempt = 1; ; attempt++) {
-      const wants = [...new Set(chunk.flatMap((c) => (c.newHash !== null && !have.has(c.newHash) ? [c.newHash] : [])))];
+      const wants = wantsOf(chunk, have);
       observer.decision(
         wants.length === 0
           ? `push: ${chunk.length} ref command(s), ref-only (the target has every object)`

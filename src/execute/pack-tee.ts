@@ -118,12 +118,14 @@ export class PackTee {
   async pump(source: AsyncIterable<Buffer>, abort: (reason: unknown) => void): Promise<void> {
     try {
       for await (const chunk of source) {
-        if (this.reading.length === 0) break;
-        for (const branch of this.reading) branch.deliver(chunk);
-        while (this.reading.some((branch) => branch.queue.length >= WINDOW_CHUNKS)) {
+        let reading = this.reading;
+        if (reading.length === 0) break;
+        for (const branch of reading) branch.deliver(chunk);
+        while (reading.some((branch) => !branch.left && branch.queue.length >= WINDOW_CHUNKS)) {
           await new Promise<void>((resolve) => (this.wakePump = resolve));
         }
-        if (this.reading.length === 0) break;
+        reading = this.reading;
+        if (reading.length === 0) break;
       }
       if (this.reading.length === 0) {
         abort(new Error('every target of the group stopped reading'));
