@@ -3,6 +3,7 @@ import { GitSyncError } from '../errors.js';
 import { redactUrl } from '../observe/redact.js';
 import type { PlanSummary, RefPlan, RelayMode, RelayReason, SyncMode } from '../plan/index.js';
 import type { ProtocolVersion } from '../types.js';
+import type { BatchRecord } from '../execute/batched.js';
 import type { Observed } from './options.js';
 import { planRun, resolvePolicy, type Planning, type PlanningOptions } from './planning.js';
 import { RunContext } from './run-context.js';
@@ -42,6 +43,8 @@ export interface SyncResult extends PlanSummary, Observed {
   batching: boolean;
   batchCount: number;
   plannedBatchCount: number;
+  /** The checkpoint pushes that landed, with where each one's time went (empty without batching). */
+  batches: BatchRecord[];
   tempRefs: string[];
   /** The deletion guard in force: most managed refs the run may delete (null: not known, the run failed first). */
   maxDeletes: number | null;
@@ -88,6 +91,7 @@ export function failedBeforePlan(
     batching: false,
     batchCount: 0,
     plannedBatchCount: 0,
+    batches: [],
     tempRefs: [],
     maxDeletes,
     ...observed,
@@ -112,6 +116,7 @@ export function planResult(operation: SyncResult['operation'], dryRun: boolean, 
     batching: isBatched(relay.relayMode),
     batchCount: 0,
     plannedBatchCount: 0,
+    batches: [],
     tempRefs: planning.tempRefs,
     maxDeletes: planning.policy.deletionGuard.maxDeletes,
     stats: null,

@@ -109,6 +109,13 @@ function outcomeNote(result: SyncResult, plan: ResultPlan): string {
 }
 
 /** docs/json.md text: `ACTION targetRef - reason` per ref, a summary line, then details. */
+/** Where the landed batches' time went, summed (docs/json.md, "A batch entry"). */
+function batchTimeNote(batches: SyncResult['batches']): string {
+  if (batches.length === 0) return '';
+  const sum = (pick: (batch: SyncResult['batches'][number]) => number): string => `${(batches.reduce((total, batch) => total + pick(batch), 0) / 1000).toFixed(1)} s`;
+  return ` (source before its first bytes ${sum((b) => b.sourceWaitMillis)}, streaming ${sum((b) => b.transferMillis)}, target after the last bytes ${sum((b) => b.targetWaitMillis)}, other ${sum((b) => b.otherMillis)})`;
+}
+
 export function renderSyncText(result: SyncResult): string {
   const lines = result.plans.map((plan) => `${plan.action.toUpperCase()} ${plan.targetRef} - ${plan.reason}${outcomeNote(result, plan)}`);
   const counts = `pushed=${result.pushed} deleted=${result.deleted} skipped=${result.skipped} blocked=${result.blocked} warned=${result.warned}`;
@@ -117,7 +124,7 @@ export function renderSyncText(result: SyncResult): string {
     `summary: ${result.operation}${result.dryRun ? ' (dry run)' : ''}${mode} ${counts} relay=${result.relayMode} reason=${result.relayReason}`
       + `${result.bootstrapSuggested ? ' bootstrap-suggested' : ''} max-deletes=${result.maxDeletes}`,
   );
-  if (result.batching) lines.push(`batches: ${result.batchCount} of ${result.plannedBatchCount} planned`);
+  if (result.batching) lines.push(`batches: ${result.batchCount} of ${result.plannedBatchCount} planned${batchTimeNote(result.batches)}`);
   if (result.tempRefs.length > 0) lines.push(`temp-refs: ${result.tempRefs.join(' ')}`);
   lines.push(...statsLines(result.stats), ...measurementLines(result.measurement));
   lines.push(`source-head: ${result.source.head ?? '(none)'}`);
@@ -150,6 +157,7 @@ export function failedSyncJson(
     batching: false,
     batchCount: 0,
     plannedBatchCount: 0,
+    batches: [],
     tempRefs: [],
     maxDeletes: null,
     stats: null,
