@@ -19,6 +19,9 @@ await build({
   target: 'node20',
   // commander is CommonJS: its require() of node built-ins needs a real require in an ES module.
   banner: { js: "import { createRequire as __gitSyncRequire } from 'node:module'; const require = __gitSyncRequire(import.meta.url);" },
+  // The distributed fleet's queue client stays out of the bundle: only `git-sync worker` and the
+  // `--queue` commands import it (at run time, from node_modules), so a sync never loads it.
+  external: ['bullmq', 'ioredis'],
   sourcemap: 'linked',
   logLevel: 'warning',
 });

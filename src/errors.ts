@@ -27,7 +27,8 @@ export type ErrorCode =
   | 'REF_BLOCKED'
   | 'TARGET_REJECTED'
   | 'TARGET_REF_MOVED'
-  | 'MANIFEST_INVALID';
+  | 'MANIFEST_INVALID'
+  | 'QUEUE_UNAVAILABLE';
 
 /**
  * A next step the caller can take, as data: the library's messages never name command-line
@@ -337,6 +338,20 @@ export class ManifestError extends GitSyncError {
     this.line = where.line;
     this.column = where.column;
     this.field = where.field;
+  }
+}
+
+/**
+ * The distributed fleet's Redis (docs/fleet.md, "Distributed workers") cannot be reached or
+ * refused a command. `url` is the queue URL as given, without a password (none is ever taken
+ * from the URL).
+ */
+export class QueueError extends GitSyncError {
+  readonly url: string;
+  constructor(url: string, message: string, options?: GitSyncErrorOptions) {
+    super('QUEUE_UNAVAILABLE', message, options);
+    this.url = url;
+    this.transient = true;
   }
 }
 
