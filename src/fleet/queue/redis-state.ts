@@ -13,54 +13,15 @@
  */
 import type { Redis } from 'ioredis';
 import { redactUrl } from '../../observe/redact.js';
+import type { MirrorStatus, RunOutcome, RunRecord, RunRow, RunTrigger } from '../state.js';
 import { KEY_PREFIX } from './connection.js';
 
-export type RunTrigger = 'schedule' | 'manual' | 'hook' | 'once';
-export type RunOutcome = 'success' | 'noop' | 'failed' | 'blocked' | 'aborted';
+export type { MirrorStatus, RunOutcome, RunRecord, RunTrigger };
 
-/** How a run ended (the fields of FleetState's RunRecord). */
-export interface RunRecord {
-  finishedAt: Date;
-  outcome: RunOutcome;
-  reason: string | null;
-  relayMode: string | null;
-  bytesFromSource: number | null;
-  bytesToTarget: number | null;
-  refsChanged: number;
-  errorCode: string | null;
-  errorMessage: string | null;
-}
-
-/** One stored run (FleetState's RunRow, plus who ran it). */
-export interface RunRow {
-  id: number;
-  mirrorId: string;
-  trigger: RunTrigger;
-  startedAt: Date;
-  finishedAt: Date | null;
-  outcome: RunOutcome | null;
-  reason: string | null;
-  relayMode: string | null;
-  bytesFromSource: number | null;
-  bytesToTarget: number | null;
-  refsChanged: number | null;
-  errorCode: string | null;
-  errorMessage: string | null;
+/** One stored run: FleetState's RunRow, plus the worker that ran it. */
+export interface QueueRunRow extends RunRow {
   /** `host:pid` of the worker process that ran it. */
   worker: string;
-}
-
-/** A mirror's standing (FleetState's MirrorStatus). */
-export interface MirrorStatus {
-  id: string;
-  lastRun: RunRow | null;
-  lastOutcome: RunOutcome | null;
-  lastReason: string | null;
-  lastSuccess: Date | null;
-  consecutiveFailures: number;
-  failingSince: Date | null;
-  nextRun: Date | null;
-  runningSince: Date | null;
 }
 
 export const DEFAULT_RETAIN_RUNS = 1000;
@@ -100,12 +61,12 @@ type StateCommands = {
   gitsyncFinishRun(run: string, mirror: string, json: string, outcome: string, finishedAt: number, startedAt: number, id: number): Promise<number>;
 };
 
-interface StoredRun extends Omit<RunRow, 'startedAt' | 'finishedAt'> {
+interface StoredRun extends Omit<QueueRunRow, 'startedAt' | 'finishedAt'> {
   startedAt: number;
   finishedAt: number | null;
 }
 
-function toRow(stored: StoredRun): RunRow {
+function toRow(stored: StoredRun): QueueRunRow {
   return { ...stored, startedAt: new Date(stored.startedAt), finishedAt: stored.finishedAt === null ? null : new Date(stored.finishedAt) };
 }
 
@@ -199,7 +160,7 @@ export class RedisFleetState {
   }
 
   /** The mirror's newest runs first, at most `limit`. */
-  async recentRuns(mirrorId: string, limit = 20): Promise<RunRow[]> {
+  async recentRuns(mirrorId: string, limit = 20): Promise<QueueRunRow[]> {
     const ids = await this.redis.lrange(key('runs', mirrorId), 0, limit - 1);
     if (ids.length === 0) return [];
     const texts = await this.redis.mget(ids.map((id) => key('run', id)));
