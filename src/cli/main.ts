@@ -15,6 +15,7 @@ import { httpTraceRequested, traceHttp } from '../observe/http-trace.js';
 import { redactSecrets, redactUrl } from '../observe/redact.js';
 import { VERSION } from '../version.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, errorLine, errorReport, exitCodeFor } from './exit-codes.js';
+import { addWorkerCommand } from './fleet-queue.js';
 import { helpText, isBooleanOption, optionsFor, readBooleanEnv, toCommanderOption, type CommandName } from './option-table.js';
 import { startProgress, type ProgressTerminal, type ProgressView } from './progress.js';
 import { endpointLabel } from './progress-state.js';
@@ -293,6 +294,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     };
     exitCode = await run(flags, io, view, () => fetch(options), renderFetchText, (error) => failedFetchJson(safeDisplay(source), error));
   });
+
+  addWorkerCommand(program, io, (code) => (exitCode = code));
 
   // Nothing asked: the help, as a request for it (stdout, exit 0).
   if (argv.length === 0) {

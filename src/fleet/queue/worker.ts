@@ -20,6 +20,7 @@ import { hostname } from 'node:os';
 import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { FleetManifest, MirrorSpec } from '../manifest.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_PER_HOST_CONCURRENCY } from '../runner.js';
 import { KEY_PREFIX, QUEUE_NAME, connectRedis, loadBullMq, redisOptions, type QueueAddress } from './connection.js';
 import { mirrorHosts } from './hosts.js';
 import { Leases, type RunLease } from './leases.js';
@@ -47,9 +48,9 @@ export interface FleetWorkerOptions {
   manifest: FleetManifest;
   address: QueueAddress;
   run: MirrorRunFunction;
-  /** Jobs this process runs at once (default 4). */
+  /** Jobs this process runs at once (default: the manifest's `concurrency`, else 8, as `fleet run`). */
   concurrency?: number;
-  /** Runs touching one host at once, across every worker (null: no limit). */
+  /** Runs touching one host at once, across every worker (default: the manifest's `per-host-concurrency`, else 4; null: no limit). */
   perHost?: number | null;
   /** How long a mirror's lock, a host slot and BullMQ's job lock last unrenewed (default 30 s). */
   leaseMillis?: number;
@@ -61,7 +62,6 @@ export interface FleetWorkerOptions {
 }
 
 export const DEFAULT_LEASE_MILLIS = 30_000;
-export const DEFAULT_WORKER_CONCURRENCY = 4;
 const DEFAULT_RETRY_DELAY_MILLIS = 2_000;
 /** A job whose worker died this many times in a row fails instead of being put back again. */
 const MAX_STALLED = 5;
@@ -72,6 +72,7 @@ export class FleetWorker {
   private readonly running = new Map<string, AbortController>();
   private stopping: Promise<void> | null = null;
   private readonly mirrors: Map<string, MirrorSpec>;
+  private readonly perHost: number | null;
 
   private constructor(
     private readonly options: FleetWorkerOptions,
@@ -81,6 +82,7 @@ export class FleetWorker {
     private worker: Worker<MirrorJobData> | null,
   ) {
     this.mirrors = new Map(options.manifest.mirrors.map((mirror) => [mirror.id, mirror]));
+    this.perHost = options.perHost === undefined ? (options.manifest.concurrency.perHost ?? DEFAULT_PER_HOST_CONCURRENCY) : options.perHost;
   }
 
   /** Connects (a QueueError when Redis cannot be reached) and starts taking jobs. */
@@ -93,7 +95,7 @@ export class FleetWorker {
     const worker = new Worker<MirrorJobData>(QUEUE_NAME, (job, token, signal) => fleetWorker.process(job, token, signal), {
       connection: redisOptions(options.address),
       prefix: KEY_PREFIX,
-      concurrency: options.concurrency ?? DEFAULT_WORKER_CONCURRENCY,
+      concurrency: options.concurrency ?? options.manifest.concurrency.global ?? DEFAULT_CONCURRENCY,
       lockDuration: leaseMillis,
       stalledInterval: leaseMillis,
       maxStalledCount: MAX_STALLED,
@@ -105,6 +107,11 @@ export class FleetWorker {
     void worker.run();
     await worker.waitUntilReady();
     return fleetWorker;
+  }
+
+  /** The manifest's mirror ids. */
+  mirrorIds(): string[] {
+    return [...this.mirrors.keys()];
   }
 
   /** Runs in progress in this process. */
@@ -164,7 +171,7 @@ export class FleetWorker {
       throw new UnrecoverableError(`mirror '${mirrorId}' is not in this worker's manifest (${this.options.manifest.path}); give every worker the producer's manifest`);
     }
     const leaseToken = `${this.id}:${randomUUID()}`;
-    const got = await this.leases.acquire(mirrorId, leaseToken, mirrorHosts(spec), this.options.perHost ?? null);
+    const got = await this.leases.acquire(mirrorId, leaseToken, mirrorHosts(spec), this.perHost);
     if (!got.acquired) {
       if (got.busy === 'mirror') {
         // A scheduled job meeting its mirror's run: that run is this schedule's. A one-off (a
@@ -175,7 +182,7 @@ export class FleetWorker {
         }
         return this.waitAndRetry(job, token, 'the mirror is running on a worker');
       }
-      return this.waitAndRetry(job, token, `host ${got.busy.host} is at its limit of ${this.options.perHost} run(s)`);
+      return this.waitAndRetry(job, token, `host ${got.busy.host} is at its limit of ${this.perHost} run(s)`);
     }
     return this.runLeased(job, token, spec, got.lease, jobSignal);
   }
