@@ -102,7 +102,8 @@ export async function connectRedis(address: QueueAddress, options: { timeoutMill
     ]);
   } catch (error) {
     redis.disconnect();
-    const cause = error instanceof Error ? error : new Error(String(error));
+    // ioredis rejects connect() with "Connection is closed"; the socket's own error says why.
+    const cause: Error = lastError ?? (error instanceof Error ? error : new Error(String(error)));
     throw new QueueError(address.display, `cannot reach Redis at ${address.display}: ${describeRedisError(cause)}; start Redis there or fix --queue`, { cause });
   } finally {
     clearTimeout(timer);
