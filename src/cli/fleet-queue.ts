@@ -7,40 +7,15 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import type { QueueStatus } from '../fleet/queue/status.js';
 import type { FleetWorker } from '../fleet/queue/worker.js';
-import { GitSyncError, UsageError } from '../errors.js';
-import { parseDuration } from '../plan/duration.js';
+import { UsageError } from '../errors.js';
 import { EXIT_OK, errorLine, errorReport, exitCodeFor } from './exit-codes.js';
+import { toJson } from './render.js';
 
 export interface QueueCliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   env: NodeJS.ProcessEnv;
-}
-
-function positiveInteger(label: string): (value: string) => number {
-  return (value) => {
-    const number = Number(value);
-    if (!/^\d+$/.test(value) || number < 1) throw new InvalidArgumentError(`${label} must be a whole number of at least 1`);
-    return number;
-  };
-}
-
-function duration(label: string): (value: string) => number {
-  return (value) => {
-    try {
-      return parseDuration(value, label);
-    } catch (error) {
-      throw new InvalidArgumentError((error as Error).message);
-    }
-  };
-}
-
-/** `--queue`, shared by worker, `fleet status` and `fleet serve`. */
-export function queueOption(): Option {
-  return new Option('--queue <url>', 'the distributed fleet’s Redis: redis://HOST:PORT[/DB] (password from GITSYNC_REDIS_PASSWORD)');
 }
 
 function failed(error: unknown, io: QueueCliIo): number {
@@ -81,24 +56,6 @@ async function startMetricsServer(listen: string, metrics: () => Promise<{ conte
   return server;
 }
 
-/** `git-sync worker mirrors.yaml --queue redis://...`: runs mirror jobs until SIGTERM or SIGINT. */
-export function addWorkerCommand(program: Command, io: QueueCliIo, setExitCode: (code: number) => void): void {
-  program
-    .command('worker')
-    .description('take mirror jobs from the distributed fleet’s Redis queue and run them (docs/fleet.md, Distributed workers)')
-    .argument('<manifest>', 'the fleet manifest (mirrors.yaml): the same file the producer reads')
-    .addOption(queueOption().makeOptionMandatory())
-    .addOption(new Option('--concurrency <n>', 'mirror runs this worker process runs at once').argParser(positiveInteger('--concurrency')))
-    .addOption(new Option('--per-host <n>', 'runs touching one host at once, across every worker (give all workers the same)').argParser(positiveInteger('--per-host')))
-    .addOption(new Option('--metrics <host:port>', 'serve /metrics (Prometheus) and /healthz there'))
-    .addOption(new Option('--lease <duration>', 'how long a dead worker’s mirror lock, host slots and jobs stay held').default(30_000, '30s').argParser(duration('--lease')))
-    .addOption(new Option('--stop-grace <duration>', 'on SIGTERM/SIGINT, how long running runs may finish before they are aborted and handed back').default(null, 'wait for them').argParser(duration('--stop-grace')))
-    .addHelpText('after', '\nExamples:\n  $ git-sync worker mirrors.yaml --queue redis://127.0.0.1:6379\n  $ git-sync worker mirrors.yaml --queue redis://redis:6379/2 --concurrency 8 --per-host 4 --metrics 0.0.0.0:9464\n')
-    .action(async (manifestPath: string, flags: Record<string, unknown>) => {
-      setExitCode(await runWorker(manifestPath, flags, io));
-    });
-}
-
 /** A stream onto the CLI's stderr, for the pino run log. */
 function stderrStream(io: QueueCliIo): Writable {
   return new Writable({
@@ -109,7 +66,8 @@ function stderrStream(io: QueueCliIo): Writable {
   });
 }
 
-async function runWorker(manifestPath: string, flags: Record<string, unknown>, io: QueueCliIo): Promise<number> {
+/** `git-sync worker mirrors.yaml --queue redis://...`: runs mirror jobs until SIGTERM or SIGINT. */
+export async function runWorker(manifestPath: string, flags: Record<string, unknown>, io: QueueCliIo): Promise<number> {
   const { loadManifest } = await import('../fleet/manifest.js');
   const { createFleetLogger } = await import('../fleet/runner.js');
   const queue = await import('../fleet/queue/index.js');
@@ -117,7 +75,8 @@ async function runWorker(manifestPath: string, flags: Record<string, unknown>, i
   let worker: FleetWorker;
   let metricsServer: Server | null = null;
   try {
-    const address = queue.parseQueueUrl(flags['queue'] as string);
+    if (typeof flags['queue'] !== 'string') throw new UsageError('worker needs --queue redis://HOST:PORT[/DB] (or GITSYNC_QUEUE): the Redis the producer schedules mirrors on');
+    const address = queue.parseQueueUrl(flags['queue']);
     const manifest = await loadManifest(manifestPath);
     const metrics = new queue.WorkerMetrics();
     worker = await queue.FleetWorker.start({
@@ -148,7 +107,7 @@ async function runWorker(manifestPath: string, flags: Record<string, unknown>, i
   await new Promise<void>((resolve) => {
     const onSignal = (): void => {
       signals += 1;
-      if (signals === 1) void worker.stop({ graceMillis: flags['stopGrace'] as number | null }).then(resolve, resolve);
+      if (signals === 1) void worker.stop({ graceMillis: (flags['stopGrace'] as number | undefined) ?? null }).then(resolve, resolve);
       else worker.abortAll('the worker was told to stop again');
     };
     process.on('SIGTERM', onSignal);
@@ -158,37 +117,27 @@ async function runWorker(manifestPath: string, flags: Record<string, unknown>, i
   return EXIT_OK;
 }
 
-/** `fleet status --queue`: the mirrors' standing as the workers recorded it in Redis. */
-export async function queueStatus(manifestPath: string | null, queueUrl: string, json: boolean, io: QueueCliIo): Promise<number> {
-  const queue = await import('../fleet/queue/index.js');
+/**
+ * `fleet status --queue`: the mirrors' standing as the workers recorded it in Redis, in the
+ * table (and JSON) `fleet status` prints from SQLite, plus the queue's jobs.
+ */
+export async function queueStatus(manifestPath: string | null, flags: Record<string, unknown>, io: QueueCliIo): Promise<number> {
+  const { renderStatus, statusJson } = await import('./fleet.js');
   try {
-    const address = queue.parseQueueUrl(queueUrl);
+    const queue = await import('../fleet/queue/index.js');
+    const address = queue.parseQueueUrl(flags['queue'] as string);
     const ids = manifestPath === null ? undefined : (await (await import('../fleet/manifest.js')).loadManifest(manifestPath)).mirrors.map((mirror) => mirror.id);
     const status = await queue.readQueueStatus(address, ids);
-    io.stdout(json ? `${JSON.stringify(status, null, 2)}\n` : renderQueueStatus(status));
+    const now = new Date();
+    if (flags['json'] === true) {
+      io.stdout(toJson({ queue: status.queue, jobs: status.jobs, mirrors: status.mirrors.map((mirror) => statusJson(mirror, now)), error: null }));
+    } else {
+      const { waiting, active, delayed, failed: failedJobs } = status.jobs;
+      io.stdout(`${status.mirrors.length === 0 ? 'no mirrors known\n' : renderStatus(status.mirrors, now)}\nqueue ${status.queue}: ${active} running, ${waiting} waiting, ${delayed} delayed (next scheduled runs and retries), ${failedJobs} failed\n`);
+    }
     return EXIT_OK;
   } catch (error) {
-    if (!(error instanceof GitSyncError)) throw error;
+    if (flags['json'] === true) io.stdout(toJson({ queue: null, jobs: null, mirrors: [], error: errorReport(error, []) }));
     return failed(error, io);
   }
-}
-
-const when = (date: Date | null): string => (date === null ? '-' : date.toISOString().replace(/\.\d{3}Z$/, 'Z'));
-
-/** The status table: one line per mirror, then the queue's jobs. */
-export function renderQueueStatus(status: QueueStatus): string {
-  const header = ['MIRROR', 'LAST RUN', 'OUTCOME', 'LAST SUCCESS', 'FAILURES', 'NEXT RUN', 'RUNNING SINCE'];
-  const rows = status.mirrors.map((mirror) => [
-    mirror.id,
-    when(mirror.lastRun?.startedAt ?? null),
-    mirror.lastOutcome === null ? '-' : `${mirror.lastOutcome}${mirror.lastReason === null ? '' : ` (${mirror.lastReason})`}`,
-    when(mirror.lastSuccess),
-    String(mirror.consecutiveFailures),
-    when(mirror.nextRun),
-    when(mirror.runningSince),
-  ]);
-  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: readonly string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
-  const jobs = status.jobs;
-  return `${[line(header), ...rows.map(line)].join('\n')}\n\nqueue ${status.queue}: ${jobs.waiting} waiting, ${jobs.active} running, ${jobs.delayed} delayed (schedules and retries), ${jobs.failed} failed\n`;
 }

@@ -146,7 +146,7 @@ export async function fleetRun(file: string, flags: Flags, io: CliIo): Promise<n
   }
 }
 
-function statusJson(status: MirrorStatus, now: Date): object {
+export function statusJson(status: MirrorStatus, now: Date): object {
   const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
   return {
     id: status.id,
@@ -165,7 +165,7 @@ function statusJson(status: MirrorStatus, now: Date): object {
   };
 }
 
-function renderStatus(statuses: readonly MirrorStatus[], now: Date): string {
+export function renderStatus(statuses: readonly MirrorStatus[], now: Date): string {
   const rows = [['MIRROR', 'LAST SUCCESS', 'AGE', 'LAST OUTCOME', 'NEXT RUN', 'FAILING SINCE']];
   for (const status of statuses) {
     const outcome = status.runningSince !== null ? `running (${formatAge(now.getTime() - status.runningSince.getTime())})` : status.lastOutcome === null ? 'never run' : `${status.lastOutcome}${status.lastReason === null ? '' : ` (${status.lastReason})`}`;

@@ -15,7 +15,6 @@ import { httpTraceRequested, traceHttp } from '../observe/http-trace.js';
 import { redactSecrets, redactUrl } from '../observe/redact.js';
 import { VERSION } from '../version.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, errorLine, errorReport, exitCodeFor } from './exit-codes.js';
-import { addWorkerCommand } from './fleet-queue.js';
 import { helpText, isBooleanOption, optionsFor, readBooleanEnv, toCommanderOption, type CommandName } from './option-table.js';
 import { startProgress, type ProgressTerminal, type ProgressView } from './progress.js';
 import { endpointLabel } from './progress-state.js';
@@ -33,6 +32,10 @@ export interface CliIo {
 type Flags = Record<string, unknown>;
 
 const EXAMPLES: Partial<Record<CommandName, string[]>> = {
+  worker: [
+    'git-sync worker mirrors.yaml --queue redis://127.0.0.1:6379',
+    'git-sync worker mirrors.yaml --queue redis://redis:6379/2 --concurrency 8 --per-host 4 --metrics 0.0.0.0:9464',
+  ],
   probe: [
     'git-sync probe https://github.com/org/repo.git',
     'git-sync probe --tags --json https://git.example.com/repo.git https://mirror.example.com/repo.git',
@@ -321,10 +324,23 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     'fleet status',
     io,
   ).action(async (manifest: string | undefined, flags: Flags) => {
-    exitCode = await (await import('./fleet.js')).fleetStatus(manifest, flags, io);
+    exitCode =
+      flags.queue === undefined
+        ? await (await import('./fleet.js')).fleetStatus(manifest, flags, io)
+        : await (await import('./fleet-queue.js')).queueStatus(manifest ?? null, flags, io);
   });
 
-  addWorkerCommand(program, io, (code) => (exitCode = code));
+  // Distributed workers (docs/fleet.md, "Distributed workers"): bullmq and ioredis load only here.
+  withOptions(
+    program
+      .command('worker')
+      .description("take mirror jobs from the distributed fleet's Redis queue and run them, until SIGTERM or SIGINT")
+      .argument('<manifest>', 'the fleet manifest (mirrors.yaml): the same file the producer reads'),
+    'worker',
+    io,
+  ).action(async (manifest: string, flags: Flags) => {
+    exitCode = await (await import('./fleet-queue.js')).runWorker(manifest, flags, io);
+  });
 
   // Nothing asked: the help, as a request for it (stdout, exit 0).
   if (argv.length === 0) {

@@ -6,7 +6,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { parseByteSize } from '../plan/byte-size.js';
 import { parseDuration } from '../plan/duration.js';
 
-export type CommandName = 'sync' | 'plan' | 'replicate' | 'bootstrap' | 'probe' | 'fetch' | 'fleet run' | 'fleet status';
+export type CommandName = 'sync' | 'plan' | 'replicate' | 'bootstrap' | 'probe' | 'fetch' | 'fleet run' | 'fleet status' | 'worker';
 
 export interface OptionSpec {
   /** Commander flags, e.g. `--source-token <token>`. */
@@ -267,17 +267,17 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   { flags: '--json', description: 'print the result as JSON on stdout', defaultValue: false, commands: [...EVERY, 'fleet run', 'fleet status'] },
   {
     flags: '--concurrency <n>',
-    description: 'mirrors run at once, in all',
+    description: 'mirrors run at once, in all (worker: in this worker process)',
     defaultDescription: "the manifest's concurrency, else 8",
     parse: positiveInteger,
-    commands: ['fleet run'],
+    commands: ['fleet run', 'worker'],
   },
   {
     flags: '--per-host <n>',
-    description: 'mirror runs at once that touch any one host (its source or a target)',
+    description: 'mirror runs at once that touch any one host (its source or a target); worker: across every worker on the queue',
     defaultDescription: "the manifest's per-host-concurrency, else 4",
     parse: positiveInteger,
-    commands: ['fleet run'],
+    commands: ['fleet run', 'worker'],
   },
   {
     flags: '--state <path>',
@@ -291,6 +291,34 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     choices: ['json', 'text', 'none'],
     defaultDescription: 'text on a terminal, else json',
     commands: ['fleet run'],
+  },
+  {
+    flags: '--queue <url>',
+    description: "the distributed fleet's Redis, redis://HOST:PORT[/DB] (rediss:// for TLS); its password only from GITSYNC_REDIS_PASSWORD",
+    env: 'GITSYNC_QUEUE',
+    defaultDescription: 'none: worker needs it; fleet status without it reads SQLite',
+    commands: ['worker', 'fleet status'],
+  },
+  {
+    flags: '--metrics <host:port>',
+    description: 'serve /metrics (Prometheus) and /healthz on this address',
+    defaultDescription: 'none',
+    commands: ['worker'],
+  },
+  {
+    flags: '--lease <duration>',
+    description: "how long a worker's hold on a mirror, its host slots and its jobs lasts unrenewed: how soon a dead worker's runs are taken over",
+    defaultValue: 30_000,
+    defaultDescription: '30s',
+    parse: duration('--lease'),
+    commands: ['worker'],
+  },
+  {
+    flags: '--stop-grace <duration>',
+    description: 'on SIGTERM or SIGINT, how long running runs may finish before they are aborted and handed back to the queue (a second signal aborts at once)',
+    defaultDescription: 'wait for them',
+    parse: duration('--stop-grace'),
+    commands: ['worker'],
   },
   { flags: '--stats', description: 'count requests and bytes per phase', defaultValue: false, commands: EVERY },
   {

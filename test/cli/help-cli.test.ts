@@ -10,7 +10,7 @@ import { OPTION_TABLE, helpText, optionsFor, type CommandName } from '../../src/
 import { repoRoot } from '../helpers/streams.js';
 import { runCli } from './run-cli.js';
 
-const COMMANDS: readonly CommandName[] = ['sync', 'plan', 'replicate', 'bootstrap', 'probe', 'fetch'];
+const COMMANDS: readonly CommandName[] = ['sync', 'plan', 'replicate', 'bootstrap', 'probe', 'fetch', 'worker'];
 
 /** `--source-token <token>` -> `--source-token`; `-v, --verbose` -> `--verbose`. */
 function longFlag(flags: string): string {

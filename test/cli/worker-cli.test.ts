@@ -10,7 +10,7 @@
  * loads the queue client.
  */
 import assert from 'node:assert/strict';
-import { copyFile, writeFile } from 'node:fs/promises';
+import { copyFile, cp, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -173,6 +173,16 @@ describe('git-sync worker', { skip: missingRedis() }, () => {
         assert.ok(pushes.length >= 2, `${mirror.id}: pushed in both waves`);
         for (let i = 1; i < pushes.length; i += 1) assert.ok(pushes[i]!.start >= pushes[i - 1]!.end, `${mirror.id}: two pushes at once`);
       }
+
+      // `fleet status --queue` shows what the workers recorded, as `fleet status` shows SQLite's.
+      const status = await runCli(['fleet', 'status', manifestPath, '--queue', redisServer.url]);
+      assert.equal(status.code, 0, status.stderr);
+      for (const mirror of mirrors) assert.match(status.stdout, new RegExp(`^${mirror.id} +\\S+ +\\S+ +success`, 'm'));
+      assert.match(status.stdout, /^queue redis:\/\/127\.0\.0\.1:\d+\/0: 0 running, 0 waiting, 12 delayed/m);
+      const json = await runCli(['fleet', 'status', manifestPath, '--queue', redisServer.url, '--json']);
+      const parsed = JSON.parse(json.stdout) as { mirrors: { id: string; lastOutcome: string }[]; jobs: { delayed: number }; error: null };
+      assert.deepEqual(parsed.mirrors.map((m) => [m.id, m.lastOutcome]), mirrors.map((m) => [m.id, 'success']));
+      assert.equal(parsed.error, null);
     } finally {
       await producer.close();
     }
@@ -238,7 +248,9 @@ describe('git-sync worker', { skip: missingRedis() }, () => {
   it('leaves the queue client out of a plain sync: the bundle runs a sync with no bullmq or ioredis to load', async () => {
     const alone = makeTempDir('gitsync-bundle-alone-');
     try {
+      // The bundle and its chunks, with no node_modules anywhere above them.
       await copyFile(path.join(repoRoot, 'dist', 'git-sync.mjs'), path.join(alone.path, 'git-sync.mjs'));
+      await cp(path.join(repoRoot, 'dist', 'chunks'), path.join(alone.path, 'chunks'), { recursive: true });
       const source = await createRepo({ parentDir: alone.path, name: 'src' });
       await source.commit('main', { files: { 'a.txt': 'a\n' } });
       const target = await createRepo({ parentDir: alone.path, name: 'dst' });

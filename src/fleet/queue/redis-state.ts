@@ -167,9 +167,9 @@ export class RedisFleetState {
     return texts.filter((text): text is string => text !== null).map((text) => toRow(JSON.parse(text) as StoredRun));
   }
 
-  /** Every known mirror (or the `ids` given, known or not), by id; `nextRuns` from the producer's schedules. */
+  /** The `ids` given (known or not), in their order, or every known mirror by id; `nextRuns` from the producer's schedules. */
   async mirrorStatuses(options: { ids?: readonly string[]; nextRuns?: ReadonlyMap<string, Date> } = {}): Promise<MirrorStatus[]> {
-    const ids = [...(options.ids ?? (await this.redis.smembers(key('mirrors'))))].sort();
+    const ids = options.ids === undefined ? (await this.redis.smembers(key('mirrors'))).sort() : [...options.ids];
     const statuses: MirrorStatus[] = [];
     for (const id of ids) statuses.push(await this.mirrorStatus(id, options.nextRuns?.get(id) ?? null));
     return statuses;
