@@ -1,7 +1,7 @@
 /**
  * `git-sync fleet serve` (docs/fleet.md, "Serve"): read flags, start the service of
  * src/fleet/serve.ts with the process's signals, and wait until it has stopped. Its JSON log lines
- * go to stdout; a refusal before the start is one `error:` line on stderr. Loaded by main.ts
+ * go to stderr, as `fleet run --log json`'s do; a refusal before the start is one `error:` line there. Loaded by main.ts
  * only when the command runs, like the other fleet commands.
  */
 import { Writable } from 'node:stream';
@@ -16,7 +16,7 @@ export async function fleetServe(manifest: string, flags: Flags, io: CliIo): Pro
   const logger = createFleetLogger(
     new Writable({
       write(chunk: Buffer | string, _encoding, done) {
-        io.stdout(chunk.toString());
+        io.stderr(chunk.toString());
         done();
       },
     }),

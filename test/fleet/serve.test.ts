@@ -248,8 +248,11 @@ describe('fleet serve', { timeout: 600_000 }, () => {
     const exit = await served.cli.done;
     assert.equal(exit.code, 0, exit.stderr);
     // One JSON line per run, never a secret.
-    const lines = exit.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.equal(exit.stdout, '');
+    const lines = exit.stderr.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
     assert.ok(lines.some((line) => line['event'] === 'stopped'));
+    const hookRuns = lines.filter((line) => line['mirror'] === 'hooked' && line['trigger'] === 'hook' && 'outcome' in line);
+    assert.equal(hookRuns.length, 1, 'one log line for the one hook-triggered run');
     for (const secret of ['it-is-a-secret', 'generic-secret']) assert.ok(!exit.stdout.includes(secret) && !exit.stderr.includes(secret), 'no secret in the logs');
   });
 
@@ -273,7 +276,7 @@ describe('fleet serve', { timeout: 600_000 }, () => {
     }
     const exit = await served.cli.done;
     assert.equal(exit.code, 0, exit.stderr);
-    assert.match(exit.stdout, /"event":"reload-refused".*MANIFEST_INVALID/);
+    assert.match(exit.stderr, /"event":"reload-refused".*MANIFEST_INVALID/);
   });
 
   it('stops on SIGTERM during a batched run, then resumes it after a restart and converges', async () => {
@@ -298,7 +301,8 @@ describe('fleet serve', { timeout: 600_000 }, () => {
       first.cli.kill('SIGTERM');
       const stopped = await first.cli.done;
       assert.equal(stopped.code, 0, stopped.stderr);
-      assert.match(stopped.stdout, /"event":"aborting"/);
+      assert.match(stopped.stderr, /"event":"aborting"/);
+      assert.match(stopped.stderr, /"mirror":"big".*"outcome":"aborted"/);
       const kept = [...(await forEachRef(target)).keys()];
       assert.ok(kept.some((name) => name.startsWith('refs/gitsync/')), 'the aborted batched run left its checkpoints');
       assert.ok(!kept.includes('refs/heads/main'), 'the real refs have not moved yet');
@@ -307,7 +311,8 @@ describe('fleet serve', { timeout: 600_000 }, () => {
       // The status after the stop: the run is recorded as aborted.
       const status = await runCli(['fleet', 'status', manifest, '--json']);
       assert.equal(status.code, 0, status.stderr);
-      assert.match(status.stdout, /"aborted"/);
+      const stoppedStatus = (JSON.parse(status.stdout) as { mirrors: { id: string; lastOutcome: string; runningSince: string | null; lastRun: { errorCode: string | null } }[] }).mirrors;
+      assert.deepEqual(stoppedStatus.map((mirror) => [mirror.id, mirror.lastOutcome, mirror.runningSince, mirror.lastRun.errorCode]), [['big', 'aborted', null, 'ABORTED']]);
 
       // Restarted: the mirror was never synced, so it runs at once, resumes and converges.
       const second = await serve(manifest, port);
@@ -324,7 +329,15 @@ describe('fleet serve', { timeout: 600_000 }, () => {
       await fsck(target);
       const after = await runCli(['fleet', 'status', manifest, '--json']);
       assert.equal(after.code, 0, after.stderr);
-      assert.match(after.stdout, /"success"/);
+      const final = (JSON.parse(after.stdout) as { mirrors: { id: string; lastOutcome: string; consecutiveFailures: number; lastSuccess: string | null }[] }).mirrors;
+      assert.equal(final.length, 1);
+      assert.ok(final[0]!.lastOutcome === 'success' || final[0]!.lastOutcome === 'noop', final[0]!.lastOutcome);
+      assert.equal(final[0]!.consecutiveFailures, 0);
+      assert.ok(final[0]!.lastSuccess !== null);
+      // The table users read.
+      const table = await runCli(['fleet', 'status', manifest]);
+      assert.equal(table.code, 0, table.stderr);
+      assert.match(table.stdout, /^big\s+\S+Z\s/m);
     } finally {
       await limited.close();
     }
