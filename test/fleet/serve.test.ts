@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { existsSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -254,6 +255,30 @@ describe('fleet serve', { timeout: 600_000 }, () => {
     const hookRuns = lines.filter((line) => line['mirror'] === 'hooked' && line['trigger'] === 'hook' && 'outcome' in line);
     assert.equal(hookRuns.length, 1, 'one log line for the one hook-triggered run');
     for (const secret of ['it-is-a-secret', 'generic-secret']) assert.ok(!exit.stdout.includes(secret) && !exit.stderr.includes(secret), 'no secret in the logs');
+  });
+
+  it('refuses to start, in one line and exit 2, on a bad manifest, an unset hook secret or a taken address', async () => {
+    const port = await freePort();
+    const manifest = join(dir.path, 'refused.yaml');
+    const mirrors = `state:\n  path: ${join(dir.path, 'refused.db')}\nmirrors:\n  - source: ${local.path}\n    target: ${join(dir.path, 'refused-target.git')}\n`;
+    await writeFile(manifest, `serve:\n  listen: 127.0.0.1:${port}\n  hooks:\n    github-secret-env: UNSET_HOOK_SECRET\n${mirrors}`);
+    const unset = await runCli(['fleet', 'serve', manifest], { UNSET_HOOK_SECRET: undefined });
+    assert.equal(unset.code, 2);
+    assert.equal(unset.stderr, `error: ${manifest}: serve.hooks.github-secret-env names UNSET_HOOK_SECRET, which is not set; export UNSET_HOOK_SECRET with the hook's secret, or remove serve.hooks.github-secret-env\n`);
+    await writeFile(manifest, `serve:\n  listen: 127.0.0.1:${port}\n  hooks:\n    github-secretenv: X\n${mirrors}`);
+    const bad = await runCli(['fleet', 'serve', manifest]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^error: .*refused\.yaml:4:\d+: serve\.hooks\.github-secretenv: unknown field 'github-secretenv'; did you mean 'github-secret-env'\?/);
+    const taken = await startGitHttpServer({ root: dir.path });
+    try {
+      await writeFile(manifest, `serve:\n  listen: 127.0.0.1:${taken.port}\n${mirrors}`);
+      const busy = await runCli(['fleet', 'serve', manifest]);
+      assert.equal(busy.code, 2);
+      assert.equal(busy.stderr, `error: cannot listen on 127.0.0.1:${taken.port}: it is in use; choose another address (serve.listen in the manifest)\n`);
+    } finally {
+      await taken.close();
+    }
+    assert.equal(existsSync(join(dir.path, 'refused-target.git')), false, 'nothing ran');
   });
 
   it('picks up a manifest edit by itself (file watch)', async () => {
