@@ -107,7 +107,7 @@ export async function runWorker(manifestPath: string, flags: Record<string, unkn
   await new Promise<void>((resolve) => {
     const onSignal = (): void => {
       signals += 1;
-      if (signals === 1) void worker.stop({ graceMillis: (flags['stopGrace'] as number | undefined) ?? null }).then(resolve, resolve);
+      if (signals === 1) void worker.stop({ graceMillis: flags['stopGrace'] as number }).then(resolve, resolve);
       else worker.abortAll('the worker was told to stop again');
     };
     process.on('SIGTERM', onSignal);

@@ -5,7 +5,7 @@
  * the per-host cap observed from the HTTP server's side; manifest errors and secrets refused.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,6 +17,7 @@ import { startGitHttpServer, type GitHttpServer, type Middleware } from '../help
 import { sampleRepo, type SampleRepo } from '../helpers/sample-repo.js';
 import { SSHD_BINARY, startSshServer, type SshServer } from '../helpers/sshd.js';
 import { missingSystemTool, startAll } from '../helpers/system.js';
+import { repoRoot } from '../helpers/streams.js';
 import { runCli } from './run-cli.js';
 
 const PUBLISHED = ['refs/heads/', 'refs/tags/'];
@@ -266,5 +267,10 @@ mirrors:
     const fleet = await runCli(['fleet', 'status', '--state', statePath], { NODE_OPTIONS: `--require ${probe}` });
     assert.equal(fleet.code, 0, fleet.stderr);
     assert.match(/^LOADED (.*)$/m.exec(fleet.stderr)![1]!, /better-sqlite3/);
+    // The YAML parser is bundled: it must sit only in what the entry imports on demand.
+    const entry = readFileSync(path.join(repoRoot, 'dist', 'git-sync.mjs'), 'utf8');
+    const eager = [entry, ...[...entry.matchAll(/^import [^;]*? from "\.\/(chunks\/[^"]+)";?$/gm)].map((m) => readFileSync(path.join(repoRoot, 'dist', m[1]!), 'utf8'))];
+    for (const text of eager) assert.doesNotMatch(text, /YAMLParseError|better-sqlite3|from "pino"/);
+    assert.match(entry, /import\("\.\/chunks\/fleet-[^"]+"\)/);
   });
 });
