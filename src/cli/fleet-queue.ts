@@ -1,12 +1,13 @@
 /**
  * The distributed fleet's commands (docs/fleet.md, "Distributed workers"): `git-sync worker`, and
- * what `fleet status --queue` and `fleet serve --queue` do. Only these load bullmq and ioredis, and
+ * what `fleet status --queue` and `fleet serve --queue` do (main.ts loads this module only for them). Only these load bullmq and ioredis, and
  * only when run (the `src/fleet/queue/` modules are imported on demand), so a plain sync never
  * pays for them.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import type { QueueProducerService } from '../fleet/queue/producer-service.js';
 import type { FleetWorker } from '../fleet/queue/worker.js';
 import { UsageError } from '../errors.js';
 import { EXIT_OK, errorLine, errorReport, exitCodeFor } from './exit-codes.js';
@@ -140,4 +141,40 @@ export async function queueStatus(manifestPath: string | null, flags: Record<str
     if (flags['json'] === true) io.stdout(toJson({ queue: null, jobs: null, mirrors: [], error: errorReport(error, []) }));
     return failed(error, io);
   }
+}
+
+/**
+ * `fleet serve --queue`: the producer. Schedules every mirror on the queue and serves the hooks
+ * and endpoints until SIGTERM or SIGINT; SIGHUP reloads the manifest. The run flags of `fleet
+ * serve` (--concurrency, --per-host, --state, --max-backoff) are the workers' business here.
+ */
+export async function queueServe(manifestPath: string, flags: Record<string, unknown>, io: QueueCliIo): Promise<number> {
+  const { createFleetLogger } = await import('../fleet/runner.js');
+  const queue = await import('../fleet/queue/index.js');
+  const logger = createFleetLogger(stderrStream(io));
+  let service: QueueProducerService;
+  try {
+    service = await queue.QueueProducerService.start({
+      manifest: manifestPath,
+      address: queue.parseQueueUrl(flags['queue'] as string),
+      logger,
+      env: io.env,
+      ...(flags['maxHookBytes'] === undefined ? {} : { maxBodyBytes: flags['maxHookBytes'] as number }),
+    });
+  } catch (error) {
+    return failed(error, io);
+  }
+  const stop = (): void => void service.stop();
+  const reload = (): void => void service.reload();
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', reload);
+  try {
+    await service.stopped;
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+    process.off('SIGHUP', reload);
+  }
+  return EXIT_OK;
 }

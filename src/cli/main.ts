@@ -353,7 +353,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     'fleet serve',
     io,
   ).action(async (manifest: string, flags: Flags) => {
-    exitCode = await (await import('./fleet-serve.js')).fleetServe(manifest, flags, io);
+    exitCode =
+      flags.queue === undefined
+        ? await (await import('./fleet-serve.js')).fleetServe(manifest, flags, io)
+        : await (await import('./fleet-queue.js')).queueServe(manifest, flags, io);
   });
 
   // Nothing asked: the help, as a request for it (stdout, exit 0).

@@ -326,8 +326,8 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     flags: '--queue <url>',
     description: "the distributed fleet's Redis, redis://HOST:PORT[/DB] (rediss:// for TLS); its password only from GITSYNC_REDIS_PASSWORD",
     env: 'GITSYNC_QUEUE',
-    defaultDescription: 'none: worker needs it; fleet status without it reads SQLite',
-    commands: ['worker', 'fleet status'],
+    defaultDescription: 'none: worker needs it; fleet status and fleet serve without it use SQLite',
+    commands: ['worker', 'fleet status', 'fleet serve'],
   },
   {
     flags: '--metrics <host:port>',

@@ -102,7 +102,7 @@ function iso(date: Date | null | undefined): string | null {
 }
 
 /** The secrets the manifest's hooks name, read from the environment; a named variable that is unset is refused. */
-function hookSecrets(manifest: FleetManifest, env: NodeJS.ProcessEnv): HookSecrets {
+export function hookSecrets(manifest: FleetManifest, env: NodeJS.ProcessEnv): HookSecrets {
   const read = (name: string | undefined, field: string): string | null => {
     if (name === undefined) return null;
     const value = env[name];

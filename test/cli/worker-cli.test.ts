@@ -18,7 +18,6 @@ import type { Redis } from 'ioredis';
 import { connectRedis, parseQueueUrl, type QueueAddress } from '../../src/fleet/queue/connection.js';
 import { FleetProducer } from '../../src/fleet/queue/producer.js';
 import { RedisFleetState, type QueueRunRow } from '../../src/fleet/queue/redis-state.js';
-import { loadManifest } from '../../src/fleet/manifest.js';
 import { createRepo, pseudoRandomBytes, type FixtureRepo } from '../helpers/fixtures.js';
 import { git, makeTempDir, type TempDir } from '../helpers/git.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
@@ -83,7 +82,7 @@ describe('git-sync worker', { skip: missingRedis() }, () => {
   /** `h<i>`: source and target on the HTTP server; `l<i>`: local paths. Each source has a few hundred KiB. */
   async function makeMirrors(prefix: string, httpCount: number, localCount: number, schedule: string): Promise<{ manifestPath: string; mirrors: Mirror[] }> {
     const mirrors: Mirror[] = [];
-    const lines = ['mirrors:'];
+    const lines = ['serve:', '  listen: 127.0.0.1:0', '  hooks:', '    generic-token-env: HOOK_TOKEN', 'mirrors:'];
     for (let i = 0; i < httpCount + localCount; i += 1) {
       const overHttp = i < httpCount;
       const id = `${prefix}${overHttp ? 'h' : 'l'}${i}`;
@@ -123,12 +122,14 @@ describe('git-sync worker', { skip: missingRedis() }, () => {
 
   it('12 mirrors, 3 workers, one SIGKILLed mid-run: every mirror converges, fsck clean, never two runs of a mirror at once', async () => {
     const { manifestPath, mirrors } = await makeMirrors('a', 6, 6, '1h');
-    const producer = await FleetProducer.open(address);
-    try {
+    // The producer: fleet serve --queue (schedules on the queue, hooks turned into jobs).
+    const producer = startCli(['fleet', 'serve', manifestPath, '--queue', redisServer.url], { HOOK_TOKEN: 'hook-token-1234' });
+    workers.push(producer);
+    {
       const started = [startWorker(manifestPath), startWorker(manifestPath), startWorker(manifestPath)];
       const victim = started[0]!;
+      const serveUrl = await waitFor('the producer to serve', async () => /"url":"(http:\/\/[^"]+)"/.exec(producer.stderr())?.[1]);
       // Wave 1: the schedules (an interval's first run is at once) put all 12 mirrors on the queue.
-      await producer.schedule((await loadManifest(manifestPath)).mirrors);
       // Kill the first worker while it runs an HTTP mirror (requests there take seconds).
       const killedRun = await waitFor('the victim to start an HTTP run', async () => {
         const runs = [...(await allRuns(mirrors)).values()].flat();
@@ -139,9 +140,12 @@ describe('git-sync worker', { skip: missingRedis() }, () => {
       const killedAt = Date.now();
       await waitFor('wave 1 to converge', async () => converged(mirrors));
 
-      // Wave 2: new commits everywhere, "sync now" for every mirror.
+      // Wave 2: new commits everywhere, a generic hook for every mirror.
       for (const mirror of mirrors) await mirror.source.commit('main', { files: { 'wave2.txt': `${mirror.id}\n` } });
-      for (const mirror of mirrors) assert.equal(await producer.trigger(mirror.id, 'manual'), 'queued');
+      for (const mirror of mirrors) {
+        const answer = await fetch(`${serveUrl}/hooks/${mirror.id}`, { method: 'POST', headers: { authorization: 'Bearer hook-token-1234' } });
+        assert.equal(answer.status, 202, await answer.text());
+      }
       await waitFor('wave 2 to converge', async () => converged(mirrors));
       await waitFor('every run to be recorded', async () => [...(await allRuns(mirrors)).values()].flat().every((run) => run.finishedAt !== null || run.worker === `${hostname()}:${victim.pid}`));
 
@@ -183,8 +187,11 @@ describe('git-sync worker', { skip: missingRedis() }, () => {
       const parsed = JSON.parse(json.stdout) as { mirrors: { id: string; lastOutcome: string }[]; jobs: { delayed: number }; error: null };
       assert.deepEqual(parsed.mirrors.map((m) => [m.id, m.lastOutcome]), mirrors.map((m) => [m.id, 'success']));
       assert.equal(parsed.error, null);
-    } finally {
-      await producer.close();
+      const served = (await (await fetch(`${serveUrl}/mirrors`)).json()) as { mirrors: { id: string }[] };
+      assert.deepEqual(served.mirrors.map((m) => m.id), mirrors.map((m) => m.id));
+      producer.kill('SIGTERM');
+      assert.equal((await producer.done).code, 0);
+      assert.doesNotMatch(producer.stderr(), /hook-token-1234/);
     }
   });
 

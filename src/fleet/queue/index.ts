@@ -9,3 +9,4 @@ export { RedisFleetState, type QueueRunRow } from './redis-state.js';
 export { mirrorRunner, runRecordOf } from './run.js';
 export { readQueueStatus, type QueueStatus } from './status.js';
 export { WorkerMetrics } from './worker-metrics.js';
+export { QueueProducerService, type QueueServeOptions } from './producer-service.js';
