@@ -238,6 +238,50 @@ describe('git-sync worker', { skip: missingRedis() }, () => {
     }
   });
 
+  it('keeps credentials out of Redis: the worker reads the token from its own environment, and nothing in Redis holds it', async () => {
+    const token = 'tok-5ecret-ab12cd34';
+    const guarded = await startGitHttpServer({ basicAuth: { username: 'mirror', password: token } });
+    try {
+      const source = await createRepo({ parentDir: guarded.root, name: 'src' });
+      await source.commit('main', { files: { 'a.txt': 'a\n' } });
+      const target = await createRepo({ parentDir: guarded.root, name: 'dst' });
+      const manifestPath = path.join(tmp.path, 'guarded.yaml');
+      await writeFile(
+        manifestPath,
+        ['mirrors:', '  - id: guarded', `    source: ${guarded.url('src')}`, `    target: ${guarded.url('dst')}`, '    source-username: mirror', '    source-token-env: MIRROR_TOKEN', '    target-username: mirror', '    target-token-env: MIRROR_TOKEN', '    schedule: 1h', ''].join('\n'),
+      );
+      const producer = await FleetProducer.open(address);
+      try {
+        await producer.schedule([{ ...(await (await import('../../src/fleet/manifest.js')).loadManifest(manifestPath)).mirrors[0]! }]);
+      } finally {
+        await producer.close();
+      }
+      const worker = startCli(['worker', manifestPath, '--queue', redisServer.url], { MIRROR_TOKEN: token });
+      workers.push(worker);
+      await waitFor('the run', async () => (await refsOf(target.path)) !== '' && (await refsOf(target.path)) === (await refsOf(source.path)));
+      await waitFor('the run to be recorded', async () => (await new RedisFleetState(redis).mirrorStatus('guarded')).lastOutcome === 'success');
+      // Every key and every value in Redis, whatever its type.
+      const dump: string[] = [];
+      for (const key of await redis.keys('*')) {
+        dump.push(key);
+        const type = await redis.type(key);
+        if (type === 'string') dump.push((await redis.get(key)) ?? '');
+        else if (type === 'hash') dump.push(JSON.stringify(await redis.hgetall(key)));
+        else if (type === 'list') dump.push(...(await redis.lrange(key, 0, -1)));
+        else if (type === 'set') dump.push(...(await redis.smembers(key)));
+        else if (type === 'zset') dump.push(...(await redis.zrange(key, '0', '-1')));
+        else if (type === 'stream') dump.push(JSON.stringify(await redis.xrange(key, '-', '+')));
+      }
+      assert.ok(dump.some((text) => text.includes('guarded')), 'the dump holds the mirror');
+      assert.ok(!dump.some((text) => text.includes(token)), 'no value in Redis holds the token');
+      assert.ok(!dump.some((text) => text.includes(guarded.baseUrl)), 'no URL of the manifest is in Redis either');
+      worker.kill('SIGTERM');
+      assert.doesNotMatch((await worker.done).stderr, new RegExp(token));
+    } finally {
+      await guarded.close();
+    }
+  });
+
   it('refuses a password in --queue without echoing it, and names a Redis it cannot reach', async () => {
     const { manifestPath } = await makeMirrors('d', 0, 1, '1h');
     const withPassword = await runCli(['worker', manifestPath, '--queue', 'redis://:s3cretpass@127.0.0.1:6379']);
