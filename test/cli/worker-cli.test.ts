@@ -79,7 +79,7 @@ describe('git-sync worker', { skip: missingRedis() }, () => {
     await tmp?.remove();
   });
 
-  /** `h<i>`: source and target on the HTTP server; `l<i>`: local paths. Each source has a few hundred KiB. */
+  /** `h<i>`: source and target on the HTTP server, batched runs; `l<i>`: local paths. Each source has about 300 KiB. */
   async function makeMirrors(prefix: string, httpCount: number, localCount: number, schedule: string): Promise<{ manifestPath: string; mirrors: Mirror[] }> {
     const mirrors: Mirror[] = [];
     const lines = ['serve:', '  listen: 127.0.0.1:0', '  hooks:', '    generic-token-env: HOOK_TOKEN', 'mirrors:'];
@@ -97,6 +97,8 @@ describe('git-sync worker', { skip: missingRedis() }, () => {
         `    source: ${overHttp ? http.url(`${id}-src`) : source.path}`,
         `    target: ${overHttp ? http.url(`${id}-dst`) : target.path}`,
         `    schedule: ${schedule}`,
+        // Over HTTP, batched: three checkpoints' packs under the limit, so a killed run leaves temp refs to resume from.
+        ...(overHttp ? ['    target-max-pack-bytes: 150KiB'] : []),
       );
     }
     const manifestPath = path.join(tmp.path, `${prefix}mirrors.yaml`);
@@ -150,6 +152,7 @@ describe('git-sync worker', { skip: missingRedis() }, () => {
       await waitFor('every run to be recorded', async () => [...(await allRuns(mirrors)).values()].flat().every((run) => run.finishedAt !== null || run.worker === `${hostname()}:${victim.pid}`));
 
       for (const mirror of mirrors) {
+        // Equal refs: also no refs/gitsync/ checkpoint left by the killed batched run.
         assert.equal(await refsOf(mirror.targetDir), await refsOf(mirror.source.path), `${mirror.id}: refs equal`);
         await git(['fsck', '--strict', '--no-dangling'], { cwd: mirror.targetDir });
       }
@@ -161,6 +164,7 @@ describe('git-sync worker', { skip: missingRedis() }, () => {
           .sort((a, b) => a.start - b.start);
         for (let i = 1; i < spans.length; i += 1) assert.ok(spans[i]!.start >= spans[i - 1]!.end, `${id}: run ${i} started before run ${i - 1} ended`);
         assert.ok(list.some((run) => run.outcome === 'success'), `${id}: a successful run`);
+        if (id.includes('h')) assert.ok(list.some((run) => run.relayMode === 'bootstrap-batch'), `${id}: a batched run (${list.map((run) => run.relayMode).join(' ')})`);
       }
       const abandoned = runs.get(killedRun.mirrorId)!.find((run) => run.id === killedRun.id)!;
       assert.equal(abandoned.outcome, 'aborted', 'the killed run is recorded as aborted by the worker that took over');
