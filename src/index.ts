@@ -92,3 +92,27 @@ export {
   type HookMirror,
   type HookVerdict,
 } from './fleet/webhooks.js';
+// The distributed fleet (docs/fleet.md, "Distributed workers"): bullmq and ioredis load only when these are used.
+export {
+  parseQueueUrl,
+  connectRedis,
+  REDIS_PASSWORD_ENV,
+  type QueueAddress,
+  FleetProducer,
+  type MirrorJobData,
+  type TriggerOutcome,
+  FleetWorker,
+  DEFAULT_LEASE_MILLIS,
+  type FleetWorkerOptions,
+  type MirrorRunFunction,
+  type WorkerEvent,
+  RedisFleetState,
+  type QueueRunRow,
+  mirrorRunner,
+  runRecordOf,
+  readQueueStatus,
+  type QueueStatus,
+  WorkerMetrics,
+  QueueProducerService,
+  type QueueServeOptions,
+} from './fleet/queue/index.js';
