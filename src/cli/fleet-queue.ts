@@ -87,7 +87,7 @@ export async function runWorker(manifestPath: string, flags: Record<string, unkn
       ...(flags['concurrency'] === undefined ? {} : { concurrency: flags['concurrency'] as number }),
       ...(flags['perHost'] === undefined ? {} : { perHost: flags['perHost'] as number }),
       leaseMillis: flags['lease'] as number,
-      onEvent: ({ event, ...fields }) => (event === 'lease-lost' || event === 'job-unknown-mirror' ? logger.warn : logger.info).call(logger, { event, ...fields }, `worker: ${event}${fields.mirror === undefined ? '' : ` ${fields.mirror}`}`),
+      onEvent: ({ event, ...fields }) => (event === 'lease-lost' || event === 'job-unknown-mirror' || event === 'queue-error' ? logger.warn : logger.info).call(logger, { event, ...fields }, `worker: ${event}${fields.mirror === undefined ? '' : ` ${fields.mirror}`}`),
       onRunFinished: (mirrorId, record, durationMillis) => metrics.runFinished(mirrorId, record, durationMillis),
     });
     metrics.watch(worker);

@@ -32,7 +32,7 @@ export type MirrorRunFunction = (spec: MirrorSpec, options: { signal: AbortSigna
 
 /** One line of the worker's log (JSON lines on the CLI). */
 export interface WorkerEvent {
-  event: 'run-start' | 'run-end' | 'job-waits' | 'job-dropped' | 'job-unknown-mirror' | 'lease-lost' | 'stopping' | 'stopped';
+  event: 'run-start' | 'run-end' | 'job-waits' | 'job-dropped' | 'job-unknown-mirror' | 'lease-lost' | 'queue-error' | 'stopping' | 'stopped';
   mirror?: string;
   job?: string;
   runId?: number;
@@ -101,8 +101,9 @@ export class FleetWorker {
       maxStalledCount: MAX_STALLED,
       autorun: false,
     });
-    // Errors of the connection are reported by ioredis and retried; a job's are in its run record.
-    worker.on('error', () => undefined);
+    // The connection's errors (Redis restarting, unreachable) are retried by ioredis; they are
+    // logged, not thrown. A job's own failure is in its run record.
+    worker.on('error', (error: Error) => fleetWorker.emit({ event: 'queue-error', reason: error.message }));
     fleetWorker.worker = worker;
     void worker.run();
     await worker.waitUntilReady();
