@@ -26,3 +26,4 @@ export type { SideCredentials } from './transport/open.js';
 export type { Credential, CredentialProvider, CredentialRequest } from './auth/credential-provider.js';
 export { GitCredentialHelper, type GitCredentialHelperOptions } from './auth/credential-helper.js';
 export { HTTP_TRACE_CHANNEL, formatHttpTrace, traceHttp, type HttpTraceEvent } from './observe/http-trace.js';
+export { escapeControlCharacters, escapeJsonText, type EscapeOptions } from './observe/terminal-text.js';

@@ -13,12 +13,22 @@ import { fanOut, type FanOutOptions, type FanOutResult } from '../api/fan-out.js
 import { GitSyncError } from '../errors.js';
 import { httpTraceRequested, traceHttp } from '../observe/http-trace.js';
 import { redactSecrets, redactUrl } from '../observe/redact.js';
+import { escapeControlCharacters } from '../observe/terminal-text.js';
 import { VERSION } from '../version.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, errorLine, errorReport, exitCodeFor } from './exit-codes.js';
 import { helpText, isBooleanOption, optionsFor, readBooleanEnv, toCommanderOption, type CommandName } from './option-table.js';
 import { startProgress, type ProgressTerminal, type ProgressView } from './progress.js';
 import { endpointLabel } from './progress-state.js';
-import { failedFetchJson, failedProbeJson, failedSyncJson, renderFetchText, renderProbeText, renderSyncText, toJson } from './render.js';
+import {
+  failedFetchJson,
+  failedProbeJson,
+  failedSyncJson,
+  renderFetchText,
+  renderProbeText,
+  renderSyncText,
+  textOf,
+  toJson,
+} from './render.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -176,8 +186,24 @@ function withOptions(command: Command, name: CommandName, io: CliIo): Command {
   return command;
 }
 
+/**
+ * The last line of defence for the terminal (docs/security.md, "Clean terminals and valid ref
+ * names"): whatever reaches stdout or stderr has every control character but the line feeds
+ * git-sync ends its lines with escaped. What comes from a server is escaped before, one line at a
+ * time (its own line feeds too): this catches what a message composed elsewhere let through.
+ */
+function guarded(io: CliIo): CliIo {
+  const keepNewlines = { keepNewlines: true };
+  return {
+    ...io,
+    stdout: (text) => io.stdout(escapeControlCharacters(text, keepNewlines)),
+    stderr: (text) => io.stderr(escapeControlCharacters(text, keepNewlines)),
+  };
+}
+
 /** Runs the CLI; resolves to the exit code. Never calls process.exit itself. */
-export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+export async function main(argv: readonly string[], rawIo: CliIo): Promise<number> {
+  const io = guarded(rawIo);
   let exitCode = EXIT_OK;
   const program = new Command('git-sync')
     .description('Mirror Git repositories remote to remote without a local clone.')
@@ -407,9 +433,9 @@ async function runFanOut(flags: Flags, io: CliIo, operation: 'sync' | 'replicate
     );
   } else {
     const text = result.targets.map((target, i) => {
-      const heading = `target: ${target.result.target.url}`;
+      const heading = textOf([`target: ${target.result.target.url}`]);
       const body = target.error === null || hasPlans(target.result) ? renderSyncText(redactResult(target.result, secrets)) : `error: ${reports[i]!.code}\n`;
-      return `${heading}\n${body}`;
+      return `${heading}${body}`;
     });
     io.stdout(text.join('\n'));
   }

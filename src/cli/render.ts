@@ -1,12 +1,23 @@
-/** Text and JSON renderings of results (docs/json.md). */
+/**
+ * Text and JSON renderings of results (docs/json.md). Every text line is escaped as a whole
+ * (observe/terminal-text.ts): a ref name, a capability or a URL from a server shows its control
+ * characters as `^[`, `^M`, `<U+009B>` and cannot end its line early; JSON escapes them as
+ * `\uXXXX` (docs/security.md, "Clean terminals and valid ref names").
+ */
 import type { FetchResult } from '../api/fetch.js';
 import type { ResultPlan, SyncResult } from '../api/plan.js';
 import type { ProbeResult } from '../api/probe.js';
 import type { Measurement } from '../observe/memory.js';
 import type { StatsReport } from '../observe/stats.js';
+import { escapeControlCharacters, escapeJsonText } from '../observe/terminal-text.js';
 
 export function toJson(value: unknown): string {
-  return `${JSON.stringify(value, null, 2)}\n`;
+  return `${escapeJsonText(JSON.stringify(value, null, 2))}\n`;
+}
+
+/** Lines as one text, each line escaped on its own. */
+export function textOf(lines: readonly string[]): string {
+  return `${lines.map((line) => escapeControlCharacters(line)).join('\n')}\n`;
 }
 
 function mib(bytes: number): string {
@@ -57,7 +68,7 @@ export function renderProbeText(result: ProbeResult): string {
     lines.push(`${ref.hash} ${ref.name}${ref.peeled ? ` (peeled ${ref.peeled})` : ''}`);
   }
   lines.push(...statsLines(result.stats), ...measurementLines(result.measurement));
-  return `${lines.join('\n')}\n`;
+  return textOf(lines);
 }
 
 export function renderFetchText(result: FetchResult): string {
@@ -70,7 +81,7 @@ export function renderFetchText(result: FetchResult): string {
     ...statsLines(result.stats),
     ...measurementLines(result.measurement),
   ];
-  return `${lines.join('\n')}\n`;
+  return textOf(lines);
 }
 
 /** The JSON of a failed probe: every key present, absent values null (docs/json.md). */
@@ -128,7 +139,7 @@ export function renderSyncText(result: SyncResult): string {
   if (result.tempRefs.length > 0) lines.push(`temp-refs: ${result.tempRefs.join(' ')}`);
   lines.push(...statsLines(result.stats), ...measurementLines(result.measurement));
   lines.push(`source-head: ${result.source.head ?? '(none)'}`);
-  return `${lines.join('\n')}\n`;
+  return textOf(lines);
 }
 
 export function failedSyncJson(
