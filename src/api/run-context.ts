@@ -10,7 +10,7 @@ import type { Side } from '../observe/stats.js';
 import { parseEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { openTransport } from '../transport/open.js';
 import type { Transport } from '../transport/transport.js';
-import type { ProtocolVersion } from '../types.js';
+import type { InvalidRefName, ProtocolVersion } from '../types.js';
 import type { CommonOptions, EndpointOptions, Observed } from './options.js';
 import { DEFAULT_RETRIES, DEFAULT_RETRY_DELAY_MILLIS, retryDecision } from './retry.js';
 
@@ -24,8 +24,8 @@ export class RunContext {
   private observed: Observed | null = null;
   /** What the run learned of each side, kept for the result of a run that fails later. */
   readonly known: {
-    source?: { url: string; protocol: ProtocolVersion; head: string | null };
-    target?: { url: string; capabilities: string[] };
+    source?: { url: string; protocol: ProtocolVersion; head: string | null; invalidRefs: InvalidRefName[] };
+    target?: { url: string; capabilities: string[]; invalidRefs: InvalidRefName[] };
   } = {};
 
   /**

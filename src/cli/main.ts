@@ -23,11 +23,13 @@ import {
   failedFetchJson,
   failedProbeJson,
   failedSyncJson,
+  invalidRefWarnings,
   renderFetchText,
   renderProbeText,
   renderSyncText,
   textOf,
   toJson,
+  type ListedSides,
 } from './render.js';
 
 export interface CliIo {
@@ -416,7 +418,7 @@ async function runFanOut(flags: Flags, io: CliIo, operation: 'sync' | 'replicate
     // Refused before any target was tried (usage).
     view?.finish(true);
     const report = errorReport(error, secrets);
-    if (flags.json) io.stdout(toJson({ operation, source: { url: safeDisplay(source), protocol: null, head: null }, targets: [], sharedFetches: 0, stats: null, measurement: null, error: report }));
+    if (flags.json) io.stdout(toJson({ operation, source: { url: safeDisplay(source), protocol: null, head: null, invalidRefs: [] }, targets: [], sharedFetches: 0, stats: null, measurement: null, error: report }));
     io.stderr(`${errorLine(report)}\n`);
     return exitCodeFor(error);
   }
@@ -439,6 +441,8 @@ async function runFanOut(flags: Flags, io: CliIo, operation: 'sync' | 'replicate
     });
     io.stdout(text.join('\n'));
   }
+  io.stderr(invalidRefWarnings(result, ['source']));
+  for (const target of result.targets) io.stderr(invalidRefWarnings(target.result, ['target']));
   for (const [i, report] of reports.entries()) if (report !== null) io.stderr(`${errorLine({ ...report, message: `${result.targets[i]!.result.target.url}: ${report.message}` })}\n`);
   const counts = { ok: 0, blocked: 0, failed: 0 };
   let worst = EXIT_OK;
@@ -470,6 +474,7 @@ async function run<T>(
     const result = await operation();
     view?.finish(false);
     io.stdout(flags.json ? toJson({ ...result, error: null }) : renderText(result));
+    io.stderr(invalidRefWarnings(result as ListedSides));
     return EXIT_OK;
   } catch (error) {
     view?.finish(true);
@@ -479,6 +484,7 @@ async function run<T>(
     const partial = error instanceof GitSyncError ? (error.result as T | null) : null;
     if (flags.json) io.stdout(toJson(partial !== null ? { ...redactResult(partial, secretsOf(flags)), error: report } : failedJson(report)));
     else if (partial !== null && hasPlans(partial)) io.stdout(renderText(partial));
+    if (partial !== null) io.stderr(invalidRefWarnings(partial as ListedSides));
     io.stderr(`${errorLine(report)}\n`);
     return exitCodeFor(error);
   }
