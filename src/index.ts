@@ -17,7 +17,7 @@ export type {
   TransferEvent,
 } from './observe/progress.js';
 export * from './errors.js';
-export type { Oid, Ref, RefName, ProtocolVersion, ProtocolPreference, ObjectType } from './types.js';
+export type { InvalidRefName, Oid, Ref, RefName, ProtocolVersion, ProtocolPreference, ObjectType } from './types.js';
 export type { StatsReport, PhaseStats, SideStats } from './observe/stats.js';
 export type { Measurement } from './observe/memory.js';
 export { VERSION } from './version.js';
