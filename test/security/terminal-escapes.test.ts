@@ -84,6 +84,14 @@ describe('security: server text reaches the terminal escaped (issue 20, item 4)'
     }
   });
 
+  it("what an ssh child says on stderr (the remote end's words) is escaped in the error line", async () => {
+    const command = `printf 'fatal: \\033]0;owned\\007 denied\\r\\n\\033[2Kall fine' >&2; exit 128; :`;
+    const run = await runCli(['probe', '--retries', '0', 'ssh://hostile.invalid/repo.git'], { GIT_SSH_COMMAND: command, GIT_SSH_VARIANT: 'ssh' });
+    assert.equal(run.code, 1);
+    assertClean(run.stderr, 'stderr');
+    assert.match(run.stderr, /^error: .*fatal: \^\[\]0;owned\^G denied.*\^\[\[2Kall fine/m);
+  });
+
   it('sideband progress (-v) and a sideband error are escaped', async () => {
     const peer = await hostilePipe({
       uploadPack: [
