@@ -29,12 +29,14 @@ describe('security: invalid ref names from a server are skipped, never pushed (i
   let temp: TempDir;
   let source: FixtureRepo;
   let empty: FixtureRepo;
+  let otherEmpty: FixtureRepo;
 
   before(async () => {
     temp = makeTempDir('gitsync-refnames-');
     source = await createRepo({ parentDir: temp.path, name: 'source' });
     await source.commit('main', { files: { 'a.txt': 'a\n' } });
     empty = await createRepo({ parentDir: temp.path, name: 'empty' });
+    otherEmpty = await createRepo({ parentDir: temp.path, name: 'other-empty' });
   });
   after(async () => temp.remove());
 
@@ -76,6 +78,20 @@ describe('security: invalid ref names from a server are skipped, never pushed (i
       ]);
       // Planning never touched the target.
       assert.equal((await forEachRef(empty.path)).size, 0);
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('with several targets, the source is screened once: its warnings once, each target planned without the names', async () => {
+    const peer = await hostilePipe({ uploadPack: advertisementSteps([['refs/heads/main', A], ['refs/heads/a..b', B]], 'ofs-delta symref=HEAD:refs/heads/main') });
+    try {
+      const run = await runCli(['plan', '--protocol', 'v1', '--json', peer.url, empty.path, otherEmpty.path], peer.env);
+      assert.equal(run.code, 0, run.stderr);
+      const result = JSON.parse(run.stdout) as { source: Listed['source']; targets: (Listed & { plans: { targetRef: string }[] })[] };
+      assert.deepEqual(result.source.invalidRefs, [{ name: 'refs/heads/a..b', problem: "contains '..'" }]);
+      for (const target of result.targets) assert.deepEqual(target.plans.map((plan) => plan.targetRef), ['refs/heads/main']);
+      assert.deepEqual(warnings(run.stderr), ["warning: the source lists the ref name 'refs/heads/a..b', which git refuses: it contains '..'; skipped"]);
     } finally {
       await peer.close();
     }
