@@ -462,7 +462,7 @@ function severity(code: number): number {
   return code === EXIT_USAGE ? 3 : code === EXIT_FAILURE ? 2 : code === EXIT_REFUSED ? 1 : 0;
 }
 
-async function run<T>(
+async function run<T extends ListedSides>(
   flags: Flags,
   io: CliIo,
   view: ProgressView | null,
@@ -474,7 +474,7 @@ async function run<T>(
     const result = await operation();
     view?.finish(false);
     io.stdout(flags.json ? toJson({ ...result, error: null }) : renderText(result));
-    io.stderr(invalidRefWarnings(result as ListedSides));
+    io.stderr(invalidRefWarnings(result));
     return EXIT_OK;
   } catch (error) {
     view?.finish(true);
@@ -484,7 +484,7 @@ async function run<T>(
     const partial = error instanceof GitSyncError ? (error.result as T | null) : null;
     if (flags.json) io.stdout(toJson(partial !== null ? { ...redactResult(partial, secretsOf(flags)), error: report } : failedJson(report)));
     else if (partial !== null && hasPlans(partial)) io.stdout(renderText(partial));
-    if (partial !== null) io.stderr(invalidRefWarnings(partial as ListedSides));
+    if (partial !== null) io.stderr(invalidRefWarnings(partial));
     io.stderr(`${errorLine(report)}\n`);
     return exitCodeFor(error);
   }

@@ -47,7 +47,9 @@ type Painter = (format: Parameters<typeof styleText>[0], text: string) => string
 
 /** The view the flags and stderr call for, or null when nothing would be shown. */
 export async function startProgress(given: ProgressSettings): Promise<ProgressView | null> {
-  const settings = { ...given, labels: { source: escapeControlCharacters(given.labels.source), target: given.labels.target === null ? null : escapeControlCharacters(given.labels.target) } };
+  // Labels come from the URLs given, which may come from anywhere (a manifest, a webhook).
+  const { source, target } = given.labels;
+  const settings = { ...given, labels: { source: escapeControlCharacters(source), target: target === null ? null : escapeControlCharacters(target) } };
   if (settings.terminal !== null && (settings.progress || settings.verbose)) {
     // Loaded only for a live display: a run in a pipe or a script never pays for it.
     const { createLogUpdate } = await import('log-update');
