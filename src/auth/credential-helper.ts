@@ -25,7 +25,9 @@ const OWN_KEYS = new Set(['protocol', 'host', 'path', 'username', 'password', 'u
 
 /**
  * The stdin of `git credential`. Null when a value cannot be sent safely: the format has no
- * quoting, so a newline or NUL (say, from a crafted URL) would inject attributes.
+ * quoting, so a newline or NUL (say, from a crafted URL) would inject attributes, and so would a
+ * carriage return: a git without the CVE-2024-52006 fix passes a bare CR on to helpers that
+ * read it as a line end (docs/security.md, "git's own protocol rules").
  */
 export function formatCredentialInput(request: CredentialRequest, credential: Credential | null): string | null {
   const pairs: [string, string][] = [
@@ -39,7 +41,7 @@ export function formatCredentialInput(request: CredentialRequest, credential: Cr
     pairs.push(['password', credential.password]);
     for (const [key, value] of Object.entries(credential.attributes)) pairs.push([key, value]);
   }
-  if (pairs.some(([key, value]) => /[\n\0=]/.test(key) || /[\n\0]/.test(value))) return null;
+  if (pairs.some(([key, value]) => /[\r\n\0=]/.test(key) || /[\r\n\0]/.test(value))) return null;
   return `${pairs.map(([key, value]) => `${key}=${value}`).join('\n')}\n\n`;
 }
 
