@@ -3,6 +3,7 @@
  * deadline, and the retries of attempts that failed for a transient reason.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { childEnv } from '../auth/child-env.js';
 import { abortError, GitSyncError, TimeoutError, throwIfAborted } from '../errors.js';
 import { MemorySampler } from '../observe/memory.js';
 import { ListeningObserver } from '../observe/observer.js';
@@ -16,6 +17,30 @@ import { DEFAULT_RETRIES, DEFAULT_RETRY_DELAY_MILLIS, retryDecision } from './re
 
 /** Idle timeout when none is given (docs/usage.md, "Timeouts and retries"). */
 export const DEFAULT_IDLE_TIMEOUT_MILLIS = 120_000;
+
+/** The sides a verb's options name: their secrets are kept from every child process. */
+export interface RunSides {
+  source?: EndpointOptions | null;
+  target?: EndpointOptions | null;
+  targets?: readonly EndpointOptions[];
+}
+
+/** Every secret the sides carry: tokens, and passwords embedded in their URLs. */
+function secretsOf(sides: RunSides): string[] {
+  const all = [sides.source, sides.target, ...(sides.targets ?? [])].filter((side): side is EndpointOptions => side !== undefined && side !== null);
+  const out: string[] = [];
+  for (const side of all) {
+    if (side.token) out.push(side.token);
+    if (side.bearerToken) out.push(side.bearerToken);
+    try {
+      const password = decodeURIComponent(new URL(side.url).password);
+      if (password !== '') out.push(password);
+    } catch {
+      // Not a URL with a password (a path, scp-like): nothing to hide.
+    }
+  }
+  return out;
+}
 
 export class RunContext {
   /** What every layer of this run reports to: counters, decisions, phases, server progress. */
@@ -36,8 +61,15 @@ export class RunContext {
   private readonly deadlineAt: number | null;
   private readonly deadlineTimer: NodeJS.Timeout | undefined;
 
-  constructor(readonly options: CommonOptions) {
+  /**
+   * The environment of every process this run starts (docs/security.md, "git's own protocol
+   * rules"): the caller's, without git-sync's variables nor any holding one of the sides' secrets.
+   */
+  readonly childEnv: NodeJS.ProcessEnv;
+
+  constructor(readonly options: CommonOptions & RunSides) {
     throwIfAborted(options.signal);
+    this.childEnv = childEnv(options.env ?? process.env, secretsOf(options));
     this.observer = new ListeningObserver({
       stats: options.stats === true,
       listener: options.onProgress,
@@ -115,7 +147,7 @@ export class RunContext {
       observer: this.observer,
       idleMillis: this.idleTimeoutMillis,
       timeouts: this.options.timeouts,
-      env: this.options.env,
+      env: this.childEnv,
     });
     this.transports.push(transport);
     return transport;

@@ -10,6 +10,7 @@
  * as it would for git).
  */
 import { spawn } from 'node:child_process';
+import { childEnv } from './child-env.js';
 import type { Credential, CredentialProvider, CredentialRequest } from './credential-provider.js';
 
 /** A helper that takes longer than this (a forgotten GUI prompt) is killed; the run goes on without it. */
@@ -100,7 +101,7 @@ export class GitCredentialHelper implements CredentialProvider {
         return;
       }
       const child = spawn(this.options.git ?? 'git', ['credential', action], {
-        env: { ...(this.options.env ?? process.env), GIT_TERMINAL_PROMPT: '0' },
+        env: { ...childEnv(this.options.env ?? process.env), GIT_TERMINAL_PROMPT: '0' },
         stdio: ['pipe', 'pipe', 'ignore'],
         signal,
       });
