@@ -10,6 +10,7 @@ import { ListeningObserver } from '../observe/observer.js';
 import type { Side } from '../observe/stats.js';
 import { parseEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { openTransport } from '../transport/open.js';
+import { gateTransport, ProtocolPolicy } from '../transport/protocol-policy.js';
 import type { Transport } from '../transport/transport.js';
 import type { ProtocolVersion } from '../types.js';
 import type { CommonOptions, EndpointOptions, Observed } from './options.js';
@@ -66,10 +67,13 @@ export class RunContext {
    * rules"): the caller's, without git-sync's variables nor any holding one of the sides' secrets.
    */
   readonly childEnv: NodeJS.ProcessEnv;
+  /** Which transports the run may use (docs/security.md): checked before each connection. */
+  private readonly protocols: ProtocolPolicy;
 
   constructor(readonly options: CommonOptions & RunSides) {
     throwIfAborted(options.signal);
     this.childEnv = childEnv(options.env ?? process.env, secretsOf(options));
+    this.protocols = new ProtocolPolicy({ allowedProtocols: options.allowedProtocols, env: this.childEnv, cwd: options.cwd });
     this.observer = new ListeningObserver({
       stats: options.stats === true,
       listener: options.onProgress,
@@ -141,7 +145,7 @@ export class RunContext {
   private readonly transports: Transport[] = [];
 
   transport(side: Side, endpoint: Endpoint, credentials: EndpointOptions): Transport {
-    const transport = openTransport(endpoint, {
+    const opened = openTransport(endpoint, {
       side,
       credentials,
       observer: this.observer,
@@ -149,6 +153,7 @@ export class RunContext {
       timeouts: this.options.timeouts,
       env: this.childEnv,
     });
+    const transport = gateTransport(opened, endpoint, side, this.protocols);
     this.transports.push(transport);
     return transport;
   }

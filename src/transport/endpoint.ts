@@ -13,6 +13,7 @@ export type Endpoint =
   | { kind: 'ssh'; host: string; user: string | null; port: number | null; path: string; display: string }
   | { kind: 'git'; host: string; port: number | null; path: string; display: string }
   | { kind: 'local'; path: string; display: string }
+  /** `<scheme>://...` (the address is the whole URL) or `<scheme>::<address>` (git's helper syntax). */
   | { kind: 'helper'; scheme: string; address: string; display: string };
 
 function refuseOption(what: string, value: string, raw: string): void {
@@ -43,6 +44,13 @@ function parsePort(value: string, raw: string): number | null {
 export function parseEndpoint(raw: string, cwd: string = process.cwd()): Endpoint {
   const text = raw.trim();
   if (text === '') throw new UsageError('empty repository URL or path');
+  // `<transport>::<address>` names a remote helper before anything else is looked at, as in git.
+  const helperPrefix = /^([a-zA-Z][a-zA-Z0-9+.-]*)::/.exec(text);
+  if (helperPrefix !== null) {
+    const address = text.slice(helperPrefix[0].length);
+    if (address === '') throw new UsageError(`no address after ${JSON.stringify(helperPrefix[0])} in ${JSON.stringify(redactUrl(text))}`);
+    return { kind: 'helper', scheme: helperPrefix[1]!.toLowerCase(), address, display: redactUrl(text) };
+  }
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase();
 
   if (scheme === 'http' || scheme === 'https') {
@@ -187,7 +195,9 @@ export function endpointIdentity(endpoint: Endpoint): string {
       return `${hostPart('git', endpoint.host, endpoint.port)}${remotePath(endpoint.path)}`;
     case 'local':
       return `file://${endpoint.path}`;
-    case 'helper':
-      return `${endpoint.scheme}::${endpoint.address.slice(endpoint.address.indexOf('://') + 3)}`;
+    case 'helper': {
+      const url = `${endpoint.scheme}://`;
+      return `${endpoint.scheme}::${endpoint.address.toLowerCase().startsWith(url) ? endpoint.address.slice(url.length) : endpoint.address}`;
+    }
   }
 }
