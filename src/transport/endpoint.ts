@@ -16,6 +16,11 @@ export type Endpoint =
   /** `<scheme>://...` (the address is the whole URL) or `<scheme>::<address>` (git's helper syntax). */
   | { kind: 'helper'; scheme: string; address: string; display: string };
 
+/**
+ * A host, user or repository path that begins with `-` would reach ssh or the remote
+ * `git-upload-pack`/`git-receive-pack` as an option; git blocks it as a "strange pathname", and
+ * so does git-sync (docs/security.md, "git's own protocol rules").
+ */
 function refuseOption(what: string, value: string, raw: string): void {
   if (value.startsWith('-')) {
     throw new UsageError(`refusing ${what} ${JSON.stringify(value)} in ${JSON.stringify(redactUrl(raw))}: it begins with "-" and would be read as an option`);
@@ -86,6 +91,7 @@ export function parseEndpoint(raw: string, cwd: string = process.cwd()): Endpoin
     }
     // `ssh://host/~user/repo` names a home-relative path, as git reads it.
     const sshPath = repoPath.startsWith('/~') ? repoPath.slice(1) : repoPath;
+    refuseOption('repository path', sshPath, text);
     return { kind: 'ssh', host, user, port, path: sshPath, display: redactUrl(text) };
   }
   if (scheme === 'file') {
@@ -150,6 +156,7 @@ function parseScpLike(text: string): Endpoint | null {
   if (host === '') throw new UsageError(`no host in ${JSON.stringify(text)}`);
   if (repoPath === '') throw new UsageError(`no repository path in ${JSON.stringify(text)}`);
   refuseOption('host', host, text);
+  refuseOption('repository path', repoPath, text);
   if (user !== null) refuseOption('user', user, text);
   return { kind: 'ssh', host, user: user === '' ? null : user, port, path: repoPath, display: text };
 }
