@@ -87,7 +87,7 @@ export function parseEndpoint(raw: string, cwd: string = process.cwd()): Endpoin
     refuseOption('host', host, text);
     if (user !== null) refuseOption('user', user, text);
     if (scheme === 'git') {
-      return { kind: 'git', host, port, path: repoPath, display: text };
+      return { kind: 'git', host, port, path: repoPath, display: redactUrl(text) };
     }
     // `ssh://host/~user/repo` names a home-relative path, as git reads it.
     const sshPath = repoPath.startsWith('/~') ? repoPath.slice(1) : repoPath;
