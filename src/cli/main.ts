@@ -26,6 +26,8 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   /** stderr when it is a terminal: `--progress` draws live there. */
   terminal?: ProgressTerminal | null;
+  /** Fired when the run must stop (SIGINT, SIGTERM): the run ends, its children with it, with ABORTED. */
+  signal?: AbortSignal;
 }
 
 /** Parsed flag values, keyed by commander's camelCase attribute names. */
@@ -93,9 +95,10 @@ function secretsOf(flags: Flags): string[] {
     .filter((value): value is string => typeof value === 'string' && value.length > 0);
 }
 
-function common(flags: Flags, view: ProgressView | null, env: NodeJS.ProcessEnv): CommonOptions {
+function common(flags: Flags, view: ProgressView | null, io: CliIo): CommonOptions {
   return {
-    env,
+    env: io.env,
+    signal: io.signal,
     protocol: flags.protocol as CommonOptions['protocol'],
     stats: Boolean(flags.stats),
     measureMemory: Boolean(flags.measureMemory),
@@ -203,7 +206,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   ).action(async (source: string, target: string | undefined, flags: Flags) => {
     const view = await progressView(flags, io, source, target ?? null);
     const options: ProbeOptions = {
-      ...common(flags, view, io.env),
+      ...common(flags, view, io),
       ...selection(flags),
       source: side(flags, 'source', source),
       target: target === undefined ? null : side(flags, 'target', target),
@@ -233,7 +236,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       const target = targets[0]!;
       const view = await progressView(flags, io, source, target);
       const options: SyncOptions = {
-        ...common(flags, view, io.env),
+        ...common(flags, view, io),
         ...syncScope(flags),
         source: side(flags, 'source', source),
         target: side(flags, 'target', target),
@@ -264,7 +267,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     const target = targets[0]!;
     const view = await progressView(flags, io, source, target);
     const options: PlanOptions = {
-      ...common(flags, view, io.env),
+      ...common(flags, view, io),
       ...syncScope(flags),
       mode: flags.mode as PlanOptions['mode'],
       source: side(flags, 'source', source),
@@ -285,7 +288,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   ).action(async (source: string, flags: Flags) => {
     const view = await progressView(flags, io, source, null);
     const options: FetchOptions = {
-      ...common(flags, view, io.env),
+      ...common(flags, view, io),
       ...selection(flags),
       source: side(flags, 'source', source),
       haveRefs: (flags.haveRef as string[] | undefined) ?? [],
@@ -372,7 +375,7 @@ async function runFanOut(flags: Flags, io: CliIo, operation: 'sync' | 'replicate
   });
   const secrets = secretsOf(flags);
   const options: FanOutOptions = {
-    ...common(flags, view, io.env),
+    ...common(flags, view, io),
     ...syncScope(flags),
     operation,
     mode: operation === 'plan' ? (flags.mode as FanOutOptions['mode']) : undefined,
