@@ -14,10 +14,9 @@
  */
 import { execFile } from 'node:child_process';
 import { ProtocolNotAllowedError, UsageError, onSide } from '../errors.js';
-import type { Side } from '../types.js';
+import type { Service, Side } from '../types.js';
 import type { Endpoint } from './endpoint.js';
 import type { ConnectOptions, GitConnection, Transport } from './transport.js';
-import type { Service } from '../types.js';
 
 export type ProtocolAllow = 'always' | 'never' | 'user';
 
@@ -106,7 +105,7 @@ export function protocolRules(configLines: string, env: NodeJS.ProcessEnv, allow
     const value = space < 0 ? '' : line.slice(space + 1);
     if (key === 'protocol.allow') fallback = parseAllow(key, value);
     else {
-      // The name between `protocol.` and `.allow` keeps its case in git's output; git compares it as given.
+      // Compared in lowercase: endpoint parsing lowercases schemes.
       const match = /^protocol\.(.+)\.allow$/.exec(key);
       if (match !== null) perProtocol.set(match[1]!, parseAllow(key, value));
     }
