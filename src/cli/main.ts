@@ -38,6 +38,8 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   /** stderr when it is a terminal: `--progress` draws live there. */
   terminal?: ProgressTerminal | null;
+  /** Fired when the run must stop (SIGINT, SIGTERM): the run ends, its children with it, with ABORTED. */
+  signal?: AbortSignal;
 }
 
 /** Parsed flag values, keyed by commander's camelCase attribute names. */
@@ -105,9 +107,10 @@ function secretsOf(flags: Flags): string[] {
     .filter((value): value is string => typeof value === 'string' && value.length > 0);
 }
 
-function common(flags: Flags, view: ProgressView | null, env: NodeJS.ProcessEnv): CommonOptions {
+function common(flags: Flags, view: ProgressView | null, io: CliIo): CommonOptions {
   return {
-    env,
+    env: io.env,
+    signal: io.signal,
     protocol: flags.protocol as CommonOptions['protocol'],
     stats: Boolean(flags.stats),
     measureMemory: Boolean(flags.measureMemory),
@@ -231,7 +234,7 @@ export async function main(argv: readonly string[], rawIo: CliIo): Promise<numbe
   ).action(async (source: string, target: string | undefined, flags: Flags) => {
     const view = await progressView(flags, io, source, target ?? null);
     const options: ProbeOptions = {
-      ...common(flags, view, io.env),
+      ...common(flags, view, io),
       ...selection(flags),
       source: side(flags, 'source', source),
       target: target === undefined ? null : side(flags, 'target', target),
@@ -261,7 +264,7 @@ export async function main(argv: readonly string[], rawIo: CliIo): Promise<numbe
       const target = targets[0]!;
       const view = await progressView(flags, io, source, target);
       const options: SyncOptions = {
-        ...common(flags, view, io.env),
+        ...common(flags, view, io),
         ...syncScope(flags),
         source: side(flags, 'source', source),
         target: side(flags, 'target', target),
@@ -292,7 +295,7 @@ export async function main(argv: readonly string[], rawIo: CliIo): Promise<numbe
     const target = targets[0]!;
     const view = await progressView(flags, io, source, target);
     const options: PlanOptions = {
-      ...common(flags, view, io.env),
+      ...common(flags, view, io),
       ...syncScope(flags),
       mode: flags.mode as PlanOptions['mode'],
       source: side(flags, 'source', source),
@@ -313,7 +316,7 @@ export async function main(argv: readonly string[], rawIo: CliIo): Promise<numbe
   ).action(async (source: string, flags: Flags) => {
     const view = await progressView(flags, io, source, null);
     const options: FetchOptions = {
-      ...common(flags, view, io.env),
+      ...common(flags, view, io),
       ...selection(flags),
       source: side(flags, 'source', source),
       haveRefs: (flags.haveRef as string[] | undefined) ?? [],
@@ -400,7 +403,7 @@ async function runFanOut(flags: Flags, io: CliIo, operation: 'sync' | 'replicate
   });
   const secrets = secretsOf(flags);
   const options: FanOutOptions = {
-    ...common(flags, view, io.env),
+    ...common(flags, view, io),
     ...syncScope(flags),
     operation,
     mode: operation === 'plan' ? (flags.mode as FanOutOptions['mode']) : undefined,
