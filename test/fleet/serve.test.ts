@@ -104,7 +104,13 @@ async function serve(manifest: string, port: number, extra: readonly string[] = 
   const cli = startCli(['fleet', 'serve', manifest, ...extra], env);
   let exited: string | null = null;
   void cli.done.then((run) => (exited = `serve exited with ${run.code}: ${run.stderr}`));
-  await waitForPort(port, { timeoutMillis: 30_000, failed: () => exited });
+  try {
+    await waitForPort(port, { timeoutMillis: 30_000, failed: () => exited });
+  } catch (error) {
+    cli.kill('SIGKILL');
+    await cli.done;
+    throw error;
+  }
   return new Served(cli, `http://127.0.0.1:${port}`);
 }
 
