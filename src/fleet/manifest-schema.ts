@@ -39,6 +39,7 @@ const MIRROR_OPTIONS = {
   'target-bearer-token-env': ENV_NAME,
   'target-username': { type: 'string', minLength: 1 },
   'credential-helper': { type: 'boolean' },
+  'allowed-protocols': NAMES,
 } as const;
 
 const TARGET_OBJECT = {

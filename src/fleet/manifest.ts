@@ -28,7 +28,7 @@ export interface CredentialRefs {
 
 /** The library options a mirror's runs use (scope and safety as `sync` takes them). */
 export type MirrorSyncOptions = SyncScopeOptions &
-  Pick<SyncOptions, 'maxPackBytes' | 'targetMaxRefUpdates' | 'atomic' | 'bootstrapStrategy' | 'retries' | 'idleTimeoutMillis'> & {
+  Pick<SyncOptions, 'maxPackBytes' | 'targetMaxRefUpdates' | 'atomic' | 'bootstrapStrategy' | 'retries' | 'idleTimeoutMillis' | 'allowedProtocols'> & {
     protocol?: ProtocolPreference;
   };
 
@@ -320,6 +320,7 @@ function readOptions(raw: Raw, segments: (string | number)[], positions: Positio
       case 'target-bearer-token-env': target.bearerTokenEnv = value as string; break;
       case 'target-username': target.username = value as string; break;
       case 'credential-helper': credentials.credentialHelper = value as boolean; break;
+      case 'allowed-protocols': options.allowedProtocols = (value as string[]).map((name) => name.toLowerCase()); break;
       default: break; // id, source, target, targets: the mirror's own, read by the caller
     }
   }
