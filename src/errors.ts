@@ -26,7 +26,8 @@ export type ErrorCode =
   | 'UNSUPPORTED'
   | 'REF_BLOCKED'
   | 'TARGET_REJECTED'
-  | 'TARGET_REF_MOVED';
+  | 'TARGET_REF_MOVED'
+  | 'MANIFEST_INVALID';
 
 /**
  * A next step the caller can take, as data: the library's messages never name command-line
@@ -310,6 +311,32 @@ export class RefBlockedError extends GitSyncError {
     const hint = options?.hint ?? 'see the plan for why, or pass --force-with-lease to overwrite';
     super('REF_BLOCKED', `nothing pushed: ${refs.length === 1 ? 'ref' : `${refs.length} refs`} blocked (${listed}); ${hint}`, options);
     this.refs = refs;
+  }
+}
+
+/**
+ * A fleet manifest (docs/fleet.md) that cannot be used: bad YAML, a field the schema refuses, a
+ * duplicate mirror id, or a secret written into it. The message names `file:line:column` and the
+ * field (`mirrors[2].schedule`), never a secret's value.
+ */
+export class ManifestError extends GitSyncError {
+  readonly file: string;
+  /** 1-based; null when the problem is the file as a whole (it cannot be read). */
+  readonly line: number | null;
+  readonly column: number | null;
+  /** The field at fault, as `mirrors[2].schedule`; null for the document as a whole. */
+  readonly field: string | null;
+  constructor(
+    where: { file: string; line: number | null; column: number | null; field: string | null },
+    problem: string,
+    options?: GitSyncErrorOptions,
+  ) {
+    const position = where.line === null ? where.file : `${where.file}:${where.line}:${where.column ?? 1}`;
+    super('MANIFEST_INVALID', `${position}: ${where.field === null ? '' : `${where.field}: `}${problem}`, options);
+    this.file = where.file;
+    this.line = where.line;
+    this.column = where.column;
+    this.field = where.field;
   }
 }
 

@@ -26,3 +26,16 @@ export type { SideCredentials } from './transport/open.js';
 export type { Credential, CredentialProvider, CredentialRequest } from './auth/credential-provider.js';
 export { GitCredentialHelper, type GitCredentialHelperOptions } from './auth/credential-helper.js';
 export { HTTP_TRACE_CHANNEL, formatHttpTrace, traceHttp, type HttpTraceEvent } from './observe/http-trace.js';
+export {
+  parseManifest,
+  loadManifest,
+  deriveMirrorId,
+  parseSchedule,
+  type FleetManifest,
+  type MirrorSpec,
+  type MirrorSchedule,
+  type MirrorDefaults,
+  type MirrorSyncOptions,
+  type CredentialRefs,
+} from './fleet/manifest.js';
+export { MANIFEST_SCHEMA } from './fleet/manifest-schema.js';

@@ -10,7 +10,7 @@ export const EXIT_REFUSED = 3;
 
 export function exitCodeFor(error: unknown): number {
   if (!(error instanceof GitSyncError)) return EXIT_FAILURE;
-  if (error.code === 'USAGE' || error.code === 'SOURCE_REF_MISSING') return EXIT_USAGE;
+  if (error.code === 'USAGE' || error.code === 'SOURCE_REF_MISSING' || error.code === 'MANIFEST_INVALID') return EXIT_USAGE;
   if (error.code === 'REF_BLOCKED') return EXIT_REFUSED;
   return EXIT_FAILURE;
 }
