@@ -78,6 +78,7 @@ export const MANIFEST_SCHEMA = {
       additionalProperties: false,
       properties: {
         listen: { type: 'string', minLength: 1 },
+        'page-token-env': ENV_NAME,
         hooks: {
           type: 'object',
           additionalProperties: false,

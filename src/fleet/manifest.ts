@@ -71,6 +71,8 @@ export interface FleetManifest {
     /** `host:port`; loopback by default. */
     listen: string;
     hooks: { githubSecretEnv?: string; gitlabTokenEnv?: string; genericTokenEnv?: string };
+    /** The variable holding the status page's token ("sync now"); unset: the page is read-only. */
+    pageTokenEnv?: string;
   };
 }
 
@@ -436,6 +438,7 @@ export function parseManifest(text: string, fileName: string): FleetManifest {
     },
     serve: {
       listen: serve.listen === undefined ? DEFAULT_LISTEN : readListen(serve.listen as string, positions),
+      ...(serve['page-token-env'] === undefined ? {} : { pageTokenEnv: serve['page-token-env'] as string }),
       hooks: {
         ...(hooks['github-secret-env'] === undefined ? {} : { githubSecretEnv: hooks['github-secret-env'] as string }),
         ...(hooks['gitlab-token-env'] === undefined ? {} : { gitlabTokenEnv: hooks['gitlab-token-env'] as string }),

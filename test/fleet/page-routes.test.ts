@@ -1,0 +1,174 @@
+/**
+ * The status page's routes (src/fleet/page-routes.ts) on the serve endpoints, on a real loopback
+ * port with handlers standing in for the service: HTML for browsers and JSON for the rest at
+ * the same `/mirrors/<id>`, and "sync now" triggering only with the page token in a form body.
+ * The page in a browser against a real `fleet serve` is test/fleet/page-browser.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { parseManifest } from '../../src/fleet/manifest.js';
+import { FleetMetrics } from '../../src/fleet/metrics.js';
+import { prefersHtml, type PageSource } from '../../src/fleet/page-routes.js';
+import type { PageMirror } from '../../src/fleet/page.js';
+import { startFleetServer, type FleetServer } from '../../src/fleet/server.js';
+
+const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+function call(url: string, method: string, options: { headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers: options.headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (text: string) => (body += text));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+const one: PageMirror = {
+  id: 'one',
+  source: 'https://bot:hunter2hunter2@github.com/org/one.git',
+  targets: ['/srv/one.git'],
+  mode: 'sync',
+  status: null,
+};
+
+describe('status page routes', () => {
+  let server: FleetServer;
+  let token: string | null = 'page-secret-1';
+  const triggered: string[] = [];
+  const page: PageSource = {
+    mirrors: () => [one],
+    mirror: (id) => (id === 'one' ? { mirror: one, runs: [] } : null),
+    token: () => token,
+    trigger: (id) => {
+      triggered.push(id);
+      return 'started';
+    },
+  };
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+
+  before(async () => {
+    server = await startFleetServer('127.0.0.1:0', {
+      ready: () => true,
+      mirrors: () => [{ id: 'one', running: false }],
+      mirror: (id) => (id === 'one' ? { mirror: { id: 'one' }, runs: [] } : null),
+      hookMirrors: () => [],
+      hookSecrets: () => ({ github: null, gitlab: null, generic: null }),
+      trigger: () => ({}),
+      metrics: new FleetMetrics({ mirrors: () => [], inFlight: () => 0, processMetrics: false }),
+      page,
+    });
+  });
+  after(() => server?.close());
+  beforeEach(() => {
+    triggered.length = 0;
+    token = 'page-secret-1';
+  });
+
+  it('serves the fleet page at / with a CSP, credentials redacted', async () => {
+    const answer = await call(`${server.url}/`, 'GET', { headers: { accept: BROWSER_ACCEPT } });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers['content-type'], 'text/html; charset=utf-8');
+    assert.match(String(answer.headers['content-security-policy']), /^default-src 'none'; style-src 'sha256-/);
+    assert.match(answer.body, /<tr class="health-new" data-mirror="one">/);
+    assert.ok(!answer.body.includes('hunter2hunter2'));
+    assert.equal((await call(`${server.url}/`, 'POST')).status, 405);
+  });
+
+  it('answers /mirrors/<id> in HTML to browsers and in JSON to everyone else', async () => {
+    const browser = await call(`${server.url}/mirrors/one`, 'GET', { headers: { accept: BROWSER_ACCEPT } });
+    assert.equal(browser.status, 200);
+    assert.match(browser.body, /^<!doctype html>/);
+    for (const [path, accept] of [
+      ['/mirrors/one', undefined],
+      ['/mirrors/one', 'application/json'],
+      ['/mirrors/one', '*/*'],
+      ['/mirrors/one?format=json', BROWSER_ACCEPT],
+    ] as const) {
+      const answer = await call(`${server.url}${path}`, 'GET', { headers: accept === undefined ? {} : { accept } });
+      assert.deepEqual(JSON.parse(answer.body), { mirror: { id: 'one' }, runs: [] }, `${path} with Accept ${accept}`);
+    }
+    assert.match((await call(`${server.url}/mirrors/one?format=html`, 'GET')).body, /^<!doctype html>/);
+    assert.deepEqual(JSON.parse((await call(`${server.url}/mirrors`, 'GET', { headers: { accept: BROWSER_ACCEPT } })).body), { mirrors: [{ id: 'one', running: false }] });
+    const missing = await call(`${server.url}/mirrors/nope`, 'GET', { headers: { accept: BROWSER_ACCEPT } });
+    assert.equal(missing.status, 404);
+    assert.match(missing.body, /The manifest has no mirror &quot;nope&quot;/);
+  });
+
+  it('"sync now" with the right token triggers the mirror: a browser is sent back to its page, a script gets JSON', async () => {
+    const browser = await call(`${server.url}/mirrors/one/sync`, 'POST', { headers: { ...form, accept: BROWSER_ACCEPT }, body: 'token=page-secret-1' });
+    assert.equal(browser.status, 303);
+    assert.equal(browser.headers.location, '../one?triggered=started');
+    const script = await call(`${server.url}/mirrors/one/sync`, 'POST', { headers: form, body: 'token=page-secret-1' });
+    assert.equal(script.status, 202);
+    assert.deepEqual(JSON.parse(script.body), { mirror: 'one', result: 'started' });
+    assert.deepEqual(triggered, ['one', 'one']);
+    const after = await call(`${server.url}/mirrors/one?triggered=started`, 'GET', { headers: { accept: BROWSER_ACCEPT } });
+    assert.match(after.body, /<p class="notice ok" role="status">Sync started/);
+  });
+
+  it('refuses "sync now" without the token in a form body, whatever cookies or headers come with it', async () => {
+    const attempts: [Record<string, string>, string, number, string][] = [
+      [form, 'token=wrong', 403, 'PAGE_TOKEN'],
+      [form, '', 403, 'PAGE_TOKEN'],
+      [{ ...form, cookie: 'token=page-secret-1', authorization: 'Bearer page-secret-1' }, 'x=1', 403, 'PAGE_TOKEN'],
+      [{ 'content-type': 'application/json' }, '{"token":"page-secret-1"}', 415, 'CONTENT_TYPE'],
+      [form, `token=page-secret-1&pad=${'x'.repeat(5000)}`, 413, 'BODY_TOO_LARGE'],
+    ];
+    for (const [headers, body, status, code] of attempts) {
+      const answer = await call(`${server.url}/mirrors/one/sync`, 'POST', { headers, body });
+      assert.equal(answer.status, status, body.slice(0, 30));
+      assert.equal(JSON.parse(answer.body).error.code, code);
+    }
+    assert.equal((await call(`${server.url}/mirrors/nope/sync`, 'POST', { headers: form, body: 'token=page-secret-1' })).status, 404);
+    assert.equal((await call(`${server.url}/mirrors/one/sync`, 'GET')).status, 405);
+    const browser = await call(`${server.url}/mirrors/one/sync`, 'POST', { headers: { ...form, accept: BROWSER_ACCEPT }, body: 'token=nope' });
+    assert.equal(browser.status, 403);
+    assert.match(browser.body, /The page token is missing or wrong: no run was started/);
+    assert.deepEqual(triggered, []);
+  });
+
+  it('is read-only without a page token: no form, and the POST is refused', async () => {
+    token = null;
+    const pageHtml = (await call(`${server.url}/mirrors/one`, 'GET', { headers: { accept: BROWSER_ACCEPT } })).body;
+    assert.doesNotMatch(pageHtml, /<form/);
+    const answer = await call(`${server.url}/mirrors/one/sync`, 'POST', { headers: form, body: 'token=' });
+    assert.equal(answer.status, 403);
+    assert.equal(JSON.parse(answer.body).error.code, 'PAGE_READ_ONLY');
+    assert.deepEqual(triggered, []);
+  });
+});
+
+describe('status page content negotiation', () => {
+  it('prefers HTML only when Accept ranks text/html above application/json', () => {
+    assert.equal(prefersHtml(BROWSER_ACCEPT), true);
+    assert.equal(prefersHtml(undefined), false);
+    assert.equal(prefersHtml('*/*'), false);
+    assert.equal(prefersHtml('application/json'), false);
+    assert.equal(prefersHtml('application/json, text/html'), false);
+    assert.equal(prefersHtml('application/json;q=0.5, text/html'), true);
+    assert.equal(prefersHtml('text/html;q=0'), false);
+  });
+});
+
+describe('manifest: the page token', () => {
+  it('is named by serve.page-token-env; a token written in the manifest is refused', () => {
+    const manifest = parseManifest('serve:\n  page-token-env: GITSYNC_PAGE_TOKEN\nmirrors:\n  - source: https://github.com/org/a.git\n    target: /srv/a.git\n', 'm.yaml');
+    assert.equal(manifest.serve.pageTokenEnv, 'GITSYNC_PAGE_TOKEN');
+    assert.equal(parseManifest('mirrors:\n  - source: https://github.com/org/a.git\n    target: /srv/a.git\n', 'm.yaml').serve.pageTokenEnv, undefined);
+    assert.throws(
+      () => parseManifest('serve:\n  page-token: hunter2hunter2\nmirrors:\n  - source: https://github.com/org/a.git\n    target: /srv/a.git\n', 'm.yaml'),
+      (error: Error & { code?: string }) => error.code === 'MANIFEST_INVALID' && !error.message.includes('hunter2hunter2'),
+    );
+  });
+});
