@@ -132,9 +132,9 @@ export class PackTooLargeError extends GitSyncError {
 }
 
 /**
- * git-sync could not use local temporary storage it needs (the spill file of a long commit
- * history: docs/architecture.md, "Commits stored as deltas"): a full disk, a missing or
- * read-only temporary directory. Nothing was pushed because of it.
+ * git-sync could not use local storage it needs (the spill file of a long commit history:
+ * docs/architecture.md, "Commits stored as deltas"; the fleet's state database: docs/fleet.md,
+ * "State"): a full disk, a missing or read-only directory. Nothing was pushed because of it.
  */
 export class LocalStorageError extends GitSyncError {
   /** The directory git-sync tried to use. */

@@ -39,3 +39,12 @@ export {
   type CredentialRefs,
 } from './fleet/manifest.js';
 export { MANIFEST_SCHEMA } from './fleet/manifest-schema.js';
+export {
+  FleetState,
+  type RunRecord,
+  type RunRow,
+  type RunOutcome,
+  type RunTrigger,
+  type MirrorStatus,
+  type PruneOptions,
+} from './fleet/state.js';

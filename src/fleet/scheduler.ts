@@ -1,7 +1,7 @@
 /**
  * The serve scheduler (docs/fleet.md, "Serve"): when each mirror runs next. Every mirror runs on
- * its schedule plus a jitter, never twice at once; a failed run backs off exponentially up to a
- * cap, a run that did not fail returns the mirror to its schedule; a trigger (a webhook) runs a
+ * its schedule plus a jitter, never twice at once; a failed or blocked run backs off
+ * exponentially up to a cap, a successful one returns the mirror to its schedule; a trigger (a webhook) runs a
  * mirror at once, or once more right after the run in progress. The clock, the timers and the
  * random source are injected, so the rules are tested without waiting (test/fleet/scheduler.test.ts).
  * What a run does, and how many run at once, is the caller's (`run`, serve.ts with the runner's
@@ -15,7 +15,10 @@ export type Schedule = { kind: 'interval'; millis: number } | { kind: 'cron'; ex
 /** What started a run. */
 export type RunTrigger = 'schedule' | 'manual' | 'hook';
 
-/** How a run ended, as far as scheduling cares: only `failed` backs off. */
+/**
+ * How a run ended. `failed` and `blocked` back off (a blocked mirror waits for a person, and the
+ * state counts it as failing too); `aborted` (the service stopped it) changes nothing.
+ */
 export type RunOutcome = 'success' | 'noop' | 'failed' | 'blocked' | 'aborted';
 
 /** Time and timers; the real ones by default, a fake in unit tests. */
@@ -283,7 +286,7 @@ export class Scheduler {
   }
 
   private settle(entry: Entry, outcome: RunOutcome): void {
-    if (outcome === 'failed') entry.failures += 1;
+    if (outcome === 'failed' || outcome === 'blocked') entry.failures += 1;
     else if (outcome !== 'aborted') entry.failures = 0;
     if (entry.removed || this.stopped) return;
     const queued = entry.queued;
@@ -295,7 +298,7 @@ export class Scheduler {
   private planAfterRun(entry: Entry, outcome: RunOutcome): void {
     const now = this.clock.now();
     const regular = nextSlot(entry.schedule, now);
-    entry.backingOff = outcome === 'failed' || (outcome === 'aborted' && entry.failures > 0);
+    entry.backingOff = entry.failures > 0 && outcome !== 'success' && outcome !== 'noop';
     const at = entry.backingOff ? Math.max(regular, now + backoffDelay(periodOf(entry.schedule, now), entry.failures, this.maxBackoffMillis)) : regular;
     this.arm(entry, at + this.jitter(entry.schedule, now));
   }

@@ -170,19 +170,24 @@ describe('scheduler', () => {
     assert.equal(scheduler.status('a')!.backingOff, false);
   });
 
-  it('counts failures a restarted service remembers, and a blocked or aborted run does not back off', async () => {
-    const outcomes: RunOutcome[] = ['failed', 'blocked', 'aborted'];
-    const { clock, runs, scheduler } = harness({ auto: () => outcomes.shift() ?? 'success' });
+  it('counts failures a restarted service remembers; a blocked run backs off too, an aborted one changes nothing', async () => {
+    const outcomes: RunOutcome[] = ['failed', 'blocked', 'aborted', 'noop'];
+    const { clock, runs, scheduler } = harness({ auto: () => outcomes.shift() ?? 'success', maxBackoffMillis: 60 * MINUTE });
     scheduler.add('a', { kind: 'interval', millis: MINUTE }, { nextRunAt: null, consecutiveFailures: 2 });
     await clock.advance(0);
     // Third failure in a row: 2^3 periods.
     assert.equal(scheduler.status('a')!.nextRunAt! - clock.now(), 8 * MINUTE);
     await clock.advance(8 * MINUTE);
-    assert.equal(scheduler.status('a')!.consecutiveFailures, 0, 'blocked is not a failure to back off from');
-    assert.equal(scheduler.status('a')!.nextRunAt! - clock.now(), MINUTE);
-    await clock.advance(MINUTE);
+    assert.equal(scheduler.status('a')!.consecutiveFailures, 4, 'blocked counts as failing');
+    assert.equal(scheduler.status('a')!.nextRunAt! - clock.now(), 16 * MINUTE);
+    await clock.advance(16 * MINUTE);
     assert.equal(runs.length, 3);
-    assert.equal(scheduler.status('a')!.nextRunAt! - clock.now(), MINUTE, 'aborted: back on the schedule');
+    assert.equal(scheduler.status('a')!.consecutiveFailures, 4, 'aborted: neither a failure nor a success');
+    assert.equal(scheduler.status('a')!.backingOff, true);
+    await clock.advance(16 * MINUTE);
+    assert.equal(runs.length, 4);
+    assert.equal(scheduler.status('a')!.consecutiveFailures, 0, 'a no-op is a success');
+    assert.equal(scheduler.status('a')!.nextRunAt! - clock.now(), MINUTE);
   });
 
   it('computes back-off delays: doubling from twice the period, capped, never under the period', () => {
