@@ -11,37 +11,9 @@ import { createHash } from 'node:crypto';
 import { redactUrl } from '../observe/redact.js';
 import { outcomeClass, renderRunChart, type ChartRun } from './chart.js';
 import { escapeHtml, formatAge, formatBytes, formatDuration } from './format.js';
+import type { MirrorStatus, RunRow } from './state.js';
 
-/**
- * A run, as the page reads it (the fields of the fleet state's run rows it shows). Defined here
- * until the state's own types can be used; any object with these fields will do.
- */
-export interface RunRow {
-  id: number;
-  trigger: string;
-  startedAt: Date;
-  /** Null while it runs. */
-  finishedAt: Date | null;
-  outcome: 'success' | 'noop' | 'failed' | 'blocked' | 'aborted' | null;
-  reason: string | null;
-  relayMode: string | null;
-  bytesFromSource: number | null;
-  bytesToTarget: number | null;
-  refsChanged: number | null;
-  errorCode: string | null;
-  errorMessage: string | null;
-}
-
-/** A mirror's standing in the fleet state, as the page reads it. */
-export interface MirrorStatus {
-  lastRun: RunRow | null;
-  lastOutcome: RunRow['outcome'];
-  lastSuccess: Date | null;
-  consecutiveFailures: number;
-  failingSince: Date | null;
-  nextRun: Date | null;
-  runningSince: Date | null;
-}
+export type { MirrorStatus, RunRow };
 
 /** One mirror as the page shows it: the manifest's view of it and the state's. */
 export interface PageMirror {

@@ -28,6 +28,7 @@ const minutesAgo = (minutes: number): Date => new Date(NOW.getTime() - minutes *
 function run(id: number, fields: Partial<RunRow> = {}): RunRow {
   return {
     id,
+    mirrorId: 'alpha',
     trigger: 'schedule',
     startedAt: minutesAgo(10),
     finishedAt: minutesAgo(9),
@@ -46,8 +47,10 @@ function run(id: number, fields: Partial<RunRow> = {}): RunRow {
 function status(lastRun: RunRow | null, fields: Partial<MirrorStatus> = {}): MirrorStatus {
   const failing = lastRun?.outcome === 'failed' || lastRun?.outcome === 'blocked';
   return {
+    id: lastRun?.mirrorId ?? 'alpha',
     lastRun,
     lastOutcome: lastRun?.outcome ?? null,
+    lastReason: lastRun?.reason ?? null,
     lastSuccess: failing ? minutesAgo(600) : (lastRun?.finishedAt ?? null),
     consecutiveFailures: failing ? 3 : 0,
     failingSince: failing ? minutesAgo(180) : null,
@@ -58,7 +61,8 @@ function status(lastRun: RunRow | null, fields: Partial<MirrorStatus> = {}): Mir
 }
 
 function mirror(id: string, lastRun: RunRow | null, fields: Partial<PageMirror> = {}): PageMirror {
-  return { id, source: `https://github.com/org/${id}.git`, targets: [`/srv/mirrors/${id}.git`], mode: 'sync', status: status(lastRun), ...fields };
+  const own = lastRun === null ? null : { ...lastRun, mirrorId: id };
+  return { id, source: `https://github.com/org/${id}.git`, targets: [`/srv/mirrors/${id}.git`], mode: 'sync', status: status(own), ...fields };
 }
 
 const HOSTILE = '<script>window.pwned = 1</script>';
