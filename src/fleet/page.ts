@@ -203,7 +203,7 @@ function mirrorRow(mirror: PageMirror, now: Date): string {
     ['Source → targets', endpoints],
     ['Last outcome', `${badge(health)}${runningBadge(status)}<span class="reason">${escapeHtml(reasonOf(run))}</span>`],
     ['Last success', timeAndAge(status?.lastSuccess ?? null, now, 'never')],
-    ['Last run', run === null ? '<span class="muted">none</span>' : `${duration === null ? '' : escapeHtml(formatDuration(duration))} ${timeOnly(run.startedAt)}`],
+    ['Last run', run === null ? '<span class="muted">none</span>' : `${duration === null ? '' : `${escapeHtml(formatDuration(duration))}<br>`}<span class="muted">${timeOnly(run.startedAt)}</span>`],
     ['Bytes', bytesText(run)],
     ['Next run', timeAndAge(status?.nextRun ?? null, now, 'not scheduled')],
     ['Failing since', failingSince(status, now)],
@@ -381,7 +381,8 @@ footer{margin-top:16px;font-size:12px;color:var(--muted)}
 body{padding:8px}
 table,thead,tbody,tr,td{display:block}thead tr{display:flex;flex-wrap:wrap;gap:4px}thead th{border:0;padding:2px 6px;border-radius:4px}
 tbody tr{border:1px solid var(--line);border-radius:6px;margin:8px 0;padding:4px 0}
-td{border:0;padding:3px 10px;display:grid;grid-template-columns:7.5em 1fr;gap:8px}td::before{content:attr(data-label);color:var(--muted);font-size:12px}
+td{border:0;padding:3px 10px 3px 8.5em;position:relative;min-height:1.6em}td::before{content:attr(data-label);position:absolute;left:10px;width:7.5em;color:var(--muted);font-size:12px;line-height:20px}td:empty{display:none}table.runs thead{display:none}
+.chart-title{font-size:20px}.chart-axis{font-size:18px}
 tr.health-failing,tr.health-blocked{border-left-width:4px}tr.health-failing{border-left-color:var(--bad)}tr.health-blocked{border-left-color:var(--warn)}
 tr.health-failing td:first-child,tr.health-blocked td:first-child{box-shadow:none}
 }
@@ -400,7 +401,7 @@ const PAGE_SCRIPT = `
       const at = new Date(time.dateTime);
       if (Number.isNaN(at.getTime())) continue;
       time.title = time.dateTime;
-      time.textContent = at.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+      time.textContent = at.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
     }
   };
   const load = async (url, push) => {
