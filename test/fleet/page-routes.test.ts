@@ -161,11 +161,17 @@ describe('status page content negotiation', () => {
   });
 });
 
-describe('manifest: the page token', () => {
-  it('is named by serve.page-token-env; a token written in the manifest is refused', () => {
+describe('manifest: the page token and refresh', () => {
+  it('names the token by serve.page-token-env (a token written in the manifest is refused) and reads serve.page-refresh', () => {
     const manifest = parseManifest('serve:\n  page-token-env: GITSYNC_PAGE_TOKEN\nmirrors:\n  - source: https://github.com/org/a.git\n    target: /srv/a.git\n', 'm.yaml');
     assert.equal(manifest.serve.pageTokenEnv, 'GITSYNC_PAGE_TOKEN');
     assert.equal(parseManifest('mirrors:\n  - source: https://github.com/org/a.git\n    target: /srv/a.git\n', 'm.yaml').serve.pageTokenEnv, undefined);
+    const refresh = (value: string): number | undefined =>
+      parseManifest(`serve:\n  page-refresh: ${value}\nmirrors:\n  - source: https://github.com/org/a.git\n    target: /srv/a.git\n`, 'm.yaml').serve.pageRefreshMillis;
+    assert.equal(refresh('5s'), 5000);
+    assert.equal(refresh('2m'), 120_000);
+    assert.throws(() => refresh('200ms'), /m\.yaml:2:\d+.*page-refresh.*at most once a second/);
+    assert.throws(() => refresh('soon'), /m\.yaml:2:\d+.*page-refresh/);
     assert.throws(
       () => parseManifest('serve:\n  page-token: hunter2hunter2\nmirrors:\n  - source: https://github.com/org/a.git\n    target: /srv/a.git\n', 'm.yaml'),
       (error: Error & { code?: string }) => error.code === 'MANIFEST_INVALID' && !error.message.includes('hunter2hunter2'),
