@@ -130,7 +130,7 @@ export function renderMirrorPage(mirror: PageMirror, runs: readonly RunRow[], op
     ['Source', `<code>${escapeHtml(redactUrl(mirror.source))}</code>`],
     [mirror.targets.length === 1 ? 'Target' : 'Targets', mirror.targets.map((target) => `<code>${escapeHtml(redactUrl(target))}</code>`).join('<br>')],
     ['Mode', escapeHtml(mirror.mode)],
-    ['Last outcome', `${badge(health)}${runningBadge(status)} ${escapeHtml(reasonOf(status?.lastRun ?? null))}`],
+    ['Last outcome', `${badge(health)}${runningBadge(status)}${outcomeDetails(status?.lastRun ?? null)}`],
     ['Last success', timeAndAge(status?.lastSuccess ?? null, options.now, 'never')],
     ['Failing since', failingSince(status, options.now)],
     ['Next run', timeAndAge(status?.nextRun ?? null, options.now, 'not scheduled')],
@@ -201,7 +201,7 @@ function mirrorRow(mirror: PageMirror, now: Date): string {
   const cells = [
     ['Mirror', `<a class="mirror-link" href="mirrors/${escapeHtml(encodeURIComponent(mirror.id))}">${escapeHtml(mirror.id)}</a> <span class="muted">${escapeHtml(mirror.mode)}</span>`],
     ['Source → targets', endpoints],
-    ['Last outcome', `${badge(health)}${runningBadge(status)}<span class="reason">${escapeHtml(reasonOf(run))}</span>`],
+    ['Last outcome', `${badge(health)}${runningBadge(status)}${outcomeDetails(run)}`],
     ['Last success', timeAndAge(status?.lastSuccess ?? null, now, 'never')],
     ['Last run', run === null ? '<span class="muted">none</span>' : `${duration === null ? '' : `${escapeHtml(formatDuration(duration))}<br>`}<span class="muted">${timeOnly(run.startedAt)}</span>`],
     ['Bytes', bytesText(run)],
@@ -283,10 +283,13 @@ function failingSince(status: MirrorStatus | null, now: Date): string {
   return `<span class="badge since">for ${escapeHtml(formatAge(status.failingSince, now).replace(/ ago$/, ''))}</span> ${timeOnly(status.failingSince)} <span class="muted">${runs} run(s) in a row</span>`;
 }
 
-function reasonOf(run: RunRow | null): string {
+/** Why the run ended as it did: the runner's reason, then the error's code and message. */
+function outcomeDetails(run: RunRow | null): string {
   if (run === null) return '';
-  const reason = run.reason ?? (run.errorCode === null ? null : `${run.errorCode}${run.errorMessage === null ? '' : `: ${run.errorMessage}`}`);
-  return reason === null ? '' : redactUrlsIn(reason);
+  const reason = run.reason === null ? '' : `<span class="reason">${escapeHtml(redactUrlsIn(run.reason))}</span>`;
+  const code = run.errorCode === null || run.errorCode === run.reason ? '' : `<code>${escapeHtml(run.errorCode)}</code> `;
+  const message = run.errorMessage === null ? '' : `<span class="message clamp">${code}${escapeHtml(redactUrlsIn(run.errorMessage))}</span>`;
+  return `${reason}${message}`;
 }
 
 function runDuration(run: RunRow | null): number | null {
@@ -367,7 +370,8 @@ tr.health-failing td:first-child{box-shadow:inset 3px 0 var(--bad)}tr.health-blo
 .badge{display:inline-block;padding:0 7px;border-radius:10px;font-size:12px;font-weight:600;line-height:19px;color:#fff;background:var(--grey);white-space:nowrap}
 .badge.healthy,.badge.success,.badge.noop{background:var(--ok)}.badge.failing,.badge.failed,.badge.since{background:var(--bad)}
 .badge.blocked{background:var(--warn)}.badge.running{background:var(--info)}
-.reason,.message{display:block;margin-top:2px;overflow-wrap:anywhere;white-space:pre-wrap}
+.reason,.message{display:block;margin-top:2px;overflow-wrap:anywhere;white-space:pre-wrap}.message{font-size:12px;color:var(--muted)}
+.clamp{display:-webkit-box;-webkit-line-clamp:3;-webkit-box-orient:vertical;overflow:hidden}
 .facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:6px 18px;margin:8px 0}
 .facts div{min-width:0}.facts dt{font-size:12px;color:var(--muted)}.facts dd{margin:0;overflow-wrap:anywhere}
 form.sync{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin:8px 0;padding:8px;border:1px solid var(--line);border-radius:6px}

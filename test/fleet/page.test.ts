@@ -88,7 +88,7 @@ describe('status page rendering', () => {
     const html = renderFleetPage(fleet, DEFAULT_SORT, { now: NOW, syncEnabled: false });
     assert.equal(scripts(html).length, 1);
     assert.doesNotMatch(html, /<script>window/);
-    assert.match(html, /401 &lt;script&gt;window\.pwned = 1&lt;\/script&gt;/);
+    assert.match(html, /<span class="message clamp"><code>HTTP_AUTH<\/code> the source answered 401 &lt;script&gt;window\.pwned = 1&lt;\/script&gt;<\/span>/);
     assert.match(html, /refs\/heads\/&lt;script&gt;window\.pwned = 1&lt;\/script&gt; would lose/);
 
     const page = renderMirrorPage(fleet[1]!, [fleet[1]!.status!.lastRun!, run(0)], { now: NOW, syncEnabled: true });
