@@ -48,3 +48,18 @@ export {
   type MirrorStatus,
   type PruneOptions,
 } from './fleet/state.js';
+export {
+  runMirror,
+  runFleet,
+  createFleetLogger,
+  worstOutcome,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_PER_HOST_CONCURRENCY,
+  type FleetLogger,
+  type MirrorRunResult,
+  type TargetRunResult,
+  type FleetRunResult,
+  type RunMirrorOptions,
+  type RunFleetOptions,
+} from './fleet/runner.js';
+export { HostLimiter, hostOf, type HostLimits } from './fleet/host-limiter.js';
