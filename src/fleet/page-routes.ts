@@ -8,7 +8,10 @@
  * without a configured token the page is read-only.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GitSyncError } from '../errors.js';
+import type { FleetManifest, MirrorSpec } from './manifest.js';
 import { PAGE_CONTENT_SECURITY_POLICY, parseSort, renderFleetPage, renderMessagePage, renderMirrorPage, type PageMirror, type PageOptions, type RunRow } from './page.js';
+import type { FleetState } from './state.js';
 import { secretsEqual } from './webhooks.js';
 
 /** What the page reads and does, from the service (serve.ts). */
@@ -24,6 +27,61 @@ export interface PageSource {
   /** Seconds between the page's refreshes (default page.ts's). */
   refreshSeconds?: number;
   now?(): Date;
+}
+
+/** The runs a mirror's page shows (and charts). */
+export const PAGE_RUNS = 20;
+
+/**
+ * The page token the manifest names (`serve.page-token-env`), read from `env`; null when none is
+ * named (a read-only page). A variable named but unset or empty is refused (USAGE), as the hook
+ * secrets are, so a service never starts (or reloads) with a page that silently lost its token.
+ */
+export function pageToken(manifest: FleetManifest, env: NodeJS.ProcessEnv): string | null {
+  const name = manifest.serve.pageTokenEnv;
+  if (name === undefined) return null;
+  const value = env[name];
+  if (value === undefined || value === '') {
+    throw new GitSyncError('USAGE', `${manifest.path}: serve.page-token-env names ${name}, which is not set; export ${name} with the status page's token, or remove serve.page-token-env (the page is then read-only)`);
+  }
+  return value;
+}
+
+/**
+ * The page's view of a running service: its current manifest (which changes on reload), its
+ * state, and its trigger. The token is checked at once (pageToken), then read again from the
+ * manifest in use on every request.
+ */
+export function servicePageSource(service: {
+  manifest: () => FleetManifest;
+  state: FleetState;
+  env: NodeJS.ProcessEnv;
+  trigger: (id: string) => string;
+}): PageSource {
+  pageToken(service.manifest(), service.env);
+  const view = (spec: MirrorSpec, status: PageMirror['status']): PageMirror => ({ id: spec.id, source: spec.source, targets: spec.targets, mode: spec.mode, status });
+  return {
+    mirrors: () => {
+      const statuses = new Map(service.state.mirrorStatuses().map((status) => [status.id, status]));
+      return service.manifest().mirrors.map((spec) => view(spec, statuses.get(spec.id) ?? null));
+    },
+    mirror: (id) => {
+      const spec = service.manifest().mirrors.find((mirror) => mirror.id === id);
+      return spec === undefined ? null : { mirror: view(spec, service.state.mirrorStatus(id)), runs: service.state.recentRuns(id, PAGE_RUNS) };
+    },
+    token: () => {
+      try {
+        return pageToken(service.manifest(), service.env);
+      } catch {
+        return null;
+      }
+    },
+    trigger: service.trigger,
+    get refreshSeconds() {
+      const millis = service.manifest().serve.pageRefreshMillis;
+      return millis === undefined ? undefined : Math.round(millis / 1000);
+    },
+  };
 }
 
 /** A "sync now" form body is one short field; anything larger is refused (413). */

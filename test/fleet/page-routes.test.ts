@@ -5,13 +5,16 @@
  * The page in a browser against a real `fleet serve` is test/fleet/page-browser.test.ts.
  */
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { request } from 'node:http';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { parseManifest } from '../../src/fleet/manifest.js';
 import { FleetMetrics } from '../../src/fleet/metrics.js';
-import { prefersHtml, type PageSource } from '../../src/fleet/page-routes.js';
+import { pageToken, prefersHtml, servicePageSource, type PageSource } from '../../src/fleet/page-routes.js';
 import type { PageMirror } from '../../src/fleet/page.js';
 import { startFleetServer, type FleetServer } from '../../src/fleet/server.js';
+import { FleetState } from '../../src/fleet/state.js';
+import { makeTempDir } from '../helpers/git.js';
 
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 
@@ -176,5 +179,58 @@ describe('manifest: the page token and refresh', () => {
       () => parseManifest('serve:\n  page-token: hunter2hunter2\nmirrors:\n  - source: https://github.com/org/a.git\n    target: /srv/a.git\n', 'm.yaml'),
       (error: Error & { code?: string }) => error.code === 'MANIFEST_INVALID' && !error.message.includes('hunter2hunter2'),
     );
+  });
+});
+
+describe('status page of a service', () => {
+  const manifestText = (extra: string): string =>
+    `serve:\n${extra}  listen: 127.0.0.1:0\nmirrors:\n  - id: b\n    source: https://github.com/org/b.git\n    target: /srv/b.git\n  - id: a\n    source: /srv/src/a.git\n    targets: [/srv/a1.git, /srv/a2.git]\n    mode: replicate\n`;
+
+  it('reads the page token from the variable the manifest names; an unset one is refused by name', () => {
+    assert.equal(pageToken(parseManifest(manifestText(''), 'm.yaml'), { GITSYNC_PAGE_TOKEN: 'x' }), null);
+    const named = parseManifest(manifestText('  page-token-env: GITSYNC_PAGE_TOKEN\n'), 'm.yaml');
+    assert.equal(pageToken(named, { GITSYNC_PAGE_TOKEN: 'tok-123' }), 'tok-123');
+    for (const env of [{}, { GITSYNC_PAGE_TOKEN: '' }]) {
+      assert.throws(() => pageToken(named, env), (error: Error & { code?: string }) => error.code === 'USAGE' && /serve\.page-token-env names GITSYNC_PAGE_TOKEN, which is not set/.test(error.message));
+    }
+  });
+
+  it('shows the manifest\'s mirrors in its order with the state\'s status and runs', () => {
+    const dir = makeTempDir('gitsync-page-');
+    const state = FleetState.open(path.join(dir.path, 'state.db'));
+    try {
+      const runId = state.startRun('a', new Date('2026-12-01T10:00:00Z'), 'schedule');
+      state.finishRun(runId, {
+        finishedAt: new Date('2026-12-01T10:00:03Z'),
+        outcome: 'success',
+        reason: null,
+        relayMode: 'bootstrap,bootstrap',
+        bytesFromSource: 1000,
+        bytesToTarget: 2000,
+        refsChanged: 4,
+        errorCode: null,
+        errorMessage: null,
+      });
+      state.startRun('gone', new Date('2026-12-01T10:00:00Z'), 'schedule');
+      const triggered: string[] = [];
+      const manifest = parseManifest(manifestText('  page-token-env: T\n  page-refresh: 5s\n'), 'm.yaml');
+      const page = servicePageSource({ manifest: () => manifest, state, env: { T: 'tok-123' }, trigger: (id) => (triggered.push(id), 'queued') });
+      assert.deepEqual(
+        page.mirrors().map((m) => [m.id, m.status?.lastOutcome ?? null, m.targets.length]),
+        [['b', null, 1], ['a', 'success', 2]],
+      );
+      const a = page.mirror('a')!;
+      assert.equal(a.mirror.mode, 'replicate');
+      assert.deepEqual(a.runs.map((run) => [run.id, run.relayMode, run.refsChanged]), [[runId, 'bootstrap,bootstrap', 4]]);
+      assert.equal(page.mirror('gone'), null, 'a mirror the manifest no longer names has no page');
+      assert.equal(page.token(), 'tok-123');
+      assert.equal(page.refreshSeconds, 5);
+      assert.equal(page.trigger('a'), 'queued');
+      assert.deepEqual(triggered, ['a']);
+      assert.throws(() => servicePageSource({ manifest: () => manifest, state, env: {}, trigger: () => 'started' }), /names T, which is not set/);
+    } finally {
+      state.close();
+      void dir.remove();
+    }
   });
 });
