@@ -56,6 +56,11 @@ const EXAMPLES: Partial<Record<CommandName, string[]>> = {
     'git-sync plan --tags --prune --json https://host/a.git https://host/b.git',
     'git-sync plan --mode replicate --all-refs --exclude-ref-prefix refs/pull/ https://host/a.git https://host/b.git',
   ],
+  'fleet run': [
+    'git-sync fleet run mirrors.yaml',
+    'git-sync fleet run --concurrency 16 --per-host 4 --json mirrors.yaml',
+  ],
+  'fleet status': ['git-sync fleet status mirrors.yaml', 'git-sync fleet status --json --state /var/lib/git-sync/mirrors.state.db'],
   fetch: [
     'git-sync fetch https://github.com/org/repo.git',
     'git-sync fetch --branch main --have-ref refs/heads/release --stats https://host/repo.git',
@@ -292,6 +297,30 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       haves: (flags.have as string[] | undefined) ?? [],
     };
     exitCode = await run(flags, io, view, () => fetch(options), renderFetchText, (error) => failedFetchJson(safeDisplay(source), error));
+  });
+
+  // Fleet mode (docs/fleet.md): its module, with SQLite, pino and the YAML parser, is loaded
+  // only when a fleet command runs.
+  const fleet = program.command('fleet').description('many mirrors from one manifest: run them, see their state (docs/fleet.md)');
+  withOptions(
+    fleet
+      .command('run')
+      .description('run every mirror of a manifest once, concurrently; exit 1 if any failed, 3 if any was blocked')
+      .argument('<manifest>', 'the fleet manifest (mirrors.yaml)'),
+    'fleet run',
+    io,
+  ).action(async (manifest: string, flags: Flags) => {
+    exitCode = await (await import('./fleet.js')).fleetRun(manifest, flags, io);
+  });
+  withOptions(
+    fleet
+      .command('status')
+      .description("each mirror's last success, age, last outcome, next run and failing streak, from the state")
+      .argument('[manifest]', 'the fleet manifest (its state, its mirrors); or name the database with --state'),
+    'fleet status',
+    io,
+  ).action(async (manifest: string | undefined, flags: Flags) => {
+    exitCode = await (await import('./fleet.js')).fleetStatus(manifest, flags, io);
   });
 
   // Nothing asked: the help, as a request for it (stdout, exit 0).

@@ -6,7 +6,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { parseByteSize } from '../plan/byte-size.js';
 import { parseDuration } from '../plan/duration.js';
 
-export type CommandName = 'sync' | 'plan' | 'replicate' | 'bootstrap' | 'probe' | 'fetch';
+export type CommandName = 'sync' | 'plan' | 'replicate' | 'bootstrap' | 'probe' | 'fetch' | 'fleet run' | 'fleet status';
 
 export interface OptionSpec {
   /** Commander flags, e.g. `--source-token <token>`. */
@@ -264,7 +264,34 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     parse: nonNegativeInteger,
     commands: EVERY,
   },
-  { flags: '--json', description: 'print the result as JSON on stdout', defaultValue: false, commands: EVERY },
+  { flags: '--json', description: 'print the result as JSON on stdout', defaultValue: false, commands: [...EVERY, 'fleet run', 'fleet status'] },
+  {
+    flags: '--concurrency <n>',
+    description: 'mirrors run at once, in all',
+    defaultDescription: "the manifest's concurrency, else 8",
+    parse: positiveInteger,
+    commands: ['fleet run'],
+  },
+  {
+    flags: '--per-host <n>',
+    description: 'mirror runs at once that touch any one host (its source or a target)',
+    defaultDescription: "the manifest's per-host-concurrency, else 4",
+    parse: positiveInteger,
+    commands: ['fleet run'],
+  },
+  {
+    flags: '--state <path>',
+    description: 'the fleet state database (SQLite)',
+    defaultDescription: "the manifest's state.path, else <manifest>.state.db beside it",
+    commands: ['fleet run', 'fleet status'],
+  },
+  {
+    flags: '--log <format>',
+    description: 'one line per mirror run on stderr: json (structured), text, or none',
+    choices: ['json', 'text', 'none'],
+    defaultDescription: 'text on a terminal, else json',
+    commands: ['fleet run'],
+  },
   { flags: '--stats', description: 'count requests and bytes per phase', defaultValue: false, commands: EVERY },
   {
     flags: '--measure-memory',

@@ -8,18 +8,21 @@
  * HostLimiter).
  */
 import { Cron } from 'croner';
+import type { MirrorSchedule } from './manifest.js';
+import type { RunOutcome, RunTrigger as StateRunTrigger } from './state.js';
 
 /** A mirror's schedule, as the manifest gives it (an interval, or a cron expression). */
-export type Schedule = { kind: 'interval'; millis: number } | { kind: 'cron'; expression: string };
+export type Schedule = MirrorSchedule;
 
-/** What started a run. */
-export type RunTrigger = 'schedule' | 'manual' | 'hook';
+/** What starts a run of a scheduled mirror (`once` is `fleet run`'s). */
+export type RunTrigger = Exclude<StateRunTrigger, 'once'>;
 
-/**
- * How a run ended. `failed` and `blocked` back off (a blocked mirror waits for a person, and the
- * state counts it as failing too); `aborted` (the service stopped it) changes nothing.
+/*
+ * How a run ended (RunOutcome): `failed` and `blocked` back off (a blocked mirror waits for a
+ * person, and the state counts it as failing too); `aborted` (the service stopped it) changes
+ * nothing.
  */
-export type RunOutcome = 'success' | 'noop' | 'failed' | 'blocked' | 'aborted';
+export type { RunOutcome };
 
 /** Time and timers; the real ones by default, a fake in unit tests. */
 export interface Clock {
