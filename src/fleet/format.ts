@@ -33,13 +33,18 @@ export function formatDuration(millis: number): string {
   return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, '0')} min`;
 }
 
-/** How long ago `then` was, seen from `now` (`just now`, `5 min ago`, `3 h ago`, `2 d ago`), or how soon (`in 4 min`). */
+/** How long ago `then` was, seen from `now` (`just now`, `5 min ago`, `3 h ago`, `2 d ago`), or how soon (`in a moment`, `in 4 min`). */
 export function formatAge(then: Date, now: Date): string {
   const delta = now.getTime() - then.getTime();
-  const future = delta < 0;
-  const seconds = Math.abs(delta) / 1000;
-  if (seconds < 45) return future ? 'in a moment' : 'just now';
-  const span =
-    seconds < 3600 ? `${Math.max(1, Math.round(seconds / 60))} min` : seconds < 172_800 ? `${Math.round(seconds / 3600)} h` : `${Math.round(seconds / 86_400)} d`;
-  return future ? `in ${span}` : `${span} ago`;
+  if (Math.abs(delta) < 45_000) return delta < 0 ? 'in a moment' : 'just now';
+  return delta < 0 ? `in ${formatSpan(-delta)}` : `${formatSpan(delta)} ago`;
+}
+
+/** A length of time in one rounded unit: `< 1 min`, `5 min`, `3 h`, `2 d`. */
+export function formatSpan(millis: number): string {
+  const seconds = Math.abs(millis) / 1000;
+  if (seconds < 45) return '< 1 min';
+  if (seconds < 3600) return `${Math.max(1, Math.round(seconds / 60))} min`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86_400)} d`;
 }

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { redactUrl } from '../observe/redact.js';
 import { outcomeClass, renderRunChart, type ChartRun } from './chart.js';
-import { escapeHtml, formatAge, formatBytes, formatDuration } from './format.js';
+import { escapeHtml, formatAge, formatBytes, formatDuration, formatSpan } from './format.js';
 import type { MirrorStatus, RunRow } from './state.js';
 
 export type { MirrorStatus, RunRow };
@@ -208,7 +208,7 @@ function mirrorRow(mirror: PageMirror, now: Date): string {
     ['Next run', timeAndAge(status?.nextRun ?? null, now, 'not scheduled')],
     ['Failing since', failingSince(status, now)],
   ];
-  return `<tr class="health-${health}" data-mirror="${escapeHtml(mirror.id)}">${cells.map(([label, html]) => `<td data-label="${label}">${html}</td>`).join('')}</tr>`;
+  return `<tr class="health-${health}" data-mirror="${escapeHtml(mirror.id)}">${cells.map(([label, html]) => `<td data-label="${label}"${label === 'Source → targets' ? ' class="endpoints"' : ''}>${html}</td>`).join('')}</tr>`;
 }
 
 function runsTable(runs: readonly RunRow[], now: Date): string {
@@ -280,7 +280,7 @@ function runningBadge(status: MirrorStatus | null): string {
 function failingSince(status: MirrorStatus | null, now: Date): string {
   if (status?.failingSince == null) return '<span class="muted">—</span>';
   const runs = status.consecutiveFailures;
-  return `<span class="badge since">for ${escapeHtml(formatAge(status.failingSince, now).replace(/ ago$/, ''))}</span> ${timeOnly(status.failingSince)} <span class="muted">${runs} run(s) in a row</span>`;
+  return `<span class="badge since">for ${escapeHtml(formatSpan(now.getTime() - status.failingSince.getTime()))}</span> ${timeOnly(status.failingSince)} <span class="muted">${runs} run(s) in a row</span>`;
 }
 
 /** Why the run ended as it did: the runner's reason, then the error's code and message. */
@@ -366,6 +366,7 @@ a{color:var(--info)}code{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,monospa
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;vertical-align:top;padding:6px 8px;border-bottom:1px solid var(--line)}
 th{background:var(--head);font-weight:600;white-space:nowrap}th a{color:inherit;text-decoration:none}th a:hover{text-decoration:underline}
+td.endpoints{min-width:19em}
 tr.health-failing td:first-child{box-shadow:inset 3px 0 var(--bad)}tr.health-blocked td:first-child{box-shadow:inset 3px 0 var(--warn)}
 .badge{display:inline-block;padding:0 7px;border-radius:10px;font-size:12px;font-weight:600;line-height:19px;color:#fff;background:var(--grey);white-space:nowrap}
 .badge.healthy,.badge.success,.badge.noop{background:var(--ok)}.badge.failing,.badge.failed,.badge.since{background:var(--bad)}
@@ -385,7 +386,7 @@ footer{margin-top:16px;font-size:12px;color:var(--muted)}
 body{padding:8px}
 table,thead,tbody,tr,td{display:block}thead tr{display:flex;flex-wrap:wrap;gap:4px}thead th{border:0;padding:2px 6px;border-radius:4px}
 tbody tr{border:1px solid var(--line);border-radius:6px;margin:8px 0;padding:4px 0}
-td{border:0;padding:3px 10px 3px 8.5em;position:relative;min-height:1.6em}td::before{content:attr(data-label);position:absolute;left:10px;width:7.5em;color:var(--muted);font-size:12px;line-height:20px}td:empty{display:none}table.runs thead{display:none}
+td,td.endpoints{border:0;padding:3px 10px 3px 8.5em;position:relative;min-height:1.6em;min-width:0}td::before{content:attr(data-label);position:absolute;left:10px;width:7.5em;color:var(--muted);font-size:12px;line-height:20px}td:empty{display:none}table.runs thead{display:none}
 .chart-title{font-size:20px}.chart-axis{font-size:18px}
 tr.health-failing,tr.health-blocked{border-left-width:4px}tr.health-failing{border-left-color:var(--bad)}tr.health-blocked{border-left-color:var(--warn)}
 tr.health-failing td:first-child,tr.health-blocked td:first-child{box-shadow:none}

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { renderRunChart } from '../../src/fleet/chart.js';
-import { escapeHtml, formatAge, formatBytes, formatDuration } from '../../src/fleet/format.js';
+import { escapeHtml, formatAge, formatBytes, formatDuration, formatSpan } from '../../src/fleet/format.js';
 import {
   DEFAULT_SORT,
   PAGE_CONTENT_SECURITY_POLICY,
@@ -227,5 +227,6 @@ describe('status page formats', () => {
     assert.equal(formatAge(minutesAgo(180), NOW), '3 h ago');
     assert.equal(formatAge(minutesAgo(3 * 1440), NOW), '3 d ago');
     assert.equal(formatAge(new Date(NOW.getTime() + 240_000), NOW), 'in 4 min');
+    assert.deepEqual([10_000, 90_000, 3 * 3_600_000, 3 * 86_400_000].map(formatSpan), ['< 1 min', '2 min', '3 h', '3 d']);
   });
 });
