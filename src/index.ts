@@ -63,3 +63,32 @@ export {
   type RunFleetOptions,
 } from './fleet/runner.js';
 export { HostLimiter, hostOf, type HostLimits } from './fleet/host-limiter.js';
+export {
+  Scheduler,
+  SYSTEM_CLOCK,
+  backoffDelay,
+  nextSlot,
+  periodOf,
+  type Clock,
+  type Schedule,
+  type SchedulerOptions,
+  type MirrorHistory,
+  type ScheduledStatus,
+} from './fleet/scheduler.js';
+export { FleetService, handleSignals, runMirrorForServe, type ServeOptions, type ServedMirror, type ReloadResult, type MirrorRunner, type RunSummary } from './fleet/serve.js';
+export { startFleetServer, parseListen, DEFAULT_MAX_BODY_BYTES, type FleetServer, type FleetServerOptions, type ServerHandlers } from './fleet/server.js';
+export { FleetMetrics, type FleetMetricsOptions, type RunMetrics, type MirrorGaugeSource } from './fleet/metrics.js';
+export {
+  judgeHook,
+  githubSignature,
+  githubSignatureValid,
+  secretsEqual,
+  repositoryKey,
+  pushedRepositoryUrls,
+  mirrorsForUrls,
+  type HookProvider,
+  type HookSecrets,
+  type HookRequest,
+  type HookMirror,
+  type HookVerdict,
+} from './fleet/webhooks.js';

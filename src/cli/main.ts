@@ -60,6 +60,10 @@ const EXAMPLES: Partial<Record<CommandName, string[]>> = {
     'git-sync fleet run mirrors.yaml',
     'git-sync fleet run --concurrency 16 --per-host 4 --json mirrors.yaml',
   ],
+  'fleet serve': [
+    'git-sync fleet serve mirrors.yaml',
+    'git-sync fleet serve --concurrency 16 --per-host 4 --max-backoff 6h mirrors.yaml',
+  ],
   'fleet status': ['git-sync fleet status mirrors.yaml', 'git-sync fleet status --json --state /var/lib/git-sync/mirrors.state.db'],
   fetch: [
     'git-sync fetch https://github.com/org/repo.git',
@@ -321,6 +325,16 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     io,
   ).action(async (manifest: string | undefined, flags: Flags) => {
     exitCode = await (await import('./fleet.js')).fleetStatus(manifest, flags, io);
+  });
+  withOptions(
+    fleet
+      .command('serve')
+      .description('keep every mirror of a manifest fresh: on its schedule and on webhooks, with /metrics, /healthz, /readyz and /mirrors (docs/fleet.md, "Serve")')
+      .argument('<manifest>', 'the fleet manifest (mirrors.yaml)'),
+    'fleet serve',
+    io,
+  ).action(async (manifest: string, flags: Flags) => {
+    exitCode = await (await import('./fleet-serve.js')).fleetServe(manifest, flags, io);
   });
 
   // Nothing asked: the help, as a request for it (stdout, exit 0).

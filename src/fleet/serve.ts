@@ -135,6 +135,9 @@ export class FleetService {
   private readonly waiting = new AbortController();
   private readonly knownSince = new Map<string, number>();
   private stopping: Promise<void> | null = null;
+  private markStopped!: () => void;
+  /** Resolves once the service has stopped (after stop(), by a signal or a caller). */
+  readonly stopped = new Promise<void>((resolve) => (this.markStopped = resolve));
   private reloading: Promise<unknown> = Promise.resolve();
   private readonly clock: Clock | undefined;
 
@@ -393,6 +396,7 @@ export class FleetService {
       await this.server?.close();
       this.state.close();
       this.options.logger.info({ event: 'stopped' }, 'stopped');
+      this.markStopped();
     })();
     return this.stopping;
   }

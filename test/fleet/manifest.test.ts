@@ -197,6 +197,16 @@ describe('fleet manifest', () => {
     await dir.remove();
   });
 
+  it('accepts the complete example of docs/fleet.md', () => {
+    const doc = readFileSync(path.join(repoRoot, 'docs', 'fleet.md'), 'utf8');
+    const example = /```yaml\n([\s\S]*?)```/.exec(doc)![1]!;
+    const manifest = parseManifest(example, '/etc/git-sync/mirrors.yaml');
+    assert.deepEqual(manifest.mirrors.map((m) => m.id), ['github.com-org-app', 'vendor-lib', 'monorepo', 'upstream-kernel']);
+    assert.deepEqual(manifest.mirrors[1]!.credentials.targets.map((t) => t.tokenEnv), ['GITLAB_TOKEN', 'EU_TOKEN', 'GITLAB_TOKEN']);
+    assert.equal(manifest.mirrors[2]!.options.targetMaxPackBytes, 1024 ** 3);
+    assert.equal(manifest.state.path, '/var/lib/git-sync/mirrors.state.db');
+  });
+
   it('ships its schema as docs/mirrors.schema.json', () => {
     const shipped = JSON.parse(readFileSync(path.join(repoRoot, 'docs', 'mirrors.schema.json'), 'utf8')) as unknown;
     assert.deepEqual(shipped, JSON.parse(JSON.stringify(MANIFEST_SCHEMA)));
