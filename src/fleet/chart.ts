@@ -56,10 +56,11 @@ export function renderRunChart(runs: readonly ChartRun[]): string {
       );
     });
   }
-  const first = runs[0]!.startedAt.toISOString().slice(0, 16).replace('T', ' ');
-  const last = runs[runs.length - 1]!.startedAt.toISOString().slice(0, 16).replace('T', ' ');
-  parts.push(`<text class="chart-axis" x="${LEFT}" y="${height - 4}">${escapeHtml(first)} UTC</text>`);
-  parts.push(`<text class="chart-axis" x="${WIDTH - RIGHT}" y="${height - 4}" text-anchor="end">${escapeHtml(last)} UTC</text>`);
+  // The first and last run's start, in UTC; the page's script shows them in the viewer's locale (data-datetime).
+  const first = runs[0]!.startedAt.toISOString();
+  const last = runs[runs.length - 1]!.startedAt.toISOString();
+  parts.push(`<text class="chart-axis" x="${LEFT}" y="${height - 4}" data-datetime="${first}">${first.slice(0, 16).replace('T', ' ')} UTC</text>`);
+  parts.push(`<text class="chart-axis" x="${WIDTH - RIGHT}" y="${height - 4}" text-anchor="end" data-datetime="${last}">${last.slice(0, 16).replace('T', ' ')} UTC</text>`);
   const summary = `Durations and bytes of the last ${runs.length} finished run(s), oldest on the left`;
   return `<svg class="chart" viewBox="0 0 ${WIDTH} ${height}" role="img" aria-label="${escapeHtml(summary)}" xmlns="http://www.w3.org/2000/svg">${parts.join('')}</svg>`;
 }

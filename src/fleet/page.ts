@@ -221,7 +221,7 @@ function runsTable(runs: readonly RunRow[], now: Date): string {
         : `<code>${escapeHtml(run.errorCode ?? '')}</code> <span class="message">${escapeHtml(redactUrlsIn(run.errorMessage ?? ''))}</span>`;
     const outcome = run.outcome === null ? `<span class="badge running">running</span>` : `<span class="badge ${outcomeClass(run.outcome)}">${escapeHtml(run.outcome)}</span>`;
     const cells = [
-      ['Started', `${timeOnly(run.startedAt)} <span class="muted">${escapeHtml(formatAge(run.startedAt, now))}</span>`],
+      ['Started', `${timeOnly(run.startedAt, true)} <span class="muted">${escapeHtml(formatAge(run.startedAt, now))}</span>`],
       ['Trigger', escapeHtml(run.trigger)],
       ['Outcome', `${outcome}${run.reason === null ? '' : ` <span class="reason">${escapeHtml(redactUrlsIn(run.reason))}</span>`}`],
       ['Relay', escapeHtml(run.relayMode ?? '')],
@@ -306,7 +306,7 @@ function bytesText(run: RunRow | null): string {
   if (run === null || (run.bytesFromSource === null && run.bytesToTarget === null)) return '';
   const from = run.bytesFromSource === null ? '?' : formatBytes(run.bytesFromSource);
   const to = run.bytesToTarget === null ? '?' : formatBytes(run.bytesToTarget);
-  return `<span title="from the source → to the target(s)">${escapeHtml(from)} → ${escapeHtml(to)}</span>`;
+  return `<span title="from the source → to the target(s)"><span class="nowrap">${escapeHtml(from)}</span> → <span class="nowrap">${escapeHtml(to)}</span></span>`;
 }
 
 /** A `<time>` with the ISO instant (the script shows it in the viewer's locale), then its age. */
@@ -315,9 +315,10 @@ function timeAndAge(at: Date | null, now: Date, none: string): string {
   return `${timeOnly(at)} <span class="muted">${escapeHtml(formatAge(at, now))}</span>`;
 }
 
-function timeOnly(at: Date): string {
+/** `withSeconds`: where runs minutes apart must be told apart (a mirror's runs). */
+function timeOnly(at: Date, withSeconds = false): string {
   const iso = at.toISOString();
-  return `<time datetime="${iso}">${iso.slice(0, 16).replace('T', ' ')} UTC</time>`;
+  return `<time datetime="${iso}"${withSeconds ? ' data-seconds' : ''}>${iso.slice(0, withSeconds ? 19 : 16).replace('T', ' ')} UTC</time>`;
 }
 
 function asOf(now: Date): string {
@@ -360,7 +361,7 @@ const PAGE_STYLE = `
 body{margin:0 auto;max-width:1400px;padding:12px 16px;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
 h1{font-size:22px;margin:4px 0 8px}h2{font-size:17px;margin:18px 0 6px}
 a{color:var(--info)}code{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,monospace;overflow-wrap:anywhere}
-.muted{color:var(--muted)}.as-of{margin:0 0 6px;font-size:12px}.stale-note{display:none;color:var(--bad)}.stale .stale-note{display:inline}
+.muted{color:var(--muted)}time,.nowrap{white-space:nowrap}.as-of{margin:0 0 6px;font-size:12px}.stale-note{display:none;color:var(--bad)}.stale .stale-note{display:inline}
 .summary{margin:6px 0 12px;font-size:15px}.summary .alert b{color:var(--bad)}.summary .warn b{color:var(--warn)}
 .table-wrap{overflow-x:auto}
 table{border-collapse:collapse;width:100%}
@@ -402,11 +403,13 @@ const PAGE_SCRIPT = `
   const root = document.documentElement;
   const every = Number(root.dataset.refresh) * 1000;
   const localize = (scope) => {
-    for (const time of scope.querySelectorAll('time[datetime]')) {
-      const at = new Date(time.dateTime);
+    for (const time of scope.querySelectorAll('time[datetime], text[data-datetime]')) {
+      const iso = time.getAttribute('datetime') ?? time.getAttribute('data-datetime');
+      const at = new Date(iso);
       if (Number.isNaN(at.getTime())) continue;
-      time.title = time.dateTime;
-      time.textContent = at.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+      const seconds = time.hasAttribute('data-seconds') ? { second: '2-digit' } : {};
+      if (time.localName === 'time') time.title = iso;
+      time.textContent = at.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', ...seconds });
     }
   };
   const load = async (url, push) => {

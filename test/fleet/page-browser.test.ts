@@ -154,6 +154,7 @@ describe('status page in a browser', { skip: missingChromium() }, () => {
     await page.waitForURL(`${url}/mirrors/healthy`);
     assert.equal(await page.textContent('h1 .badge'), 'healthy');
     assert.equal(await page.locator('svg.chart rect.bar').count(), 2, 'one bar per finished run in each panel');
+    assert.doesNotMatch((await page.textContent('svg.chart text[data-datetime]')) ?? '', /UTC$/, 'the chart\'s times are localized too');
     assert.deepEqual(await page.$$eval('table.runs tbody tr td[data-label="Trigger"]', (cells) => cells.map((cell) => cell.textContent)), ['once']);
 
     // A wrong token: refused, nothing runs.

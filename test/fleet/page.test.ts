@@ -177,9 +177,11 @@ describe('status page rendering', () => {
     ];
     const html = renderMirrorPage(fleet[0]!, runs, { now: NOW, syncEnabled: false });
     assert.deepEqual([...html.matchAll(/<tr data-run="(\d+)">/g)].map((m) => m[1]), ['3', '2', '1']);
-    assert.match(html, /<td data-label="Bytes"><span title="[^"]*">5\.00 MiB → 5\.00 MiB<\/span><\/td><td data-label="Refs changed">4<\/td>/);
+    assert.match(html, /<td data-label="Bytes"><span title="[^"]*"><span class="nowrap">5\.00 MiB<\/span> → <span class="nowrap">5\.00 MiB<\/span><\/span><\/td><td data-label="Refs changed">4<\/td>/);
     assert.match(html, /<code>TIMEOUT_IDLE<\/code> <span class="message">no byte for 60 s<\/span>/);
     assert.match(html, /<svg class="chart"/);
+    assert.match(html, /<td data-label="Started"><time datetime="2026-12-01T11:50:00\.000Z" data-seconds>2026-12-01 11:50:00 UTC<\/time>/);
+    assert.match(html, /<text class="chart-axis" [^>]*data-datetime="2026-12-01T11:00:00\.000Z">2026-12-01 11:00 UTC<\/text>/);
     // Oldest on the left: run 1's bars come first.
     const titles = [...html.matchAll(/<title>run (\d+), [^<]*<\/title>/g)].map((m) => m[1]);
     assert.deepEqual(titles, ['1', '2', '3', '1', '2', '3']);
