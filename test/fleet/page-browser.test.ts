@@ -119,6 +119,7 @@ describe('status page in a browser', { skip: missingChromium() }, () => {
       serve.kill('SIGTERM');
       const result = await serve.done;
       assert.equal(result.code, 0, `fleet serve stopped with ${result.code}: ${result.stderr}`);
+      assert.ok(!`${result.stdout}${result.stderr}`.includes(TOKEN), 'the page token is in the service\'s output');
     }
     await dir?.remove();
   });
@@ -174,6 +175,7 @@ describe('status page in a browser', { skip: missingChromium() }, () => {
     const manualRun = page.locator('table.runs tbody tr').filter({ has: page.locator('td[data-label="Trigger"]', { hasText: /^manual$/ }) });
     await manualRun.locator('.badge.success').waitFor({ timeout: 60_000 });
     assert.equal(await page.evaluate('window.marker'), 1, 'the page was refreshed in place, not reloaded');
+    assert.ok(!(await page.content()).includes(TOKEN), 'the page shows the token');
     const target = await openRepo(healthyTarget);
     assert.equal(await target.revParse('refs/heads/main'), newTip);
     assert.deepEqual(errors, []);
