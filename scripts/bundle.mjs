@@ -11,9 +11,12 @@
 // pino or the YAML parser. better-sqlite3 (a native addon) and pino (which resolves its own
 // files at run time) are not bundled at all: they load from node_modules, as dependencies.
 import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+// Chunk names carry a content hash: an earlier bundle's would linger beside the new ones.
+rmSync(new URL('../dist/chunks', import.meta.url), { recursive: true, force: true });
 await build({
   absWorkingDir: root,
   entryPoints: { 'git-sync': 'dist/src/cli/run.js' },

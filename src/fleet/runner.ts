@@ -10,7 +10,7 @@ import { fanOut, type FanOutResult } from '../api/fan-out.js';
 import type { EndpointOptions } from '../api/options.js';
 import type { SyncResult } from '../api/plan.js';
 import { replicate, sync, type SyncOptions } from '../api/sync.js';
-import { GitSyncError, UsageError } from '../errors.js';
+import { GitSyncError, UsageError, throwIfAborted } from '../errors.js';
 import { redactSecrets, redactUrl } from '../observe/redact.js';
 import type { StatsReport } from '../observe/stats.js';
 import { HostLimiter, type HostLimits } from './host-limiter.js';
@@ -86,6 +86,8 @@ export interface RunFleetOptions extends Omit<RunMirrorOptions, 'trigger'> {
   concurrency?: number;
   /** Default: the manifest's `per-host-concurrency`, else DEFAULT_PER_HOST_CONCURRENCY. */
   perHostConcurrency?: number;
+  /** The caps to share (a service running mirrors besides this pass); default: a new limiter. */
+  limiter?: HostLimiter;
   /** Told as each mirror's run ends (the CLI's live lines). */
   onMirrorDone?: (result: MirrorRunResult) => void;
   trigger?: RunTrigger;
@@ -180,6 +182,9 @@ export async function runMirror(spec: MirrorSpec, options: RunMirrorOptions): Pr
   let bytes = { fromSource: 0, toTarget: 0 };
   let runError: { code: string; message: string } | null = null;
   try {
+    // Stopped before it began (a service shutting down, a fleet run interrupted while this one
+    // waited for a slot): recorded as aborted, nothing asked of any server.
+    throwIfAborted(options.signal);
     const source = endpoint(spec.source, spec.credentials.source, 'source', spec, env);
     const targetEndpoints = spec.targets.map((url, i) => endpoint(url, spec.credentials.targets[i] ?? spec.credentials.targets[0]!, 'target', spec, env));
     for (const side of [source, ...targetEndpoints]) for (const secret of [side.token, side.bearerToken]) if (secret) secrets.push(secret);
@@ -290,17 +295,23 @@ export async function runFleet(manifest: FleetManifest, options: RunFleetOptions
     global: options.concurrency ?? manifest.concurrency.global ?? DEFAULT_CONCURRENCY,
     perHost: options.perHostConcurrency ?? manifest.concurrency.perHost ?? DEFAULT_PER_HOST_CONCURRENCY,
   };
-  const limiter = new HostLimiter(limits);
+  const limiter = options.limiter ?? new HostLimiter(limits);
   const startedAt = now();
   options.state?.syncMirrors(manifest.mirrors.map((mirror) => mirror.id));
   const mirrors = await Promise.all(
     manifest.mirrors.map(async (spec) => {
+      let release: (() => void) | null = null;
+      try {
+        release = await limiter.acquire([spec.source, ...spec.targets], options.signal);
+      } catch {
+        // Aborted while waiting for a slot: runMirror records an aborted run and asks nothing of
+        // a server once the signal has fired.
+      }
       let result: MirrorRunResult;
       try {
-        result = await limiter.run([spec.source, ...spec.targets], () => runMirror(spec, { ...options, trigger: options.trigger ?? 'once' }), options.signal);
-      } catch (error) {
-        // Aborted while waiting for a slot: recorded like a run that was aborted.
-        result = await runMirror(spec, { ...options, trigger: options.trigger ?? 'once', signal: AbortSignal.abort(error) });
+        result = await runMirror(spec, { ...options, trigger: options.trigger ?? 'once' });
+      } finally {
+        release?.();
       }
       options.onMirrorDone?.(result);
       return result;

@@ -161,7 +161,12 @@ export class Scheduler {
     const entry: Entry = { id, schedule, failures: history.consecutiveFailures, timer: null, nextRunAt: null, running: null, queued: null, removed: false, backingOff: false };
     this.entries.set(id, entry);
     const now = this.clock.now();
-    const at = history.nextRunAt !== null && history.nextRunAt > now ? history.nextRunAt : now + this.jitter(schedule, now);
+    // A planned time further away than this schedule and back-off could have set (the schedule
+    // was shortened since) is not kept.
+    const period = periodOf(schedule, now);
+    const furthest = now + Math.max(period, history.consecutiveFailures > 0 ? backoffDelay(period, history.consecutiveFailures, this.maxBackoffMillis) : 0) + this.maxJitterMillis;
+    const kept = history.nextRunAt !== null && history.nextRunAt > now && history.nextRunAt <= furthest;
+    const at = kept ? history.nextRunAt! : now + this.jitter(schedule, now);
     const previous = [...this.orphans].find(([, orphan]) => orphan === id)?.[0];
     if (previous === undefined) {
       this.arm(entry, at);

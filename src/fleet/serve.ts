@@ -9,7 +9,7 @@
  */
 import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
-import { GitSyncError } from '../errors.js';
+import { GitSyncError, UsageError } from '../errors.js';
 import { redactUrl } from '../observe/redact.js';
 import { loadManifest, type FleetManifest, type MirrorSpec } from './manifest.js';
 import { FleetMetrics } from './metrics.js';
@@ -108,7 +108,7 @@ function hookSecrets(manifest: FleetManifest, env: NodeJS.ProcessEnv): HookSecre
     if (name === undefined) return null;
     const value = env[name];
     if (value === undefined || value === '') {
-      throw new GitSyncError('USAGE', `${manifest.path}: serve.hooks.${field} names ${name}, which is not set; export ${name} with the hook's secret, or remove serve.hooks.${field}`);
+      throw new UsageError(`${manifest.path}: serve.hooks.${field} names ${name}, which is not set; export ${name} with the hook's secret, or remove serve.hooks.${field}`);
     }
     return value;
   };

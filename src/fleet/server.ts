@@ -7,7 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GitSyncError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import type { FleetMetrics } from './metrics.js';
 import { routePage, type PageSource } from './page-routes.js';
 import { judgeHook, type HookMirror, type HookProvider, type HookSecrets } from './webhooks.js';
@@ -48,7 +48,7 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export function parseListen(listen: string): { host: string; port: number } {
   const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(listen.trim());
   const port = match === null ? NaN : Number(match[2]);
-  if (match === null || port > 65535) throw new GitSyncError('USAGE', `'${listen}' is not an address to listen on; write host:port (127.0.0.1:8787)`);
+  if (match === null || port > 65535) throw new UsageError(`'${listen}' is not an address to listen on; write host:port (127.0.0.1:8787)`);
   return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
 }
 
@@ -68,7 +68,7 @@ export async function startFleetServer(listen: string, handlers: ServerHandlers,
   await new Promise<void>((resolve, reject) => {
     const failed = (error: NodeJS.ErrnoException): void => {
       const why = error.code === 'EADDRINUSE' ? 'it is in use' : error.code === 'EADDRNOTAVAIL' ? 'no interface has that address' : error.code === 'EACCES' ? 'permission denied' : error.message;
-      reject(new GitSyncError('USAGE', `cannot listen on ${listen}: ${why}; choose another address (serve.listen in the manifest)`, { cause: error }));
+      reject(new UsageError(`cannot listen on ${listen}: ${why}; choose another address (serve.listen in the manifest)`, { cause: error }));
     };
     server.once('error', failed);
     server.listen(port, host, () => {

@@ -5,7 +5,7 @@
  * the per-host cap observed from the HTTP server's side; manifest errors and secrets refused.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,7 +17,8 @@ import { startGitHttpServer, type GitHttpServer, type Middleware } from '../help
 import { sampleRepo, type SampleRepo } from '../helpers/sample-repo.js';
 import { SSHD_BINARY, startSshServer, type SshServer } from '../helpers/sshd.js';
 import { missingSystemTool, startAll } from '../helpers/system.js';
-import { runCli } from './run-cli.js';
+import { repoRoot } from '../helpers/streams.js';
+import { runCli, startCli } from './run-cli.js';
 
 const PUBLISHED = ['refs/heads/', 'refs/tags/'];
 
@@ -212,6 +213,37 @@ mirrors:
     assert.equal(m7.lastRun.errorCode, 'HTTP_STATUS');
   });
 
+  it('stops on SIGTERM: the running mirror is aborted and recorded so, the exit code is 1', async () => {
+    // A server that never answers: the run is in flight until it is stopped.
+    const stalled: Middleware = () => undefined;
+    const slow = await startGitHttpServer({ onRequest: stalled });
+    try {
+      await cloneRepo(sample.repo, { parentDir: slow.root, name: 'stall-src' });
+      const file = path.join(dir.path, 'stall.yaml');
+      await writeFile(file, `mirrors:\n  - {id: stalled, source: "${slow.url('stall-src')}", target: out/stalled.git}\n`);
+      const running = startCli(['fleet', 'run', '--json', '--state', path.join(dir.path, 'stall.db'), file]);
+      while (slow.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      running.kill('SIGTERM');
+      const run = await running.done;
+      assert.equal(run.code, 1, run.stderr);
+      const json = JSON.parse(run.stdout);
+      assert.deepEqual(json.counts, { success: 0, noop: 0, failed: 0, blocked: 0, aborted: 1 });
+      assert.equal(json.mirrors[0].error.code, 'ABORTED');
+      assert.equal(existsSync(path.join(dir.path, 'out', 'stalled.git')), false);
+      const state = FleetState.open(path.join(dir.path, 'stall.db'));
+      try {
+        const status = state.mirrorStatus('stalled')!;
+        assert.equal(status.lastOutcome, 'aborted');
+        assert.equal(status.runningSince, null);
+        assert.equal(status.consecutiveFailures, 0);
+      } finally {
+        state.close();
+      }
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('refuses a manifest with a mistake, naming the file, line and field (exit 2)', async () => {
     const bad = path.join(dir.path, 'bad.yaml');
     await writeFile(bad, 'mirrors:\n  - source: a.git\n    target: b.git\n    schedul: 5m\n');
@@ -266,5 +298,10 @@ mirrors:
     const fleet = await runCli(['fleet', 'status', '--state', statePath], { NODE_OPTIONS: `--require ${probe}` });
     assert.equal(fleet.code, 0, fleet.stderr);
     assert.match(/^LOADED (.*)$/m.exec(fleet.stderr)![1]!, /better-sqlite3/);
+    // The YAML parser is bundled: it must sit only in what the entry imports on demand.
+    const entry = readFileSync(path.join(repoRoot, 'dist', 'git-sync.mjs'), 'utf8');
+    const eager = [entry, ...[...entry.matchAll(/^import [^;]*? from "\.\/(chunks\/[^"]+)";?$/gm)].map((m) => readFileSync(path.join(repoRoot, 'dist', m[1]!), 'utf8'))];
+    for (const text of eager) assert.doesNotMatch(text, /YAMLParseError|better-sqlite3|from "pino"/);
+    assert.match(entry, /import\("\.\/chunks\/fleet-[^"]+"\)/);
   });
 });

@@ -4,6 +4,7 @@
  * variables the manifest names and never written anywhere.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -139,6 +140,20 @@ describe('fleet runner', () => {
       assert.deepEqual(await forEachRef(path.join(dir.path, 'fan', `${name}.git`), ['refs/heads/']), await forEachRef(sample.repo.path, ['refs/heads/']));
     }
     assert.equal(state.recentRuns('fan', 1)[0]!.relayMode, 'bootstrap,bootstrap,none');
+  });
+
+  it('records every mirror as aborted, touching nothing, when the fleet is stopped before they start', async () => {
+    const manifest = parseManifest('mirrors:\n  - {id: stop1, source: source.git, target: stopped/one.git}\n  - {id: stop2, source: source.git, target: stopped/two.git}\n', path.join(dir.path, 'mirrors.yaml'));
+    const controller = new AbortController();
+    controller.abort();
+    const result = await runFleet(manifest, { state, signal: controller.signal, concurrency: 1 });
+    assert.deepEqual(result.mirrors.map((m) => [m.id, m.outcome, m.error?.code]), [
+      ['stop1', 'aborted', 'ABORTED'],
+      ['stop2', 'aborted', 'ABORTED'],
+    ]);
+    assert.equal(existsSync(path.join(dir.path, 'stopped')), false);
+    assert.equal(state.mirrorStatus('stop1')!.lastOutcome, 'aborted');
+    assert.equal(state.mirrorStatus('stop1')!.consecutiveFailures, 0);
   });
 
   it('runs a manifest once, forgetting mirrors it no longer has, pruning old runs', async () => {

@@ -113,6 +113,16 @@ describe('scheduler', () => {
     assert.equal(runs.length, 1);
   });
 
+  it('does not keep a planned time its schedule could not have set (the schedule was shortened)', async () => {
+    const { clock, next, scheduler } = harness({ random: () => 0 });
+    scheduler.add('a', { kind: 'interval', millis: MINUTE }, { nextRunAt: clock.now() + 60 * MINUTE, consecutiveFailures: 0 });
+    assert.equal(next.get('a'), clock.now());
+    // ... but a back-off that long is kept.
+    scheduler.add('b', { kind: 'interval', millis: MINUTE }, { nextRunAt: clock.now() + 16 * MINUTE, consecutiveFailures: 4 });
+    assert.equal(next.get('b'), clock.now() + 16 * MINUTE);
+    await clock.advance(0);
+  });
+
   it('never runs one mirror twice at once: a trigger during a run queues one more run after it', async () => {
     const { clock, runs, scheduler, mostAtOnce } = harness();
     scheduler.add('a', { kind: 'interval', millis: MINUTE });

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { existsSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -103,7 +104,13 @@ async function serve(manifest: string, port: number, extra: readonly string[] = 
   const cli = startCli(['fleet', 'serve', manifest, ...extra], env);
   let exited: string | null = null;
   void cli.done.then((run) => (exited = `serve exited with ${run.code}: ${run.stderr}`));
-  await waitForPort(port, { timeoutMillis: 30_000, failed: () => exited });
+  try {
+    await waitForPort(port, { timeoutMillis: 30_000, failed: () => exited });
+  } catch (error) {
+    cli.kill('SIGKILL');
+    await cli.done;
+    throw error;
+  }
   return new Served(cli, `http://127.0.0.1:${port}`);
 }
 
@@ -256,6 +263,30 @@ describe('fleet serve', { timeout: 600_000 }, () => {
     for (const secret of ['it-is-a-secret', 'generic-secret']) assert.ok(!exit.stdout.includes(secret) && !exit.stderr.includes(secret), 'no secret in the logs');
   });
 
+  it('refuses to start, in one line and exit 2, on a bad manifest, an unset hook secret or a taken address', async () => {
+    const port = await freePort();
+    const manifest = join(dir.path, 'refused.yaml');
+    const mirrors = `state:\n  path: ${join(dir.path, 'refused.db')}\nmirrors:\n  - source: ${local.path}\n    target: ${join(dir.path, 'refused-target.git')}\n`;
+    await writeFile(manifest, `serve:\n  listen: 127.0.0.1:${port}\n  hooks:\n    github-secret-env: UNSET_HOOK_SECRET\n${mirrors}`);
+    const unset = await runCli(['fleet', 'serve', manifest], { UNSET_HOOK_SECRET: undefined });
+    assert.equal(unset.code, 2);
+    assert.equal(unset.stderr, `error: ${manifest}: serve.hooks.github-secret-env names UNSET_HOOK_SECRET, which is not set; export UNSET_HOOK_SECRET with the hook's secret, or remove serve.hooks.github-secret-env\n`);
+    await writeFile(manifest, `serve:\n  listen: 127.0.0.1:${port}\n  hooks:\n    github-secretenv: X\n${mirrors}`);
+    const bad = await runCli(['fleet', 'serve', manifest]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^error: .*refused\.yaml:4:\d+: serve\.hooks\.github-secretenv: unknown field 'github-secretenv'; did you mean 'github-secret-env'\?/);
+    const taken = await startGitHttpServer({ root: dir.path });
+    try {
+      await writeFile(manifest, `serve:\n  listen: 127.0.0.1:${taken.port}\n${mirrors}`);
+      const busy = await runCli(['fleet', 'serve', manifest]);
+      assert.equal(busy.code, 2);
+      assert.equal(busy.stderr, `error: cannot listen on 127.0.0.1:${taken.port}: it is in use; choose another address (serve.listen in the manifest)\n`);
+    } finally {
+      await taken.close();
+    }
+    assert.equal(existsSync(join(dir.path, 'refused-target.git')), false, 'nothing ran');
+  });
+
   it('picks up a manifest edit by itself (file watch)', async () => {
     const port = await freePort();
     const manifest = join(dir.path, 'watched.yaml');
@@ -294,11 +325,14 @@ describe('fleet serve', { timeout: 600_000 }, () => {
         `serve:\n  listen: 127.0.0.1:${port}\nstate:\n  path: ${join(dir.path, 'batched.db')}\nmirrors:\n  - id: big\n    source: ${limited.url('big')}\n    target: ${limited.url('big-target')}\n    tags: true\n    target-max-pack-bytes: 256KiB\n    schedule: 10s\n`,
       );
       const first = await serve(manifest, port, ['--stop-grace', '1ms']);
-      await until('a checkpoint on the target', async () => {
-        const refs = await forEachRef(target);
-        return [...refs.keys()].some((name) => name.startsWith('refs/gitsync/')) ? true : undefined;
-      });
-      first.cli.kill('SIGTERM');
+      try {
+        await until('a checkpoint on the target', async () => {
+          const refs = await forEachRef(target);
+          return [...refs.keys()].some((name) => name.startsWith('refs/gitsync/')) ? true : undefined;
+        });
+      } finally {
+        first.cli.kill('SIGTERM');
+      }
       const stopped = await first.cli.done;
       assert.equal(stopped.code, 0, stopped.stderr);
       assert.match(stopped.stderr, /"event":"aborting"/);
