@@ -8,7 +8,7 @@
  * without a configured token the page is read-only.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GitSyncError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import type { FleetManifest, MirrorSpec } from './manifest.js';
 import { PAGE_CONTENT_SECURITY_POLICY, parseSort, renderFleetPage, renderMessagePage, renderMirrorPage, type PageMirror, type PageOptions, type RunRow } from './page.js';
 import type { FleetState } from './state.js';
@@ -42,7 +42,7 @@ export function pageToken(manifest: FleetManifest, env: NodeJS.ProcessEnv): stri
   if (name === undefined) return null;
   const value = env[name];
   if (value === undefined || value === '') {
-    throw new GitSyncError('USAGE', `${manifest.path}: serve.page-token-env names ${name}, which is not set; export ${name} with the status page's token, or remove serve.page-token-env (the page is then read-only)`);
+    throw new UsageError(`${manifest.path}: serve.page-token-env names ${name}, which is not set; export ${name} with the status page's token, or remove serve.page-token-env (the page is then read-only)`);
   }
   return value;
 }

@@ -5,6 +5,7 @@
  * The page in a browser against a real `fleet serve` is test/fleet/page-browser.test.ts.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { request } from 'node:http';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -14,6 +15,7 @@ import { pageToken, prefersHtml, servicePageSource, type PageSource } from '../.
 import type { PageMirror } from '../../src/fleet/page.js';
 import { startFleetServer, type FleetServer } from '../../src/fleet/server.js';
 import { FleetState } from '../../src/fleet/state.js';
+import { runCli } from '../cli/run-cli.js';
 import { makeTempDir } from '../helpers/git.js';
 
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
@@ -192,6 +194,20 @@ describe('status page of a service', () => {
     assert.equal(pageToken(named, { GITSYNC_PAGE_TOKEN: 'tok-123' }), 'tok-123');
     for (const env of [{}, { GITSYNC_PAGE_TOKEN: '' }]) {
       assert.throws(() => pageToken(named, env), (error: Error & { code?: string }) => error.code === 'USAGE' && /serve\.page-token-env names GITSYNC_PAGE_TOKEN, which is not set/.test(error.message));
+    }
+  });
+
+  it('fleet serve refuses to start, in one line with exit 2, when the page token variable is unset', async () => {
+    const dir = makeTempDir('gitsync-page-');
+    try {
+      const manifest = path.join(dir.path, 'mirrors.yaml');
+      writeFileSync(manifest, manifestText('  page-token-env: GITSYNC_PAGE_TOKEN_UNSET\n'));
+      const run = await runCli(['fleet', 'serve', manifest], { GITSYNC_PAGE_TOKEN_UNSET: undefined });
+      assert.equal(run.code, 2, run.stderr);
+      assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+      assert.match(run.stderr, /serve\.page-token-env names GITSYNC_PAGE_TOKEN_UNSET, which is not set/);
+    } finally {
+      await dir.remove();
     }
   });
 
