@@ -167,6 +167,8 @@ async function syncNow(req: IncomingMessage, res: ServerResponse, page: PageSour
   const given = new URLSearchParams(body).get('token') ?? '';
   if (!secretsEqual(given, expected)) return refuse(403, 'PAGE_TOKEN', 'Wrong token', 'The page token is missing or wrong: no run was started. Type the token the service was given (serve.page-token-env).');
   const result = page.trigger(id);
+  if (!browser && result === 'stopped') return refuse(503, 'STOPPING', 'Stopping', 'The service is stopping: no run was started.');
+  if (!browser && result === 'unknown') return refuse(404, 'NOT_FOUND', 'No such mirror', `The service does not schedule ${JSON.stringify(id)} (any more): no run was started.`);
   if (browser) {
     res.writeHead(303, { location: `../${encodeURIComponent(id)}?triggered=${encodeURIComponent(result)}`, 'cache-control': 'no-store', 'content-length': 0 });
     res.end();

@@ -50,6 +50,7 @@ const one: PageMirror = {
 describe('status page routes', () => {
   let server: FleetServer;
   let token: string | null = 'page-secret-1';
+  let triggerResult = 'started';
   const triggered: string[] = [];
   const page: PageSource = {
     mirrors: () => [one],
@@ -57,7 +58,7 @@ describe('status page routes', () => {
     token: () => token,
     trigger: (id) => {
       triggered.push(id);
-      return 'started';
+      return triggerResult;
     },
   };
   const form = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -78,6 +79,7 @@ describe('status page routes', () => {
   beforeEach(() => {
     triggered.length = 0;
     token = 'page-secret-1';
+    triggerResult = 'started';
   });
 
   it('serves the fleet page at / with a CSP, credentials redacted', async () => {
@@ -120,6 +122,21 @@ describe('status page routes', () => {
     assert.deepEqual(triggered, ['one', 'one']);
     const after = await call(`${server.url}/mirrors/one?triggered=started`, 'GET', { headers: { accept: BROWSER_ACCEPT } });
     assert.match(after.body, /<p class="notice ok" role="status">Sync started/);
+  });
+
+  it('says so when the service could not start the run: stopping, or the mirror gone in a reload', async () => {
+    for (const [result, status, code, notice] of [
+      ['stopped', 503, 'STOPPING', /<p class="notice error" role="status">The service is stopping: no run was started\.<\/p>/],
+      ['unknown', 404, 'NOT_FOUND', /<p class="notice error" role="status">The service does not schedule this mirror/],
+    ] as const) {
+      triggerResult = result;
+      const script = await call(`${server.url}/mirrors/one/sync`, 'POST', { headers: form, body: 'token=page-secret-1' });
+      assert.equal(script.status, status);
+      assert.equal(JSON.parse(script.body).error.code, code);
+      const browser = await call(`${server.url}/mirrors/one/sync`, 'POST', { headers: { ...form, accept: BROWSER_ACCEPT }, body: 'token=page-secret-1' });
+      assert.equal(browser.headers.location, `../one?triggered=${result}`);
+      assert.match((await call(`${server.url}/mirrors/one?triggered=${result}`, 'GET', { headers: { accept: BROWSER_ACCEPT } })).body, notice);
+    }
   });
 
   it('refuses "sync now" without the token in a form body, whatever cookies or headers come with it', async () => {
