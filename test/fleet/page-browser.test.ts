@@ -98,6 +98,8 @@ describe('status page in a browser', { skip: missingChromium() }, () => {
     try {
       const first = await runFleet(manifest, { state });
       assert.deepEqual(Object.fromEntries(first.mirrors.map((m) => [m.id, m.outcome])), { healthy: 'success', failing: 'failed', blocked: 'blocked' });
+      // As an earlier service would have planned them: no scheduled run comes while the page is looked at.
+      for (const id of ['healthy', 'failing', 'blocked']) state.setNextRun(id, new Date(Date.now() + 50 * 60_000));
     } finally {
       state.close();
     }
@@ -133,6 +135,7 @@ describe('status page in a browser', { skip: missingChromium() }, () => {
     );
     assert.deepEqual(rows.map((row) => [row.id, row.badge]), [['failing', 'failing'], ['blocked', 'blocked'], ['healthy', 'healthy']]);
     assert.match(rows[0]!.text, /1 run\(s\) in a row/);
+    assert.match(rows[2]!.text, /in (49|50) min/, 'the next run the state holds');
     assert.ok(rows[1]!.text.includes(`refs/heads/${HOSTILE_BRANCH}`), rows[1]!.text);
     const summary = await page.textContent('.summary');
     assert.match(summary ?? '', /^3 mirror\(s\) · 1 healthy · 1 failing · 1 blocked · 0 running now · oldest successful sync: .* \(healthy\); 2 never synced$/);
