@@ -155,7 +155,9 @@ export function renderMirrorPage(mirror: PageMirror, runs: readonly RunRow[], op
   const title = `${mirror.id}: git-sync fleet`;
   const header = `<p class="crumbs"><a href="../">← all mirrors</a></p><h1>${escapeHtml(mirror.id)} ${badge(health)}</h1>`;
   const footer = `<footer>The same data as JSON: <a href="${escapeHtml(encodeURIComponent(mirror.id))}?format=json">/mirrors/${escapeHtml(mirror.id)}?format=json</a></footer>`;
-  return documentHtml(title, header, `${noticeHtml(options)}${syncForm(mirror, options)}${live}${footer}`, options);
+  // With scripts off, a page that reloads itself would wipe a token being typed: the page with
+  // the form offers a reload link instead of the meta refresh (the script refreshes only #live).
+  return documentHtml(title, header, `${noticeHtml(options)}${syncForm(mirror, options)}${live}${footer}`, options, !options.syncEnabled);
 }
 
 /** A short page for an answer that is not a mirror's (an unknown mirror, a refused token). */
@@ -244,6 +246,7 @@ function syncForm(mirror: PageMirror, options: PageOptions): string {
     `<form class="sync" method="post" action="${escapeHtml(encodeURIComponent(mirror.id))}/sync">`,
     '<label>Page token <input type="password" name="token" autocomplete="current-password" required></label>',
     '<button type="submit">Sync now</button>',
+    '<noscript><span class="muted">Scripts are off, so this page does not refresh itself while a token may be typed: <a href="">reload</a> it to see new runs.</span></noscript>',
     '</form>',
   ].join('');
 }
@@ -335,9 +338,9 @@ function redactUrlsIn(text: string): string {
   return text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (url) => redactUrl(url));
 }
 
-function documentHtml(title: string, header: string, body: string, options: PageOptions): string {
+function documentHtml(title: string, header: string, body: string, options: PageOptions, metaRefresh = true): string {
   const refresh = options.refreshSeconds ?? DEFAULT_REFRESH_SECONDS;
-  const meta = refresh > 0 ? `<noscript><meta http-equiv="refresh" content="${refresh}"></noscript>` : '';
+  const meta = refresh > 0 && metaRefresh ? `<noscript><meta http-equiv="refresh" content="${refresh}"></noscript>` : '';
   return [
     '<!doctype html>',
     `<html lang="en" data-refresh="${refresh}">`,

@@ -195,7 +195,7 @@ describe('status page in a browser', { skip: missingChromium() }, () => {
     await page.close();
   });
 
-  it('works with scripts off: the table renders, sorts through its links, and a meta refresh is there', async () => {
+  it('works with scripts off: the table renders, sorts through its links, a meta refresh is there (not under the token field)', async () => {
     const context = await browser.newContext({ javaScriptEnabled: false });
     const page = await context.newPage();
     await page.goto(`${url}/`);
@@ -207,6 +207,12 @@ describe('status page in a browser', { skip: missingChromium() }, () => {
     assert.deepEqual(await ids(), ['blocked', 'failing', 'healthy']);
     // Without the script, times stay as the server wrote them.
     assert.match((await page.textContent('.as-of time')) ?? '', /UTC$/);
+    // A mirror's page with the token field does not reload itself under a token being typed.
+    await page.click('a.mirror-link:text-is("healthy")');
+    await page.waitForURL(`${url}/mirrors/healthy`);
+    assert.equal(await page.locator('meta[http-equiv="refresh"]').count(), 0);
+    assert.equal(await page.locator('form.sync noscript a:text-is("reload")').count(), 1);
+    assert.equal(await page.locator('table.runs tbody tr').count() > 0, true);
     await context.close();
   });
 

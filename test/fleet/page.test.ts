@@ -167,6 +167,10 @@ describe('status page rendering', () => {
     const readOnly = renderMirrorPage(fleet[0]!, [run(1)], { now: NOW, syncEnabled: false });
     assert.doesNotMatch(readOnly, /<form/);
     assert.match(readOnly, /Read-only: no page token is configured/);
+    // With scripts off, only the read-only page reloads itself: the form's page must not wipe a token being typed.
+    assert.match(readOnly, /<noscript><meta http-equiv="refresh"/);
+    assert.doesNotMatch(withToken, /<meta http-equiv="refresh"/);
+    assert.match(withToken, /<noscript><span class="muted">Scripts are off[^<]*<a href="">reload<\/a>/);
   });
 
   it('shows a mirror\'s recent runs newest first, with relay, bytes, refs and errors, and a chart of them', () => {
