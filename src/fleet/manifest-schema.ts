@@ -79,6 +79,8 @@ export const MANIFEST_SCHEMA = {
       additionalProperties: false,
       properties: {
         listen: { type: 'string', minLength: 1 },
+        'page-token-env': ENV_NAME,
+        'page-refresh': DURATION,
         hooks: {
           type: 'object',
           additionalProperties: false,

@@ -71,6 +71,10 @@ export interface FleetManifest {
     /** `host:port`; loopback by default. */
     listen: string;
     hooks: { githubSecretEnv?: string; gitlabTokenEnv?: string; genericTokenEnv?: string };
+    /** The variable holding the status page's token ("sync now"); unset: the page is read-only. */
+    pageTokenEnv?: string;
+    /** How often the status page refreshes itself (milliseconds, at least a second); unset: the page's default. */
+    pageRefreshMillis?: number;
   };
 }
 
@@ -333,6 +337,18 @@ function noCredentials(): CredentialRefs {
   return { tokenEnv: null, bearerTokenEnv: null, username: null };
 }
 
+/** The status page's refresh period: a duration of at least a second. */
+function readPageRefresh(value: string | number, positions: Positions): number {
+  let millis: number;
+  try {
+    millis = parseDuration(String(value), 'page-refresh');
+  } catch (error) {
+    throw positions.error(['serve', 'page-refresh'], (error as Error).message, { cause: error });
+  }
+  if (millis < 1000) throw positions.error(['serve', 'page-refresh'], `'${value}' is too often; the page refreshes at most once a second (write 1s or more)`);
+  return millis;
+}
+
 /** Resolves the listen address: `host:port`, `:port` (loopback), or a port alone. */
 function readListen(text: string, positions: Positions): string {
   const match = /^(?:(\[[0-9a-f:]+\]|[^:\s]*):)?(\d{1,5})$/i.exec(text.trim());
@@ -437,6 +453,8 @@ export function parseManifest(text: string, fileName: string): FleetManifest {
     },
     serve: {
       listen: serve.listen === undefined ? DEFAULT_LISTEN : readListen(serve.listen as string, positions),
+      ...(serve['page-token-env'] === undefined ? {} : { pageTokenEnv: serve['page-token-env'] as string }),
+      ...(serve['page-refresh'] === undefined ? {} : { pageRefreshMillis: readPageRefresh(serve['page-refresh'] as string | number, positions) }),
       hooks: {
         ...(hooks['github-secret-env'] === undefined ? {} : { githubSecretEnv: hooks['github-secret-env'] as string }),
         ...(hooks['gitlab-token-env'] === undefined ? {} : { gitlabTokenEnv: hooks['gitlab-token-env'] as string }),
