@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'TIMEOUT_DEADLINE'
   | 'ABORTED'
   | 'UNSUPPORTED'
+  | 'PROTOCOL_NOT_ALLOWED'
   | 'REF_BLOCKED'
   | 'TARGET_REJECTED'
   | 'TARGET_REF_MOVED'
@@ -265,6 +266,20 @@ export class AbortedError extends GitSyncError {
 export class UnsupportedError extends GitSyncError {
   constructor(message: string, options?: GitSyncErrorOptions) {
     super('UNSUPPORTED', message, options);
+  }
+}
+
+/**
+ * A source or target whose transport git's protocol rules (or the caller's `allowedProtocols`)
+ * do not allow: refused before anything is started or sent (docs/security.md, "git's own
+ * protocol rules").
+ */
+export class ProtocolNotAllowedError extends GitSyncError {
+  /** The protocol's name as git names it: `https`, `ssh`, `file`, `ext`, a helper's scheme. */
+  readonly protocol: string;
+  constructor(protocol: string, message: string, options?: GitSyncErrorOptions) {
+    super('PROTOCOL_NOT_ALLOWED', message, options);
+    this.protocol = protocol;
   }
 }
 

@@ -17,7 +17,7 @@ export type {
   TransferEvent,
 } from './observe/progress.js';
 export * from './errors.js';
-export type { Oid, Ref, RefName, ProtocolVersion, ProtocolPreference, ObjectType } from './types.js';
+export type { InvalidRefName, Oid, Ref, RefName, ProtocolVersion, ProtocolPreference, ObjectType } from './types.js';
 export type { StatsReport, PhaseStats, SideStats } from './observe/stats.js';
 export type { Measurement } from './observe/memory.js';
 export { VERSION } from './version.js';
@@ -26,6 +26,7 @@ export type { SideCredentials } from './transport/open.js';
 export type { Credential, CredentialProvider, CredentialRequest } from './auth/credential-provider.js';
 export { GitCredentialHelper, type GitCredentialHelperOptions } from './auth/credential-helper.js';
 export { HTTP_TRACE_CHANNEL, formatHttpTrace, traceHttp, type HttpTraceEvent } from './observe/http-trace.js';
+export { escapeControlCharacters, escapeJsonText, type EscapeOptions } from './observe/terminal-text.js';
 export {
   parseManifest,
   loadManifest,
@@ -116,3 +117,20 @@ export {
   QueueProducerService,
   type QueueServeOptions,
 } from './fleet/queue/index.js';
+export {
+  renderFleetPage,
+  renderMirrorPage,
+  renderMessagePage,
+  sortMirrors,
+  parseSort,
+  mirrorHealth,
+  PAGE_CONTENT_SECURITY_POLICY,
+  DEFAULT_SORT,
+  type PageMirror,
+  type PageOptions,
+  type SortOrder,
+  type SortKey,
+  type MirrorHealth,
+} from './fleet/page.js';
+export { renderRunChart, type ChartRun } from './fleet/chart.js';
+export { routePage, servicePageSource, pageToken, prefersHtml, type PageSource } from './fleet/page-routes.js';

@@ -7,8 +7,9 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GitSyncError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import type { FleetMetrics } from './metrics.js';
+import { routePage, type PageSource } from './page-routes.js';
 import { judgeHook, type HookMirror, type HookProvider, type HookSecrets } from './webhooks.js';
 
 export interface ServerHandlers {
@@ -24,6 +25,8 @@ export interface ServerHandlers {
   /** Runs the mirrors now (or right after their run in progress); says what became of each. */
   trigger(ids: readonly string[]): Record<string, string>;
   metrics: FleetMetrics;
+  /** The status page (page-routes.ts: `GET /`, HTML at `/mirrors/<id>`, "sync now"); absent: no page. */
+  page?: PageSource;
 }
 
 export interface FleetServerOptions {
@@ -45,7 +48,7 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export function parseListen(listen: string): { host: string; port: number } {
   const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(listen.trim());
   const port = match === null ? NaN : Number(match[2]);
-  if (match === null || port > 65535) throw new GitSyncError('USAGE', `'${listen}' is not an address to listen on; write host:port (127.0.0.1:8787)`);
+  if (match === null || port > 65535) throw new UsageError(`'${listen}' is not an address to listen on; write host:port (127.0.0.1:8787)`);
   return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
 }
 
@@ -65,7 +68,7 @@ export async function startFleetServer(listen: string, handlers: ServerHandlers,
   await new Promise<void>((resolve, reject) => {
     const failed = (error: NodeJS.ErrnoException): void => {
       const why = error.code === 'EADDRINUSE' ? 'it is in use' : error.code === 'EADDRNOTAVAIL' ? 'no interface has that address' : error.code === 'EACCES' ? 'permission denied' : error.message;
-      reject(new GitSyncError('USAGE', `cannot listen on ${listen}: ${why}; choose another address (serve.listen in the manifest)`, { cause: error }));
+      reject(new UsageError(`cannot listen on ${listen}: ${why}; choose another address (serve.listen in the manifest)`, { cause: error }));
     };
     server.once('error', failed);
     server.listen(port, host, () => {
@@ -105,6 +108,7 @@ async function route(req: IncomingMessage, res: ServerResponse, handlers: Server
   const path = new URL(req.url ?? '/', 'http://serve').pathname;
   const method = req.method ?? 'GET';
   const get = (answer: () => void | Promise<void>): void | Promise<void> => (method === 'GET' ? answer() : methodNotAllowed(res, 'GET'));
+  if (handlers.page !== undefined && (await routePage(req, res, handlers.page))) return;
 
   if (path === '/healthz') return get(() => json(res, 200, { status: 'ok' }));
   if (path === '/readyz') return get(() => (handlers.ready() ? json(res, 200, { status: 'ready' }) : json(res, 503, { status: 'not ready' })));

@@ -45,7 +45,11 @@ export interface OpenTransportOptions {
   idleMillis?: number;
   /** Finer HTTP timeouts; they win over `idleMillis`. */
   timeouts?: Partial<HttpTimeouts>;
-  /** Where proxy variables are read and `git credential` runs (default: this process's environment). */
+  /**
+   * Where proxy variables are read, and the environment of every process the transport starts
+   * (ssh, git, a remote helper, `git credential`), less git-sync's own variables (auth/child-env.ts).
+   * Default: this process's environment.
+   */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -79,7 +83,7 @@ export function openTransport(endpoint: Endpoint, options: OpenTransportOptions)
     case 'local':
       return new LocalTransport(endpoint, streamOptions(options));
     case 'git':
-      return new GitDaemonTransport(endpoint, { ...streamOptions(options), connectTimeoutMillis: options.timeouts?.connectMillis ?? idleTimeouts(options.idleMillis).connectMillis });
+      return new GitDaemonTransport(endpoint, { observer: options.observer, side: options.side, idleMillis: options.idleMillis, connectTimeoutMillis: options.timeouts?.connectMillis ?? idleTimeouts(options.idleMillis).connectMillis });
     case 'helper':
       return new RemoteHelperTransport(endpoint, streamOptions(options));
   }
@@ -91,6 +95,6 @@ function idleTimeouts(idleMillis: number | undefined): Partial<HttpTimeouts> {
   return { connectMillis: Math.min(idleMillis, DEFAULT_HTTP_TIMEOUTS.connectMillis), headersMillis: idleMillis, bodyIdleMillis: idleMillis };
 }
 
-function streamOptions(options: OpenTransportOptions): { observer?: RunObserver; side: Side; idleMillis?: number } {
-  return { observer: options.observer, side: options.side, idleMillis: options.idleMillis };
+function streamOptions(options: OpenTransportOptions): { observer?: RunObserver; side: Side; idleMillis?: number; env?: NodeJS.ProcessEnv } {
+  return { observer: options.observer, side: options.side, idleMillis: options.idleMillis, env: options.env };
 }

@@ -18,7 +18,7 @@ import { sampleRepo, type SampleRepo } from '../helpers/sample-repo.js';
 import { SSHD_BINARY, startSshServer, type SshServer } from '../helpers/sshd.js';
 import { missingSystemTool, startAll } from '../helpers/system.js';
 import { repoRoot } from '../helpers/streams.js';
-import { runCli } from './run-cli.js';
+import { runCli, startCli } from './run-cli.js';
 
 const PUBLISHED = ['refs/heads/', 'refs/tags/'];
 
@@ -211,6 +211,37 @@ mirrors:
     assert.equal(m7.consecutiveFailures, 2);
     assert.equal(m7.lastSuccess, null);
     assert.equal(m7.lastRun.errorCode, 'HTTP_STATUS');
+  });
+
+  it('stops on SIGTERM: the running mirror is aborted and recorded so, the exit code is 143 (128 + SIGTERM)', async () => {
+    // A server that never answers: the run is in flight until it is stopped.
+    const stalled: Middleware = () => undefined;
+    const slow = await startGitHttpServer({ onRequest: stalled });
+    try {
+      await cloneRepo(sample.repo, { parentDir: slow.root, name: 'stall-src' });
+      const file = path.join(dir.path, 'stall.yaml');
+      await writeFile(file, `mirrors:\n  - {id: stalled, source: "${slow.url('stall-src')}", target: out/stalled.git}\n`);
+      const running = startCli(['fleet', 'run', '--json', '--state', path.join(dir.path, 'stall.db'), file]);
+      while (slow.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      running.kill('SIGTERM');
+      const run = await running.done;
+      assert.equal(run.code, 143, run.stderr);
+      const json = JSON.parse(run.stdout);
+      assert.deepEqual(json.counts, { success: 0, noop: 0, failed: 0, blocked: 0, aborted: 1 });
+      assert.equal(json.mirrors[0].error.code, 'ABORTED');
+      assert.equal(existsSync(path.join(dir.path, 'out', 'stalled.git')), false);
+      const state = FleetState.open(path.join(dir.path, 'stall.db'));
+      try {
+        const status = state.mirrorStatus('stalled')!;
+        assert.equal(status.lastOutcome, 'aborted');
+        assert.equal(status.runningSince, null);
+        assert.equal(status.consecutiveFailures, 0);
+      } finally {
+        state.close();
+      }
+    } finally {
+      await slow.close();
+    }
   });
 
   it('refuses a manifest with a mistake, naming the file, line and field (exit 2)', async () => {

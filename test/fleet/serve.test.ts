@@ -104,7 +104,13 @@ async function serve(manifest: string, port: number, extra: readonly string[] = 
   const cli = startCli(['fleet', 'serve', manifest, ...extra], env);
   let exited: string | null = null;
   void cli.done.then((run) => (exited = `serve exited with ${run.code}: ${run.stderr}`));
-  await waitForPort(port, { timeoutMillis: 30_000, failed: () => exited });
+  try {
+    await waitForPort(port, { timeoutMillis: 30_000, failed: () => exited });
+  } catch (error) {
+    cli.kill('SIGKILL');
+    await cli.done;
+    throw error;
+  }
   return new Served(cli, `http://127.0.0.1:${port}`);
 }
 
@@ -319,11 +325,14 @@ describe('fleet serve', { timeout: 600_000 }, () => {
         `serve:\n  listen: 127.0.0.1:${port}\nstate:\n  path: ${join(dir.path, 'batched.db')}\nmirrors:\n  - id: big\n    source: ${limited.url('big')}\n    target: ${limited.url('big-target')}\n    tags: true\n    target-max-pack-bytes: 256KiB\n    schedule: 10s\n`,
       );
       const first = await serve(manifest, port, ['--stop-grace', '1ms']);
-      await until('a checkpoint on the target', async () => {
-        const refs = await forEachRef(target);
-        return [...refs.keys()].some((name) => name.startsWith('refs/gitsync/')) ? true : undefined;
-      });
-      first.cli.kill('SIGTERM');
+      try {
+        await until('a checkpoint on the target', async () => {
+          const refs = await forEachRef(target);
+          return [...refs.keys()].some((name) => name.startsWith('refs/gitsync/')) ? true : undefined;
+        });
+      } finally {
+        first.cli.kill('SIGTERM');
+      }
       const stopped = await first.cli.done;
       assert.equal(stopped.code, 0, stopped.stderr);
       assert.match(stopped.stderr, /"event":"aborting"/);
