@@ -129,14 +129,15 @@ describe('git-sync worker', { skip: missingRedis() }, () => {
     workers.push(producer);
     {
       const started = [startWorker(manifestPath), startWorker(manifestPath), startWorker(manifestPath)];
-      const victim = started[0]!;
       const serveUrl = await waitFor('the producer to serve', async () => /"url":"(http:\/\/[^"]+)"/.exec(producer.stderr())?.[1]);
       // Wave 1: the schedules (an interval's first run is at once) put all 12 mirrors on the queue.
-      // Kill the first worker while it runs an HTTP mirror (requests there take seconds).
-      const killedRun = await waitFor('the victim to start an HTTP run', async () => {
+      // Kill whichever worker is first seen in the middle of an HTTP run (requests there take seconds).
+      const killedRun = await waitFor('a worker to start an HTTP run', async () => {
         const runs = [...(await allRuns(mirrors)).values()].flat();
-        return runs.find((run) => run.worker === `${hostname()}:${victim.pid}` && run.finishedAt === null && run.mirrorId.includes('h')) ?? null;
+        return runs.find((run) => run.finishedAt === null && run.mirrorId.includes('h')) ?? null;
       });
+      const victim = started.find((worker) => killedRun.worker === `${hostname()}:${worker.pid}`)!;
+      assert.ok(victim !== undefined, `the run's worker ${killedRun.worker} is one of ours`);
       victim.kill('SIGKILL');
       await victim.done;
       const killedAt = Date.now();
