@@ -115,6 +115,7 @@ export class RunContext {
       observer: this.observer,
       idleMillis: this.idleTimeoutMillis,
       timeouts: this.options.timeouts,
+      maxRefListingBytes: this.options.maxRefListingBytes,
       env: this.options.env,
     });
     this.transports.push(transport);

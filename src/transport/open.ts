@@ -45,6 +45,8 @@ export interface OpenTransportOptions {
   idleMillis?: number;
   /** Finer HTTP timeouts; they win over `idleMillis`. */
   timeouts?: Partial<HttpTimeouts>;
+  /** The most bytes one ref listing may take (default DEFAULT_MAX_REF_LISTING_BYTES). */
+  maxRefListingBytes?: number;
   /** Where proxy variables are read and `git credential` runs (default: this process's environment). */
   env?: NodeJS.ProcessEnv;
 }
@@ -72,6 +74,7 @@ export function openTransport(endpoint: Endpoint, options: OpenTransportOptions)
         proxyEnv: options.env,
         observer: options.observer,
         timeouts: { ...idleTimeouts(options.idleMillis), ...options.timeouts },
+        maxRefListingBytes: options.maxRefListingBytes,
       });
     }
     case 'ssh':
@@ -91,6 +94,6 @@ function idleTimeouts(idleMillis: number | undefined): Partial<HttpTimeouts> {
   return { connectMillis: Math.min(idleMillis, DEFAULT_HTTP_TIMEOUTS.connectMillis), headersMillis: idleMillis, bodyIdleMillis: idleMillis };
 }
 
-function streamOptions(options: OpenTransportOptions): { observer?: RunObserver; side: Side; idleMillis?: number } {
-  return { observer: options.observer, side: options.side, idleMillis: options.idleMillis };
+function streamOptions(options: OpenTransportOptions): { observer?: RunObserver; side: Side; idleMillis?: number; maxRefListingBytes?: number } {
+  return { observer: options.observer, side: options.side, idleMillis: options.idleMillis, maxRefListingBytes: options.maxRefListingBytes };
 }
