@@ -12,7 +12,7 @@ import { forEachRef, fsck } from '../helpers/git.js';
 import { advertisementSteps, hostilePipe, runCliMeasured, type HostileScript } from '../helpers/hostile-server.js';
 import { buildPack, type RawEntry } from '../pack/pack-builder.js';
 
-/** Far below any declared size below, far above what planning needs (about 60 MiB). */
+/** Far below any declared size below, far above what planning needs (about 50 MiB). */
 const RSS_BOUND = 200 * 1024 * 1024;
 const SOURCE_TIP = 'b'.repeat(40);
 
