@@ -4,6 +4,7 @@
  * target), advertises capabilities without end (v2 over git://, a remote helper), acknowledges
  * without end, or reports a push without end ends the run with RESPONSE_TOO_LARGE naming the
  * side and what overflowed; the child's peak RSS stays under a bound and a target is untouched.
+ * Progress text without line ends is shown in pieces, never held whole.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -121,6 +122,28 @@ describe('every reader of server data has a cap (issue 20, item 2)', () => {
     try {
       const run = await runCliMeasured(['fetch', '--json', '--retries', '0', peer.url], peer.env);
       assertOverflow(run, 'source', /the fetch response has more than 64 lines before its pack \(for 0 haves\)/);
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('passes progress text without line ends on in pieces, never holding it whole (-v shows it)', async () => {
+    // 32 MB of band-2 text without a line end, then the server's own error on band 3.
+    const peer = await hostilePipe({
+      uploadPack: [
+        ...advertisementSteps([['refs/heads/main', OID]], 'ofs-delta side-band-64k'),
+        { read: 'until-flush' },
+        { pkt: 'NAK\n' },
+        { repeat: pktLine(Buffer.concat([Buffer.from([2]), Buffer.alloc(65000, 'x')])), times: 516 },
+        { band: 3, data: 'gave up\n' },
+      ],
+    });
+    try {
+      const run = await runCliMeasured(['fetch', '--json', '-v', '--retries', '0', peer.url], peer.env);
+      assert.equal(run.code, 1, run.stderr.slice(-2000));
+      assert.equal(errorOf(run).code, 'REMOTE_ERROR');
+      assert.ok(run.stderr.length > 516 * 65000, `the progress was shown (${run.stderr.length} characters)`);
+      assert.ok(run.peakRssBytes < RSS_BOUND, `peak RSS ${run.peakRssBytes}`);
     } finally {
       await peer.close();
     }
