@@ -248,7 +248,8 @@ export class NetworkError extends GitSyncError {
 
 /**
  * What ran out of time: `connect` (no connection), `headers` (a request sent, no answer),
- * `idle` (no byte either way for the idle timeout, mid-transfer), `deadline` (the whole run).
+ * `idle` (no progress either way for the idle timeout, mid-transfer: no whole packet from the
+ * server, no byte taken by it), `deadline` (the whole run).
  */
 export type TimeoutKind = 'connect' | 'headers' | 'idle' | 'deadline';
 

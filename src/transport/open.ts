@@ -38,8 +38,8 @@ export interface OpenTransportOptions {
   /** Where the bytes this transport moves are counted. */
   observer?: RunObserver;
   /**
-   * No byte moving either way for this long, while waiting on the server, fails the request
-   * (TIMEOUT_IDLE); it also bounds connecting and waiting for response headers
+   * No progress either way for this long (a whole packet from the server, bytes it took), while
+   * waiting on the server, fails the request (TIMEOUT_IDLE); it also bounds connecting and waiting for response headers
    * (TIMEOUT_CONNECT, TIMEOUT_HEADERS). Absent: the HTTP defaults, no limit on stream transports.
    */
   idleMillis?: number;

@@ -60,8 +60,9 @@ export interface StreamConnectionOptions {
   /** Which end of the run the peer is: named in errors. */
   side?: Side;
   /**
-   * While git-sync waits on the peer (for its bytes, or for it to take ours), this long with no
-   * byte moving either way fails the connection with an idle timeout. Absent: no limit.
+   * While git-sync waits on the peer (for its next packet or line, or for it to take our bytes),
+   * this long without its progress fails the connection with an idle timeout (IdleClock: bytes
+   * that complete nothing are not progress). Absent: no limit.
    */
   idleMillis?: number;
   /**
@@ -270,8 +271,8 @@ export class StreamConnection implements GitConnection {
     this.wakeWriters();
   }
 
-  /** While waiting on the peer: fails the connection once nothing moved for the idle timeout. */
-  private watchIdle(what: 'stopped sending (no whole packet came)' | 'stopped reading'): () => void {
+  /** While waiting on the peer: fails the connection once it made no progress for the idle timeout. */
+  private watchIdle(what: 'stopped sending (no whole packet or line came)' | 'stopped reading'): () => void {
     const idle = this.options.idleMillis;
     if (idle === undefined) return () => undefined;
     const where = this.options.displayUrl;
@@ -315,7 +316,7 @@ export class StreamConnection implements GitConnection {
       }
       // A peer that is gone says nothing more, even if something else still holds its pipe.
       if (this.inputEnded || this.exited) return null;
-      const stop = this.watchIdle('stopped sending (no whole packet came)');
+      const stop = this.watchIdle('stopped sending (no whole packet or line came)');
       try {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
