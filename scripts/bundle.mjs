@@ -5,14 +5,26 @@
 // `--version` against 90 ms bundled on the 2-core CI machine, a large share of a no-op sync of a
 // small repository, which fleets of mirrors run thousands of times. The library (the package
 // root) stays unbundled. Run by `npm run build` after tsc.
+//
+// Fleet mode (src/cli/fleet.ts, imported with `import()`) goes into a chunk of its own under
+// dist/chunks/, loaded only when a fleet command runs: a one-shot `sync` never reads SQLite,
+// pino or the YAML parser. better-sqlite3 (a native addon) and pino (which resolves its own
+// files at run time) are not bundled at all: they load from node_modules, as dependencies.
 import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+// Chunk names carry a content hash: an earlier bundle's would linger beside the new ones.
+rmSync(new URL('../dist/chunks', import.meta.url), { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: ['dist/src/cli/run.js'],
-  outfile: 'dist/git-sync.mjs',
+  entryPoints: { 'git-sync': 'dist/src/cli/run.js' },
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
+  external: ['better-sqlite3', 'pino'],
   bundle: true,
   platform: 'node',
   format: 'esm',

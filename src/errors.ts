@@ -24,9 +24,11 @@ export type ErrorCode =
   | 'TIMEOUT_DEADLINE'
   | 'ABORTED'
   | 'UNSUPPORTED'
+  | 'PROTOCOL_NOT_ALLOWED'
   | 'REF_BLOCKED'
   | 'TARGET_REJECTED'
-  | 'TARGET_REF_MOVED';
+  | 'TARGET_REF_MOVED'
+  | 'MANIFEST_INVALID';
 
 /**
  * A next step the caller can take, as data: the library's messages never name command-line
@@ -160,9 +162,9 @@ export class ResponseTooLargeError extends GitSyncError {
 }
 
 /**
- * git-sync could not use local temporary storage it needs (the spill file of a long commit
- * history: docs/architecture.md, "Commits stored as deltas"): a full disk, a missing or
- * read-only temporary directory. Nothing was pushed because of it.
+ * git-sync could not use local storage it needs (the spill file of a long commit history:
+ * docs/architecture.md, "Commits stored as deltas"; the fleet's state database: docs/fleet.md,
+ * "State"): a full disk, a missing or read-only directory. Nothing was pushed because of it.
  */
 export class LocalStorageError extends GitSyncError {
   /** The directory git-sync tried to use. */
@@ -289,6 +291,20 @@ export class UnsupportedError extends GitSyncError {
   }
 }
 
+/**
+ * A source or target whose transport git's protocol rules (or the caller's `allowedProtocols`)
+ * do not allow: refused before anything is started or sent (docs/security.md, "git's own
+ * protocol rules").
+ */
+export class ProtocolNotAllowedError extends GitSyncError {
+  /** The protocol's name as git names it: `https`, `ssh`, `file`, `ext`, a helper's scheme. */
+  readonly protocol: string;
+  constructor(protocol: string, message: string, options?: GitSyncErrorOptions) {
+    super('PROTOCOL_NOT_ALLOWED', message, options);
+    this.protocol = protocol;
+  }
+}
+
 /** One ref the target refused, in the server's own words (report-status `ng <ref> <reason>`). */
 export interface TargetRejection {
   readonly ref: string;
@@ -333,6 +349,32 @@ export class RefBlockedError extends GitSyncError {
     const hint = options?.hint ?? 'see the plan for why, or pass --force-with-lease to overwrite';
     super('REF_BLOCKED', `nothing pushed: ${refs.length === 1 ? 'ref' : `${refs.length} refs`} blocked (${listed}); ${hint}`, options);
     this.refs = refs;
+  }
+}
+
+/**
+ * A fleet manifest (docs/fleet.md) that cannot be used: bad YAML, a field the schema refuses, a
+ * duplicate mirror id, or a secret written into it. The message names `file:line:column` and the
+ * field (`mirrors[2].schedule`), never a secret's value.
+ */
+export class ManifestError extends GitSyncError {
+  readonly file: string;
+  /** 1-based; null when the problem is the file as a whole (it cannot be read). */
+  readonly line: number | null;
+  readonly column: number | null;
+  /** The field at fault, as `mirrors[2].schedule`; null for the document as a whole. */
+  readonly field: string | null;
+  constructor(
+    where: { file: string; line: number | null; column: number | null; field: string | null },
+    problem: string,
+    options?: GitSyncErrorOptions,
+  ) {
+    const position = where.line === null ? where.file : `${where.file}:${where.line}:${where.column ?? 1}`;
+    super('MANIFEST_INVALID', `${position}: ${where.field === null ? '' : `${where.field}: `}${problem}`, options);
+    this.file = where.file;
+    this.line = where.line;
+    this.column = where.column;
+    this.field = where.field;
   }
 }
 

@@ -17,7 +17,7 @@ export type {
   TransferEvent,
 } from './observe/progress.js';
 export * from './errors.js';
-export type { Oid, Ref, RefName, ProtocolVersion, ProtocolPreference, ObjectType } from './types.js';
+export type { InvalidRefName, Oid, Ref, RefName, ProtocolVersion, ProtocolPreference, ObjectType } from './types.js';
 export type { StatsReport, PhaseStats, SideStats } from './observe/stats.js';
 export type { Measurement } from './observe/memory.js';
 export { VERSION } from './version.js';
@@ -26,3 +26,70 @@ export type { SideCredentials } from './transport/open.js';
 export type { Credential, CredentialProvider, CredentialRequest } from './auth/credential-provider.js';
 export { GitCredentialHelper, type GitCredentialHelperOptions } from './auth/credential-helper.js';
 export { HTTP_TRACE_CHANNEL, formatHttpTrace, traceHttp, type HttpTraceEvent } from './observe/http-trace.js';
+export { escapeControlCharacters, escapeJsonText, type EscapeOptions } from './observe/terminal-text.js';
+export {
+  parseManifest,
+  loadManifest,
+  deriveMirrorId,
+  parseSchedule,
+  type FleetManifest,
+  type MirrorSpec,
+  type MirrorSchedule,
+  type MirrorDefaults,
+  type MirrorSyncOptions,
+  type CredentialRefs,
+} from './fleet/manifest.js';
+export { MANIFEST_SCHEMA } from './fleet/manifest-schema.js';
+export {
+  FleetState,
+  type RunRecord,
+  type RunRow,
+  type RunOutcome,
+  type RunTrigger,
+  type MirrorStatus,
+  type PruneOptions,
+} from './fleet/state.js';
+export {
+  runMirror,
+  runFleet,
+  createFleetLogger,
+  worstOutcome,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_PER_HOST_CONCURRENCY,
+  type FleetLogger,
+  type MirrorRunResult,
+  type TargetRunResult,
+  type FleetRunResult,
+  type RunMirrorOptions,
+  type RunFleetOptions,
+} from './fleet/runner.js';
+export { HostLimiter, hostOf, type HostLimits } from './fleet/host-limiter.js';
+export {
+  Scheduler,
+  SYSTEM_CLOCK,
+  backoffDelay,
+  nextSlot,
+  periodOf,
+  type Clock,
+  type Schedule,
+  type SchedulerOptions,
+  type MirrorHistory,
+  type ScheduledStatus,
+} from './fleet/scheduler.js';
+export { FleetService, handleSignals, runMirrorForServe, type ServeOptions, type ServedMirror, type ReloadResult, type MirrorRunner, type RunSummary } from './fleet/serve.js';
+export { startFleetServer, parseListen, DEFAULT_MAX_BODY_BYTES, type FleetServer, type FleetServerOptions, type ServerHandlers } from './fleet/server.js';
+export { FleetMetrics, type FleetMetricsOptions, type RunMetrics, type MirrorGaugeSource } from './fleet/metrics.js';
+export {
+  judgeHook,
+  githubSignature,
+  githubSignatureValid,
+  secretsEqual,
+  repositoryKey,
+  pushedRepositoryUrls,
+  mirrorsForUrls,
+  type HookProvider,
+  type HookSecrets,
+  type HookRequest,
+  type HookMirror,
+  type HookVerdict,
+} from './fleet/webhooks.js';

@@ -28,6 +28,15 @@ export interface Ref {
   symrefTarget?: RefName | null;
 }
 
+/**
+ * A name a server listed that git's rules refuse (git-check-ref-format(1)): skipped, never
+ * planned or pushed (docs/security.md). `problem` completes "ref name '<name>' ...".
+ */
+export interface InvalidRefName {
+  name: string;
+  problem: string;
+}
+
 export type ProtocolVersion = 'v1' | 'v2';
 export type ProtocolPreference = 'auto' | ProtocolVersion;
 

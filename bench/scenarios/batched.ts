@@ -27,6 +27,7 @@ import { quote, runChecked, shell } from '../lib/process.js';
 import { median, mib, ratio, seconds, spread, type Goal, type ScenarioReport } from '../lib/report.js';
 import { assertSameRefs, forEachRef, initBare, isolatedGitEnv } from '../lib/repos.js';
 import type { Scenario, ScenarioContext } from '../lib/scenario.js';
+import type { BatchRecord } from '../../src/execute/batched.js';
 
 const MAX_CHUNKED_RATIO = 0.7;
 const MAX_FLOOR_RATIO = 1.3;
@@ -57,6 +58,8 @@ interface Run {
   peakRssBytes: number;
   batches: number;
   planned: number;
+  /** Where each batch's time went, as git-sync's JSON reports it (docs/json.md, "A batch entry"). */
+  records: BatchRecord[];
 }
 
 /** Bytes of the biggest single-commit pack on the default branch (each commit against its parent). */
@@ -201,7 +204,7 @@ async function measureHistory(context: ScenarioContext, history: History): Promi
     const leftovers = await forEachRef(path, ['refs/gitsync/']);
     if (leftovers.size > 0) throw new Error(`${method}: ${leftovers.size} refs/gitsync/* left on the target`);
     await rm(path, { recursive: true, force: true });
-    return { wallMillis: run.child.wallMillis, peakRssBytes: run.peakRssBytes ?? Number.NaN, batches: run.result.batchCount, planned: run.result.plannedBatchCount };
+    return { wallMillis: run.child.wallMillis, peakRssBytes: run.peakRssBytes ?? Number.NaN, batches: run.result.batchCount, planned: run.result.plannedBatchCount, records: run.result.batches };
   };
   const chunked = async (): Promise<Chunked> => {
     const { name, path } = await target();
@@ -241,6 +244,7 @@ export const scenario: Scenario = {
     const goals: Goal[] = [];
     const rows: string[][] = [];
     const floorRows: string[][] = [];
+    const batchRows: string[][] = [];
     for (const result of results) {
       const { history } = result;
       const floor = result.floor!;
@@ -268,6 +272,18 @@ export const scenario: Scenario = {
         ratio(batchWall / floorMillis),
         ratio(batchWall / oneWall),
       ]);
+      // The median batched run, batch by batch, then its sums.
+      const medianRun = [...result.batched].sort((a, b) => a.wallMillis - b.wallMillis)[Math.floor(result.batched.length / 2)]!;
+      const split = (record: Pick<BatchRecord, 'sourceWaitMillis' | 'transferMillis' | 'targetWaitMillis' | 'otherMillis' | 'totalMillis'>): string[] =>
+        [seconds(record.sourceWaitMillis), seconds(record.transferMillis), seconds(record.targetWaitMillis), seconds(record.otherMillis), seconds(record.totalMillis)];
+      for (const record of medianRun.records) {
+        batchRows.push([history.label, String(record.index), String(record.commits), mib(record.packBytes), String(record.attempts), ...split(record)]);
+      }
+      const sum = (pick: (record: BatchRecord) => number): number => medianRun.records.reduce((total, record) => total + pick(record), 0);
+      batchRows.push([
+        history.label, 'all', String(sum((r) => r.commits)), mib(sum((r) => r.packBytes)), String(sum((r) => r.attempts)),
+        ...split({ sourceWaitMillis: sum((r) => r.sourceWaitMillis), transferMillis: sum((r) => r.transferMillis), targetWaitMillis: sum((r) => r.targetWaitMillis), otherMillis: sum((r) => r.otherMillis), totalMillis: sum((r) => r.totalMillis) }),
+      ]);
       goals.push(
         { label: `${history.label}: wall batched / (mirror clone + chunked pushes)`, expected: `<= ${MAX_CHUNKED_RATIO}`, measured: ratio(batchWall / chunkedWall), pass: batchWall / chunkedWall <= MAX_CHUNKED_RATIO },
         { label: `${history.label}: wall batched / floor`, expected: `<= ${MAX_FLOOR_RATIO}`, measured: ratio(batchWall / floorMillis), pass: batchWall / floorMillis <= MAX_FLOOR_RATIO },
@@ -283,11 +299,17 @@ export const scenario: Scenario = {
           columns: ['history', 'slices', 'source pack-objects, self-contained', 'source pack-objects, thin after the first', 'target index-pack --fix-thin', 'floor (thin + index)', 'whole history, one pack', 'batched wall', 'batched / floor', 'batched / one-shot'],
           rows: floorRows,
         },
+        {
+          title: 'where the median batched run spent its time, batch by batch (from its --json `batches`)',
+          columns: ['history', 'batch', 'commits', 'pack', 'attempts', 'source before first byte', 'streaming', 'target after last byte', 'other', 'total'],
+          rows: batchRows,
+        },
       ],
       goals,
       notes: [
         'git-sync: bootstrap --tags into a fresh empty target; refs checked with for-each-ref, no refs/gitsync/* left',
         'chunked pushes: git clone --mirror, then git push <commit>:<HEAD branch> for as many equal first-parent ranges as git-sync made batches, then git push --mirror; wall is the sum of those git processes (peak RSS their largest); the ranges are equal in commits, not checked against the limit (the bench target has none)',
+        'per batch: "source before first byte" is the source counting and starting to pack; "streaming" is both sides moving bytes (the source packing as it goes, the target reading); "target after last byte" is its index-pack, checks and ref updates; "other" is ranges that did not fit and planning between pushes; the time before the first batch (listing, the checkpoint walk) is in the wall but in no batch',
         'floor: self-contained slices must re-deflate and re-delta every object whose delta base lies in a later slice; thin slices may keep deltas against earlier slices (the relay asks for them after its first batch); the target indexes each thin slice with --fix-thin into a repository holding the slices before it; the whole history in one pack reuses the on-disk pack (bitmaps)',
       ],
     };

@@ -209,7 +209,7 @@ export async function fanOut(options: FanOutOptions): Promise<FanOutResult> {
   await context.close();
   return {
     operation: options.operation,
-    source: context.known.source ?? { url: redactUrl(options.source.url), protocol: null, head: null },
+    source: context.known.source ?? { url: redactUrl(options.source.url), protocol: null, head: null, invalidRefs: [] },
     targets: members.map((member) => member.outcome!),
     sharedFetches,
     ...observed,

@@ -2,7 +2,7 @@
 import { UsageError } from '../errors.js';
 import { PackReader } from '../pack/pack-reader.js';
 import { UploadPackSession } from '../protocol/upload-pack-session.js';
-import { isOid, type Oid, type ProtocolVersion } from '../types.js';
+import { isOid, type InvalidRefName, type Oid, type ProtocolVersion } from '../types.js';
 import type { CommonOptions, EndpointOptions, Observed, RefSelection } from './options.js';
 import { refCandidates, resolveRefName } from '../plan/index.js';
 import { assertNamedRefsListed, selectRefs, selectionPrefixes, selectionScope } from './ref-selection.js';
@@ -29,7 +29,8 @@ export interface ObjectCounts {
 }
 
 export interface FetchResult extends Observed {
-  source: { url: string; protocol: ProtocolVersion; head: string | null };
+  /** `invalidRefs`: names the source listed that git refuses, skipped (plan/listed-refs.ts). */
+  source: { url: string; protocol: ProtocolVersion; head: string | null; invalidRefs: InvalidRefName[] };
   wants: { name: string; hash: string }[];
   haves: string[];
   packBytes: number;
@@ -118,7 +119,7 @@ async function fetchOnce(
       Object.assign(objects, summary.objects);
     }
     return {
-      source: { url: transport.displayUrl, protocol: discovery.protocol, head: discovery.head },
+      source: { url: transport.displayUrl, protocol: discovery.protocol, head: discovery.head, invalidRefs: discovery.invalidRefs },
       wants: wanted.map((ref) => ({ name: ref.name, hash: ref.hash })),
       haves: [...haves],
       packBytes,

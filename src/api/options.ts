@@ -61,6 +61,13 @@ export interface CommonOptions {
    * the process's environment.
    */
   env?: NodeJS.ProcessEnv;
+  /**
+   * The transports this run may use, by git's protocol names (`https`, `http`, `ssh`, `git`,
+   * `file`, a remote helper's scheme): exactly these, whatever `GIT_ALLOW_PROTOCOL` and git's
+   * `protocol.*.allow` configuration say. Default: git's own rules (docs/security.md, "git's
+   * own protocol rules"); a program that takes URLs from others should pass its own list.
+   */
+  allowedProtocols?: readonly string[] | null;
 }
 
 /** Which source refs an operation reads (docs/usage.md, "Commands", §3). */

@@ -2,7 +2,8 @@
 import { GitSyncError } from '../errors.js';
 import { redactUrl } from '../observe/redact.js';
 import type { PlanSummary, RefPlan, RelayMode, RelayReason, SyncMode } from '../plan/index.js';
-import type { ProtocolVersion } from '../types.js';
+import type { InvalidRefName, ProtocolVersion } from '../types.js';
+import type { BatchRecord } from '../execute/batched.js';
 import type { Observed } from './options.js';
 import { planRun, resolvePolicy, type Planning, type PlanningOptions } from './planning.js';
 import { RunContext } from './run-context.js';
@@ -26,13 +27,16 @@ export interface SyncResult extends PlanSummary, Observed {
   /** What the run does (for plan: what it previews): sync, replicate or bootstrap rules. */
   mode: SyncMode;
   dryRun: boolean;
-  /** `protocol` is null only in the result of a run that failed before it listed the source. */
-  source: { url: string; protocol: ProtocolVersion | null; head: string | null };
+  /**
+   * `protocol` is null only in the result of a run that failed before it listed the source.
+   * `invalidRefs`: names the source listed that git refuses, skipped (plan/listed-refs.ts).
+   */
+  source: { url: string; protocol: ProtocolVersion | null; head: string | null; invalidRefs: InvalidRefName[] };
   /**
    * `head`: the branch the target's HEAD names after the run, asked after a bootstrap and, on a
    * local target, after any run that changed refs; null otherwise or when it could not be asked.
    */
-  target: { url: string; capabilities: string[]; head: string | null };
+  target: { url: string; capabilities: string[]; head: string | null; invalidRefs: InvalidRefName[] };
   plans: ResultPlan[];
   relay: boolean;
   relayMode: RelayMode;
@@ -42,6 +46,8 @@ export interface SyncResult extends PlanSummary, Observed {
   batching: boolean;
   batchCount: number;
   plannedBatchCount: number;
+  /** The checkpoint pushes that landed, with where each one's time went (empty without batching). */
+  batches: BatchRecord[];
   tempRefs: string[];
   /** The deletion guard in force: most managed refs the run may delete (null: not known, the run failed first). */
   maxDeletes: number | null;
@@ -73,8 +79,10 @@ export function failedBeforePlan(
     operation,
     mode,
     dryRun: operation === 'plan',
-    source: known.source ?? { url: urls.source, protocol: null, head: null },
-    target: { ...(known.target ?? { url: urls.target, capabilities: [] }), head: null },
+    source: known.source ?? { url: urls.source, protocol: null, head: null, invalidRefs: [] },
+    target: known.target === undefined
+      ? { url: urls.target, capabilities: [], head: null, invalidRefs: [] }
+      : { url: known.target.url, capabilities: known.target.capabilities, head: null, invalidRefs: known.target.invalidRefs },
     plans: [],
     pushed: 0,
     deleted: 0,
@@ -88,6 +96,7 @@ export function failedBeforePlan(
     batching: false,
     batchCount: 0,
     plannedBatchCount: 0,
+    batches: [],
     tempRefs: [],
     maxDeletes,
     ...observed,
@@ -101,8 +110,18 @@ export function planResult(operation: SyncResult['operation'], dryRun: boolean, 
     operation,
     mode: planning.policy.mode,
     dryRun,
-    source: { url: planning.source.displayUrl, protocol: planning.source.discovery.protocol, head: planning.source.discovery.head },
-    target: { url: planning.target.transport.displayUrl, capabilities: planning.target.discovery.capabilities.toList(), head: null },
+    source: {
+      url: planning.source.displayUrl,
+      protocol: planning.source.discovery.protocol,
+      head: planning.source.discovery.head,
+      invalidRefs: planning.source.discovery.invalidRefs,
+    },
+    target: {
+      url: planning.target.transport.displayUrl,
+      capabilities: planning.target.discovery.capabilities.toList(),
+      head: null,
+      invalidRefs: planning.target.discovery.invalidRefs,
+    },
     plans: unapplied(planning.plans),
     ...planning.summary,
     relay: relay.relay,
@@ -112,6 +131,7 @@ export function planResult(operation: SyncResult['operation'], dryRun: boolean, 
     batching: isBatched(relay.relayMode),
     batchCount: 0,
     plannedBatchCount: 0,
+    batches: [],
     tempRefs: planning.tempRefs,
     maxDeletes: planning.policy.deletionGuard.maxDeletes,
     stats: null,

@@ -156,10 +156,11 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
   ]);
   if (sourceOpened.status === 'fulfilled') {
     const { discovery } = sourceOpened.value;
-    context.known.source = { url: sourceOpened.value.displayUrl, protocol: discovery.protocol, head: discovery.head };
+    context.known.source = { url: sourceOpened.value.displayUrl, protocol: discovery.protocol, head: discovery.head, invalidRefs: discovery.invalidRefs };
   }
   if (targetOpened.status === 'fulfilled') {
-    context.known.target = { url: targetOpened.value.transport.displayUrl, capabilities: targetOpened.value.discovery.capabilities.toList() };
+    const { discovery } = targetOpened.value;
+    context.known.target = { url: targetOpened.value.transport.displayUrl, capabilities: discovery.capabilities.toList(), invalidRefs: discovery.invalidRefs };
   }
   if (sourceOpened.status === 'rejected' || targetOpened.status === 'rejected') {
     if (sourceOpened.status === 'fulfilled') await sourceOpened.value.close().catch(() => undefined);
@@ -292,7 +293,7 @@ export async function openSource(context: RunContext, options: PlanningOptions, 
     observer: context.observer,
     signal: context.signal,
   });
-  context.known.source = { url: source.displayUrl, protocol: source.discovery.protocol, head: source.discovery.head };
+  context.known.source = { url: source.displayUrl, protocol: source.discovery.protocol, head: source.discovery.head, invalidRefs: source.discovery.invalidRefs };
   try {
     context.observer.decision(describeSource(source));
     await assertNamedRefsListed(policy.scope, source, [], context.signal);
@@ -311,8 +312,8 @@ export async function openSource(context: RunContext, options: PlanningOptions, 
 export async function planTarget(context: RunContext, options: PlanningOptions, policy: PlanPolicy, source: UploadPackSession): Promise<Planning> {
   const transport = context.transport('target', context.endpoint(options.target), options.target);
   const target = await ReceivePackSession.open(transport, { signal: context.signal, readOnly: true });
-  context.known.source = { url: source.displayUrl, protocol: source.discovery.protocol, head: source.discovery.head };
-  context.known.target = { url: transport.displayUrl, capabilities: target.discovery.capabilities.toList() };
+  context.known.source = { url: source.displayUrl, protocol: source.discovery.protocol, head: source.discovery.head, invalidRefs: source.discovery.invalidRefs };
+  context.known.target = { url: transport.displayUrl, capabilities: target.discovery.capabilities.toList(), invalidRefs: target.discovery.invalidRefs };
   try {
     context.observer.decision(describeTarget(target));
     const sourceFormat = source.discovery.capabilities.objectFormat();

@@ -1,7 +1,7 @@
 /** `probe`: what a source (and optionally a target) says about itself, pushing nothing. */
 import { ReceivePackSession } from '../protocol/receive-pack-session.js';
 import { UploadPackSession } from '../protocol/upload-pack-session.js';
-import type { ProtocolVersion } from '../types.js';
+import type { InvalidRefName, ProtocolVersion } from '../types.js';
 import type { CommonOptions, EndpointOptions, Observed, RefSelection } from './options.js';
 import { selectRefs, selectionPrefixes, selectionScope } from './ref-selection.js';
 import { RunContext } from './run-context.js';
@@ -12,8 +12,9 @@ export interface ProbeOptions extends CommonOptions, RefSelection {
 }
 
 export interface ProbeResult extends Observed {
-  source: { url: string; protocol: ProtocolVersion; head: string | null; capabilities: string[] };
-  target: { url: string; capabilities: string[] } | null;
+  /** `invalidRefs` (both sides): names the server listed that git refuses, skipped (plan/listed-refs.ts). */
+  source: { url: string; protocol: ProtocolVersion; head: string | null; capabilities: string[]; invalidRefs: InvalidRefName[] };
+  target: { url: string; capabilities: string[]; invalidRefs: InvalidRefName[] } | null;
   refPrefixes: string[];
   refs: { name: string; hash: string; peeled: string | null }[];
 }
@@ -41,7 +42,11 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
       if (targetEndpoint !== null && options.target) {
         const targetSession = await ReceivePackSession.open(context.transport('target', targetEndpoint, options.target), { signal: context.signal, readOnly: true });
         await targetSession.close();
-        target = { url: targetSession.transport.displayUrl, capabilities: targetSession.discovery.capabilities.toList() };
+        target = {
+          url: targetSession.transport.displayUrl,
+          capabilities: targetSession.discovery.capabilities.toList(),
+          invalidRefs: targetSession.discovery.invalidRefs,
+        };
       }
 
       return {
@@ -50,6 +55,7 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
           protocol: discovery.protocol,
           head: discovery.head,
           capabilities: discovery.capabilities.toList(),
+          invalidRefs: discovery.invalidRefs,
         },
         target,
         refPrefixes,

@@ -3,19 +3,45 @@
  * deadline, and the retries of attempts that failed for a transient reason.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { childEnv } from '../auth/child-env.js';
 import { abortError, GitSyncError, TimeoutError, throwIfAborted } from '../errors.js';
 import { MemorySampler } from '../observe/memory.js';
 import { ListeningObserver } from '../observe/observer.js';
 import type { Side } from '../observe/stats.js';
 import { parseEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { openTransport } from '../transport/open.js';
+import { gateTransport, ProtocolPolicy } from '../transport/protocol-policy.js';
 import type { Transport } from '../transport/transport.js';
-import type { ProtocolVersion } from '../types.js';
+import type { InvalidRefName, ProtocolVersion } from '../types.js';
 import type { CommonOptions, EndpointOptions, Observed } from './options.js';
 import { DEFAULT_RETRIES, DEFAULT_RETRY_DELAY_MILLIS, retryDecision } from './retry.js';
 
 /** Idle timeout when none is given (docs/usage.md, "Timeouts and retries"). */
 export const DEFAULT_IDLE_TIMEOUT_MILLIS = 120_000;
+
+/** The sides a verb's options name: their secrets are kept from every child process. */
+export interface RunSides {
+  source?: EndpointOptions | null;
+  target?: EndpointOptions | null;
+  targets?: readonly EndpointOptions[];
+}
+
+/** Every secret the sides carry: tokens, and passwords embedded in their URLs. */
+function secretsOf(sides: RunSides): string[] {
+  const all = [sides.source, sides.target, ...(sides.targets ?? [])].filter((side): side is EndpointOptions => side !== undefined && side !== null);
+  const out: string[] = [];
+  for (const side of all) {
+    if (side.token) out.push(side.token);
+    if (side.bearerToken) out.push(side.bearerToken);
+    try {
+      const password = decodeURIComponent(new URL(side.url).password);
+      if (password !== '') out.push(password);
+    } catch {
+      // Not a URL with a password (a path, scp-like): nothing to hide.
+    }
+  }
+  return out;
+}
 
 export class RunContext {
   /** What every layer of this run reports to: counters, decisions, phases, server progress. */
@@ -24,8 +50,8 @@ export class RunContext {
   private observed: Observed | null = null;
   /** What the run learned of each side, kept for the result of a run that fails later. */
   readonly known: {
-    source?: { url: string; protocol: ProtocolVersion; head: string | null };
-    target?: { url: string; capabilities: string[] };
+    source?: { url: string; protocol: ProtocolVersion; head: string | null; invalidRefs: InvalidRefName[] };
+    target?: { url: string; capabilities: string[]; invalidRefs: InvalidRefName[] };
   } = {};
 
   /**
@@ -36,8 +62,18 @@ export class RunContext {
   private readonly deadlineAt: number | null;
   private readonly deadlineTimer: NodeJS.Timeout | undefined;
 
-  constructor(readonly options: CommonOptions) {
+  /**
+   * The environment of every process this run starts (docs/security.md, "git's own protocol
+   * rules"): the caller's, without git-sync's variables nor any holding one of the sides' secrets.
+   */
+  readonly childEnv: NodeJS.ProcessEnv;
+  /** Which transports the run may use (docs/security.md): checked before each connection. */
+  private readonly protocols: ProtocolPolicy;
+
+  constructor(readonly options: CommonOptions & RunSides) {
     throwIfAborted(options.signal);
+    this.childEnv = childEnv(options.env ?? process.env, secretsOf(options));
+    this.protocols = new ProtocolPolicy({ allowedProtocols: options.allowedProtocols, env: this.childEnv, cwd: options.cwd });
     this.observer = new ListeningObserver({
       stats: options.stats === true,
       listener: options.onProgress,
@@ -109,15 +145,16 @@ export class RunContext {
   private readonly transports: Transport[] = [];
 
   transport(side: Side, endpoint: Endpoint, credentials: EndpointOptions): Transport {
-    const transport = openTransport(endpoint, {
+    const opened = openTransport(endpoint, {
       side,
       credentials,
       observer: this.observer,
       idleMillis: this.idleTimeoutMillis,
       timeouts: this.options.timeouts,
       maxRefListingBytes: this.options.maxRefListingBytes,
-      env: this.options.env,
+      env: this.childEnv,
     });
+    const transport = gateTransport(opened, endpoint, side, this.protocols);
     this.transports.push(transport);
     return transport;
   }

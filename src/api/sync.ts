@@ -262,6 +262,7 @@ async function execute(planning: Planning, result: SyncResult, options: SyncOpti
     Object.assign(result, summarizePlans(outcome.plans));
     result.batchCount = outcome.batchCount;
     result.plannedBatchCount = outcome.plannedBatchCount;
+    result.batches = outcome.batches;
     result.tempRefs = outcome.tempRefs;
   };
   const relay = planning.relay.relayMode;

@@ -10,6 +10,7 @@
  * as it would for git).
  */
 import { spawn } from 'node:child_process';
+import { childEnv } from './child-env.js';
 import type { Credential, CredentialProvider, CredentialRequest } from './credential-provider.js';
 
 /** A helper that takes longer than this (a forgotten GUI prompt) is killed; the run goes on without it. */
@@ -25,7 +26,9 @@ const OWN_KEYS = new Set(['protocol', 'host', 'path', 'username', 'password', 'u
 
 /**
  * The stdin of `git credential`. Null when a value cannot be sent safely: the format has no
- * quoting, so a newline or NUL (say, from a crafted URL) would inject attributes.
+ * quoting, so a newline or NUL (say, from a crafted URL) would inject attributes, and so would a
+ * carriage return: a git without the CVE-2024-52006 fix passes a bare CR on to helpers that
+ * read it as a line end (docs/security.md, "git's own protocol rules").
  */
 export function formatCredentialInput(request: CredentialRequest, credential: Credential | null): string | null {
   const pairs: [string, string][] = [
@@ -39,7 +42,7 @@ export function formatCredentialInput(request: CredentialRequest, credential: Cr
     pairs.push(['password', credential.password]);
     for (const [key, value] of Object.entries(credential.attributes)) pairs.push([key, value]);
   }
-  if (pairs.some(([key, value]) => /[\n\0=]/.test(key) || /[\n\0]/.test(value))) return null;
+  if (pairs.some(([key, value]) => /[\r\n\0=]/.test(key) || /[\r\n\0]/.test(value))) return null;
   return `${pairs.map(([key, value]) => `${key}=${value}`).join('\n')}\n\n`;
 }
 
@@ -98,7 +101,7 @@ export class GitCredentialHelper implements CredentialProvider {
         return;
       }
       const child = spawn(this.options.git ?? 'git', ['credential', action], {
-        env: { ...(this.options.env ?? process.env), GIT_TERMINAL_PROMPT: '0' },
+        env: { ...childEnv(this.options.env ?? process.env), GIT_TERMINAL_PROMPT: '0' },
         stdio: ['pipe', 'pipe', 'ignore'],
         signal,
       });

@@ -1,6 +1,7 @@
 /** docs/json.md, "error": how outcomes map to exit codes, and errors to one line on stderr. */
 import { GitSyncError } from '../errors.js';
 import { redactSecrets } from '../observe/redact.js';
+import { escapeControlCharacters } from '../observe/terminal-text.js';
 import { adviceText } from './advice.js';
 
 export const EXIT_OK = 0;
@@ -10,7 +11,7 @@ export const EXIT_REFUSED = 3;
 
 export function exitCodeFor(error: unknown): number {
   if (!(error instanceof GitSyncError)) return EXIT_FAILURE;
-  if (error.code === 'USAGE' || error.code === 'SOURCE_REF_MISSING') return EXIT_USAGE;
+  if (error.code === 'USAGE' || error.code === 'SOURCE_REF_MISSING' || error.code === 'PROTOCOL_NOT_ALLOWED' || error.code === 'MANIFEST_INVALID') return EXIT_USAGE;
   if (error.code === 'REF_BLOCKED') return EXIT_REFUSED;
   return EXIT_FAILURE;
 }
@@ -35,8 +36,12 @@ export function errorReport(error: unknown, secrets: readonly (string | undefine
   return { code: 'INTERNAL', message: redactSecrets(message, secrets), side: null, phase: null };
 }
 
-/** The stderr line: the message, then where it failed when that is known (`source, ancestry`). */
+/**
+ * The stderr line: the message, then where it failed when that is known (`source, ancestry`).
+ * One line whatever a server put in the message (an `ERR` packet, an HTTP body, a hook's words):
+ * its control characters are escaped (observe/terminal-text.ts).
+ */
 export function errorLine(report: ErrorReport): string {
   const where = [report.side, report.phase].filter((part) => part !== null).join(', ');
-  return `error: ${report.message}${where === '' ? '' : ` [${where}]`}`;
+  return escapeControlCharacters(`error: ${report.message}${where === '' ? '' : ` [${where}]`}`);
 }

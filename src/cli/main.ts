@@ -13,12 +13,24 @@ import { fanOut, type FanOutOptions, type FanOutResult } from '../api/fan-out.js
 import { GitSyncError } from '../errors.js';
 import { httpTraceRequested, traceHttp } from '../observe/http-trace.js';
 import { redactSecrets, redactUrl } from '../observe/redact.js';
+import { escapeControlCharacters } from '../observe/terminal-text.js';
 import { VERSION } from '../version.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, errorLine, errorReport, exitCodeFor } from './exit-codes.js';
 import { helpText, isBooleanOption, optionsFor, readBooleanEnv, toCommanderOption, type CommandName } from './option-table.js';
 import { startProgress, type ProgressTerminal, type ProgressView } from './progress.js';
 import { endpointLabel } from './progress-state.js';
-import { failedFetchJson, failedProbeJson, failedSyncJson, renderFetchText, renderProbeText, renderSyncText, toJson } from './render.js';
+import {
+  failedFetchJson,
+  failedProbeJson,
+  failedSyncJson,
+  invalidRefWarnings,
+  renderFetchText,
+  renderProbeText,
+  renderSyncText,
+  textOf,
+  toJson,
+  type ListedSides,
+} from './render.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -26,6 +38,8 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   /** stderr when it is a terminal: `--progress` draws live there. */
   terminal?: ProgressTerminal | null;
+  /** Fired when the run must stop (SIGINT, SIGTERM): the run ends, its children with it, with ABORTED. */
+  signal?: AbortSignal;
 }
 
 /** Parsed flag values, keyed by commander's camelCase attribute names. */
@@ -56,6 +70,15 @@ const EXAMPLES: Partial<Record<CommandName, string[]>> = {
     'git-sync plan --tags --prune --json https://host/a.git https://host/b.git',
     'git-sync plan --mode replicate --all-refs --exclude-ref-prefix refs/pull/ https://host/a.git https://host/b.git',
   ],
+  'fleet run': [
+    'git-sync fleet run mirrors.yaml',
+    'git-sync fleet run --concurrency 16 --per-host 4 --json mirrors.yaml',
+  ],
+  'fleet serve': [
+    'git-sync fleet serve mirrors.yaml',
+    'git-sync fleet serve --concurrency 16 --per-host 4 --max-backoff 6h mirrors.yaml',
+  ],
+  'fleet status': ['git-sync fleet status mirrors.yaml', 'git-sync fleet status --json --state /var/lib/git-sync/mirrors.state.db'],
   fetch: [
     'git-sync fetch https://github.com/org/repo.git',
     'git-sync fetch --branch main --have-ref refs/heads/release --stats https://host/repo.git',
@@ -93,9 +116,10 @@ function secretsOf(flags: Flags): string[] {
     .filter((value): value is string => typeof value === 'string' && value.length > 0);
 }
 
-function common(flags: Flags, view: ProgressView | null, env: NodeJS.ProcessEnv): CommonOptions {
+function common(flags: Flags, view: ProgressView | null, io: CliIo): CommonOptions {
   return {
-    env,
+    env: io.env,
+    signal: io.signal,
     protocol: flags.protocol as CommonOptions['protocol'],
     stats: Boolean(flags.stats),
     measureMemory: Boolean(flags.measureMemory),
@@ -177,8 +201,24 @@ function withOptions(command: Command, name: CommandName, io: CliIo): Command {
   return command;
 }
 
+/**
+ * The last line of defence for the terminal (docs/security.md, "Clean terminals and valid ref
+ * names"): whatever reaches stdout or stderr has every control character but the line feeds
+ * git-sync ends its lines with escaped. What comes from a server is escaped before, one line at a
+ * time (its own line feeds too): this catches what a message composed elsewhere let through.
+ */
+function guarded(io: CliIo): CliIo {
+  const keepNewlines = { keepNewlines: true };
+  return {
+    ...io,
+    stdout: (text) => io.stdout(escapeControlCharacters(text, keepNewlines)),
+    stderr: (text) => io.stderr(escapeControlCharacters(text, keepNewlines)),
+  };
+}
+
 /** Runs the CLI; resolves to the exit code. Never calls process.exit itself. */
-export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+export async function main(argv: readonly string[], rawIo: CliIo): Promise<number> {
+  const io = guarded(rawIo);
   let exitCode = EXIT_OK;
   const program = new Command('git-sync')
     .description('Mirror Git repositories remote to remote without a local clone.')
@@ -204,7 +244,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   ).action(async (source: string, target: string | undefined, flags: Flags) => {
     const view = await progressView(flags, io, source, target ?? null);
     const options: ProbeOptions = {
-      ...common(flags, view, io.env),
+      ...common(flags, view, io),
       ...selection(flags),
       source: side(flags, 'source', source),
       target: target === undefined ? null : side(flags, 'target', target),
@@ -234,7 +274,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       const target = targets[0]!;
       const view = await progressView(flags, io, source, target);
       const options: SyncOptions = {
-        ...common(flags, view, io.env),
+        ...common(flags, view, io),
         ...syncScope(flags),
         source: side(flags, 'source', source),
         target: side(flags, 'target', target),
@@ -265,7 +305,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     const target = targets[0]!;
     const view = await progressView(flags, io, source, target);
     const options: PlanOptions = {
-      ...common(flags, view, io.env),
+      ...common(flags, view, io),
       ...syncScope(flags),
       mode: flags.mode as PlanOptions['mode'],
       source: side(flags, 'source', source),
@@ -286,13 +326,47 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   ).action(async (source: string, flags: Flags) => {
     const view = await progressView(flags, io, source, null);
     const options: FetchOptions = {
-      ...common(flags, view, io.env),
+      ...common(flags, view, io),
       ...selection(flags),
       source: side(flags, 'source', source),
       haveRefs: (flags.haveRef as string[] | undefined) ?? [],
       haves: (flags.have as string[] | undefined) ?? [],
     };
     exitCode = await run(flags, io, view, () => fetch(options), renderFetchText, (error) => failedFetchJson(safeDisplay(source), error));
+  });
+
+  // Fleet mode (docs/fleet.md): its module, with SQLite, pino and the YAML parser, is loaded
+  // only when a fleet command runs.
+  const fleet = program.command('fleet').description('many mirrors from one manifest: run them, see their state (docs/fleet.md)');
+  withOptions(
+    fleet
+      .command('run')
+      .description('run every mirror of a manifest once, concurrently; exit 1 if any failed, 3 if any was blocked')
+      .argument('<manifest>', 'the fleet manifest (mirrors.yaml)'),
+    'fleet run',
+    io,
+  ).action(async (manifest: string, flags: Flags) => {
+    exitCode = await (await import('./fleet.js')).fleetRun(manifest, flags, io);
+  });
+  withOptions(
+    fleet
+      .command('status')
+      .description("each mirror's last success, age, last outcome, next run and failing streak, from the state")
+      .argument('[manifest]', 'the fleet manifest (its state, its mirrors); or name the database with --state'),
+    'fleet status',
+    io,
+  ).action(async (manifest: string | undefined, flags: Flags) => {
+    exitCode = await (await import('./fleet.js')).fleetStatus(manifest, flags, io);
+  });
+  withOptions(
+    fleet
+      .command('serve')
+      .description('keep every mirror of a manifest fresh: on its schedule and on webhooks, with /metrics, /healthz, /readyz and /mirrors (docs/fleet.md, "Serve")')
+      .argument('<manifest>', 'the fleet manifest (mirrors.yaml)'),
+    'fleet serve',
+    io,
+  ).action(async (manifest: string, flags: Flags) => {
+    exitCode = await (await import('./fleet-serve.js')).fleetServe(manifest, flags, io);
   });
 
   // Nothing asked: the help, as a request for it (stdout, exit 0).
@@ -373,7 +447,7 @@ async function runFanOut(flags: Flags, io: CliIo, operation: 'sync' | 'replicate
   });
   const secrets = secretsOf(flags);
   const options: FanOutOptions = {
-    ...common(flags, view, io.env),
+    ...common(flags, view, io),
     ...syncScope(flags),
     operation,
     mode: operation === 'plan' ? (flags.mode as FanOutOptions['mode']) : undefined,
@@ -391,7 +465,7 @@ async function runFanOut(flags: Flags, io: CliIo, operation: 'sync' | 'replicate
     // Refused before any target was tried (usage).
     view?.finish(true);
     const report = errorReport(error, secrets);
-    if (flags.json) io.stdout(toJson({ operation, source: { url: safeDisplay(source), protocol: null, head: null }, targets: [], sharedFetches: 0, stats: null, measurement: null, error: report }));
+    if (flags.json) io.stdout(toJson({ operation, source: { url: safeDisplay(source), protocol: null, head: null, invalidRefs: [] }, targets: [], sharedFetches: 0, stats: null, measurement: null, error: report }));
     io.stderr(`${errorLine(report)}\n`);
     return exitCodeFor(error);
   }
@@ -408,12 +482,14 @@ async function runFanOut(flags: Flags, io: CliIo, operation: 'sync' | 'replicate
     );
   } else {
     const text = result.targets.map((target, i) => {
-      const heading = `target: ${target.result.target.url}`;
+      const heading = textOf([`target: ${target.result.target.url}`]);
       const body = target.error === null || hasPlans(target.result) ? renderSyncText(redactResult(target.result, secrets)) : `error: ${reports[i]!.code}\n`;
-      return `${heading}\n${body}`;
+      return `${heading}${body}`;
     });
     io.stdout(text.join('\n'));
   }
+  io.stderr(invalidRefWarnings(result, ['source']));
+  for (const target of result.targets) io.stderr(invalidRefWarnings(target.result, ['target']));
   for (const [i, report] of reports.entries()) if (report !== null) io.stderr(`${errorLine({ ...report, message: `${result.targets[i]!.result.target.url}: ${report.message}` })}\n`);
   const counts = { ok: 0, blocked: 0, failed: 0 };
   let worst = EXIT_OK;
@@ -433,7 +509,7 @@ function severity(code: number): number {
   return code === EXIT_USAGE ? 3 : code === EXIT_FAILURE ? 2 : code === EXIT_REFUSED ? 1 : 0;
 }
 
-async function run<T>(
+async function run<T extends ListedSides>(
   flags: Flags,
   io: CliIo,
   view: ProgressView | null,
@@ -445,6 +521,7 @@ async function run<T>(
     const result = await operation();
     view?.finish(false);
     io.stdout(flags.json ? toJson({ ...result, error: null }) : renderText(result));
+    io.stderr(invalidRefWarnings(result));
     return EXIT_OK;
   } catch (error) {
     view?.finish(true);
@@ -454,6 +531,7 @@ async function run<T>(
     const partial = error instanceof GitSyncError ? (error.result as T | null) : null;
     if (flags.json) io.stdout(toJson(partial !== null ? { ...redactResult(partial, secretsOf(flags)), error: report } : failedJson(report)));
     else if (partial !== null && hasPlans(partial)) io.stdout(renderText(partial));
+    if (partial !== null) io.stderr(invalidRefWarnings(partial));
     io.stderr(`${errorLine(report)}\n`);
     return exitCodeFor(error);
   }

@@ -6,7 +6,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { parseByteSize } from '../plan/byte-size.js';
 import { parseDuration } from '../plan/duration.js';
 
-export type CommandName = 'sync' | 'plan' | 'replicate' | 'bootstrap' | 'probe' | 'fetch';
+export type CommandName = 'sync' | 'plan' | 'replicate' | 'bootstrap' | 'probe' | 'fetch' | 'fleet run' | 'fleet status' | 'fleet serve';
 
 export interface OptionSpec {
   /** Commander flags, e.g. `--source-token <token>`. */
@@ -272,7 +272,64 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     parse: byteSize,
     commands: EVERY,
   },
-  { flags: '--json', description: 'print the result as JSON on stdout', defaultValue: false, commands: EVERY },
+  { flags: '--json', description: 'print the result as JSON on stdout', defaultValue: false, commands: [...EVERY, 'fleet run', 'fleet status'] },
+  {
+    flags: '--concurrency <n>',
+    description: 'mirrors run at once, in all',
+    defaultDescription: "the manifest's concurrency, else 8",
+    parse: positiveInteger,
+    commands: ['fleet run', 'fleet serve'],
+  },
+  {
+    flags: '--per-host <n>',
+    description: 'mirror runs at once that touch any one host (its source or a target)',
+    defaultDescription: "the manifest's per-host-concurrency, else 4",
+    parse: positiveInteger,
+    commands: ['fleet run', 'fleet serve'],
+  },
+  {
+    flags: '--state <path>',
+    description: 'the fleet state database (SQLite)',
+    defaultDescription: "the manifest's state.path, else <manifest>.state.db beside it",
+    commands: ['fleet run', 'fleet status', 'fleet serve'],
+  },
+  {
+    flags: '--max-backoff <duration>',
+    description: "the longest wait before retrying a mirror after failures in a row (never shorter than the mirror's period)",
+    defaultValue: 3_600_000,
+    defaultDescription: '1h',
+    parse: duration('--max-backoff'),
+    commands: ['fleet serve'],
+  },
+  {
+    flags: '--stop-grace <duration>',
+    description: 'after SIGTERM or SIGINT, how long runs in progress may finish before they are aborted (a second signal aborts at once)',
+    defaultValue: 30_000,
+    defaultDescription: '30s',
+    parse: duration('--stop-grace'),
+    commands: ['fleet serve'],
+  },
+  {
+    flags: '--max-hook-bytes <size>',
+    description: 'webhook bodies larger than this are refused with 413',
+    defaultValue: 1024 * 1024,
+    defaultDescription: '1MiB',
+    parse: byteSize,
+    commands: ['fleet serve'],
+  },
+  {
+    flags: '--no-watch',
+    description: 'do not reload the manifest when its file changes (SIGHUP still reloads)',
+    defaultDescription: 'watch',
+    commands: ['fleet serve'],
+  },
+  {
+    flags: '--log <format>',
+    description: 'one line per mirror run on stderr: json (structured), text, or none',
+    choices: ['json', 'text', 'none'],
+    defaultDescription: 'text on a terminal, else json',
+    commands: ['fleet run'],
+  },
   { flags: '--stats', description: 'count requests and bytes per phase', defaultValue: false, commands: EVERY },
   {
     flags: '--measure-memory',

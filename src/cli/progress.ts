@@ -11,6 +11,7 @@
 import { styleText } from 'node:util';
 import type { ProgressEvent } from '../observe/progress.js';
 import type { Side } from '../observe/stats.js';
+import { escapeControlCharacters } from '../observe/terminal-text.js';
 import { ProgressState, type EndpointLabels } from './progress-state.js';
 
 /** The part of a tty.WriteStream the live display needs (process.stderr on a terminal). */
@@ -45,7 +46,10 @@ const PLAIN_STATUS_MILLIS = 10_000;
 type Painter = (format: Parameters<typeof styleText>[0], text: string) => string;
 
 /** The view the flags and stderr call for, or null when nothing would be shown. */
-export async function startProgress(settings: ProgressSettings): Promise<ProgressView | null> {
+export async function startProgress(given: ProgressSettings): Promise<ProgressView | null> {
+  // Labels come from the URLs given, which may come from anywhere (a manifest, a webhook).
+  const { source, target } = given.labels;
+  const settings = { ...given, labels: { source: escapeControlCharacters(source), target: target === null ? null : escapeControlCharacters(target) } };
   if (settings.terminal !== null && (settings.progress || settings.verbose)) {
     // Loaded only for a live display: a run in a pipe or a script never pays for it.
     const { createLogUpdate } = await import('log-update');
@@ -101,8 +105,9 @@ class LiveView implements ProgressView {
     this.timer.unref();
   }
 
-  readonly listener = (event: ProgressEvent): void => {
+  readonly listener = (given: ProgressEvent): void => {
     if (this.finished) return;
+    const event = shown(given);
     if (event.kind === 'decision') {
       if (this.settings.verbose) this.above(`${sideLabel('git-sync', this.paint)} ${event.message}`);
       return;
@@ -160,8 +165,9 @@ class PlainView implements ProgressView {
     this.state = new ProgressState(settings.labels);
   }
 
-  readonly listener = (event: ProgressEvent): void => {
+  readonly listener = (given: ProgressEvent): void => {
     if (this.finished) return;
+    const event = shown(given);
     const write = this.settings.stderr;
     if (event.kind === 'decision') write(`git-sync: ${event.message}\n`);
     // In-place updates (`\r`) would be a flood in a log: only finished lines are printed.
@@ -179,6 +185,15 @@ class PlainView implements ProgressView {
     this.finished = true;
     if (this.settings.progress && this.state.moved) this.settings.stderr(`git-sync: ${this.state.summaryLine(performance.now() - this.started, failed)}\n`);
   }
+}
+
+/**
+ * An event as it may be drawn: a server's line (its progress, a hook's output) and a decision
+ * (which names refs) with their control characters escaped (docs/security.md, "Clean terminals
+ * and valid ref names"), so no server moves the cursor, sets a title or colours the terminal.
+ */
+function shown(event: ProgressEvent): ProgressEvent {
+  return event.kind === 'server' || event.kind === 'decision' ? { ...event, message: escapeControlCharacters(event.message) } : event;
 }
 
 function truncate(text: string, width: number): string {

@@ -1,12 +1,42 @@
-/** Text and JSON renderings of results (docs/json.md). */
+/**
+ * Text and JSON renderings of results (docs/json.md). Every text line is escaped as a whole
+ * (observe/terminal-text.ts): a ref name, a capability or a URL from a server shows its control
+ * characters as `^[`, `^M`, `<U+009B>` and cannot end its line early; JSON escapes them as
+ * `\uXXXX` (docs/security.md, "Clean terminals and valid ref names").
+ */
 import type { FetchResult } from '../api/fetch.js';
 import type { ResultPlan, SyncResult } from '../api/plan.js';
 import type { ProbeResult } from '../api/probe.js';
 import type { Measurement } from '../observe/memory.js';
 import type { StatsReport } from '../observe/stats.js';
+import { escapeControlCharacters, escapeJsonText } from '../observe/terminal-text.js';
+import type { InvalidRefName } from '../types.js';
 
 export function toJson(value: unknown): string {
-  return `${JSON.stringify(value, null, 2)}\n`;
+  return `${escapeJsonText(JSON.stringify(value, null, 2))}\n`;
+}
+
+/** Lines as one text, each line escaped on its own. */
+export function textOf(lines: readonly string[]): string {
+  return `${lines.map((line) => escapeControlCharacters(line)).join('\n')}\n`;
+}
+
+/** The parts of any result that say which listed names were skipped. */
+export interface ListedSides {
+  source?: { invalidRefs?: readonly InvalidRefName[] } | null;
+  target?: { invalidRefs?: readonly InvalidRefName[] } | null;
+}
+
+/**
+ * A `warning:` line (for stderr) per ref name a side listed that git refuses and the run skipped
+ * (plan/listed-refs.ts), the name escaped. `sides` limits them to one side (a run with several
+ * targets says the source's once).
+ */
+export function invalidRefWarnings(result: ListedSides, sides: readonly ('source' | 'target')[] = ['source', 'target']): string {
+  const lines = sides.flatMap((side) =>
+    (result[side]?.invalidRefs ?? []).map((ref) => `warning: the ${side} lists the ref name '${ref.name}', which git refuses: it ${ref.problem}; skipped`),
+  );
+  return lines.length === 0 ? '' : textOf(lines);
 }
 
 function mib(bytes: number): string {
@@ -57,7 +87,7 @@ export function renderProbeText(result: ProbeResult): string {
     lines.push(`${ref.hash} ${ref.name}${ref.peeled ? ` (peeled ${ref.peeled})` : ''}`);
   }
   lines.push(...statsLines(result.stats), ...measurementLines(result.measurement));
-  return `${lines.join('\n')}\n`;
+  return textOf(lines);
 }
 
 export function renderFetchText(result: FetchResult): string {
@@ -70,13 +100,13 @@ export function renderFetchText(result: FetchResult): string {
     ...statsLines(result.stats),
     ...measurementLines(result.measurement),
   ];
-  return `${lines.join('\n')}\n`;
+  return textOf(lines);
 }
 
 /** The JSON of a failed probe: every key present, absent values null (docs/json.md). */
 export function failedProbeJson(url: string | null, error: { code: string; message: string }): object {
   return {
-    source: url === null ? null : { url, protocol: null, head: null, capabilities: [] },
+    source: url === null ? null : { url, protocol: null, head: null, capabilities: [], invalidRefs: [] },
     target: null,
     refPrefixes: [],
     refs: [],
@@ -88,7 +118,7 @@ export function failedProbeJson(url: string | null, error: { code: string; messa
 
 export function failedFetchJson(url: string | null, error: { code: string; message: string }): object {
   return {
-    source: url === null ? null : { url, protocol: null, head: null },
+    source: url === null ? null : { url, protocol: null, head: null, invalidRefs: [] },
     wants: [],
     haves: [],
     packBytes: 0,
@@ -109,6 +139,13 @@ function outcomeNote(result: SyncResult, plan: ResultPlan): string {
 }
 
 /** docs/json.md text: `ACTION targetRef - reason` per ref, a summary line, then details. */
+/** Where the landed batches' time went, summed (docs/json.md, "A batch entry"). */
+function batchTimeNote(batches: SyncResult['batches']): string {
+  if (batches.length === 0) return '';
+  const sum = (pick: (batch: SyncResult['batches'][number]) => number): string => `${(batches.reduce((total, batch) => total + pick(batch), 0) / 1000).toFixed(1)} s`;
+  return ` (source before its first bytes ${sum((b) => b.sourceWaitMillis)}, streaming ${sum((b) => b.transferMillis)}, target after the last bytes ${sum((b) => b.targetWaitMillis)}, other ${sum((b) => b.otherMillis)})`;
+}
+
 export function renderSyncText(result: SyncResult): string {
   const lines = result.plans.map((plan) => `${plan.action.toUpperCase()} ${plan.targetRef} - ${plan.reason}${outcomeNote(result, plan)}`);
   const counts = `pushed=${result.pushed} deleted=${result.deleted} skipped=${result.skipped} blocked=${result.blocked} warned=${result.warned}`;
@@ -117,11 +154,11 @@ export function renderSyncText(result: SyncResult): string {
     `summary: ${result.operation}${result.dryRun ? ' (dry run)' : ''}${mode} ${counts} relay=${result.relayMode} reason=${result.relayReason}`
       + `${result.bootstrapSuggested ? ' bootstrap-suggested' : ''} max-deletes=${result.maxDeletes}`,
   );
-  if (result.batching) lines.push(`batches: ${result.batchCount} of ${result.plannedBatchCount} planned`);
+  if (result.batching) lines.push(`batches: ${result.batchCount} of ${result.plannedBatchCount} planned${batchTimeNote(result.batches)}`);
   if (result.tempRefs.length > 0) lines.push(`temp-refs: ${result.tempRefs.join(' ')}`);
   lines.push(...statsLines(result.stats), ...measurementLines(result.measurement));
   lines.push(`source-head: ${result.source.head ?? '(none)'}`);
-  return `${lines.join('\n')}\n`;
+  return textOf(lines);
 }
 
 export function failedSyncJson(
@@ -135,8 +172,8 @@ export function failedSyncJson(
     operation,
     mode,
     dryRun,
-    source: urls.source === null ? null : { url: urls.source, protocol: null, head: null },
-    target: urls.target === null ? null : { url: urls.target, capabilities: [], head: null },
+    source: urls.source === null ? null : { url: urls.source, protocol: null, head: null, invalidRefs: [] },
+    target: urls.target === null ? null : { url: urls.target, capabilities: [], head: null, invalidRefs: [] },
     plans: [],
     pushed: 0,
     deleted: 0,
@@ -150,6 +187,7 @@ export function failedSyncJson(
     batching: false,
     batchCount: 0,
     plannedBatchCount: 0,
+    batches: [],
     tempRefs: [],
     maxDeletes: null,
     stats: null,

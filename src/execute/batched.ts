@@ -33,7 +33,7 @@ import type { Oid } from '../types.js';
 import type { RelayContext } from './context.js';
 import { executePlan, type ExecuteOutcome, type ExecutePolicy } from './execute.js';
 import { fetchCommits } from './fetch-commits.js';
-import { PackOverBudgetError, relayPush } from './relay.js';
+import { PackOverBudgetError, relayPush, type RelayOutcome } from './relay.js';
 
 export interface BatchPolicy extends ExecutePolicy {
   /** The target's body limit in bytes. */
@@ -48,6 +48,29 @@ export interface BatchOutcome extends ExecuteOutcome {
   plannedBatchCount: number;
   /** Temporary refs this run used (all deleted when it succeeds). */
   tempRefs: string[];
+  /** Every checkpoint push that landed, in order, with where its time went. */
+  batches: BatchRecord[];
+}
+
+/**
+ * One checkpoint push that landed (docs/json.md, `batches`). Its time splits as the relay saw it
+ * (RelayTiming), plus what was lost before: ranges that did not fit and were subdivided, and the
+ * planning between pushes.
+ */
+export interface BatchRecord {
+  index: number;
+  commits: number;
+  packBytes: number;
+  objects: number;
+  /** Pushes tried for this range: 1, or more when a range did not fit and was subdivided. */
+  attempts: number;
+  /** From the end of the previous batch (or the checkpoint walk) to this one's report. */
+  totalMillis: number;
+  sourceWaitMillis: number;
+  transferMillis: number;
+  targetWaitMillis: number;
+  /** The rest of totalMillis: attempts that did not fit, and sizing and planning between pushes. */
+  otherMillis: number;
 }
 
 /** What a range that did not fit tells the sizer, and how -v says it. */
@@ -77,6 +100,34 @@ function indivisible(parts: readonly BatchPart[], graph: { idOf(i: number): stri
   );
 }
 
+function batchRecord(index: number, commits: number, result: RelayOutcome, attempts: number, totalMillis: number): BatchRecord {
+  const timing = result.timing ?? { sourceWaitMillis: 0, transferMillis: 0, targetWaitMillis: 0 };
+  const total = Math.round(totalMillis);
+  return {
+    index,
+    commits,
+    packBytes: result.pack?.bytes ?? 0,
+    objects: result.pack?.objectCount ?? 0,
+    attempts,
+    totalMillis: total,
+    ...timing,
+    otherMillis: Math.max(0, total - timing.sourceWaitMillis - timing.transferMillis - timing.targetWaitMillis),
+  };
+}
+
+const seconds = (millis: number): string => `${(millis / 1000).toFixed(1)} s`;
+
+/** How -v says where a batch's time went. */
+function timeSplit(record: BatchRecord): string {
+  const parts = [
+    `source ${seconds(record.sourceWaitMillis)} before its first byte`,
+    `${seconds(record.transferMillis)} streaming`,
+    `target ${seconds(record.targetWaitMillis)} after the last byte`,
+  ];
+  if (record.attempts > 1) parts.push(`${record.attempts - 1} range(s) that did not fit`);
+  return parts.join(', ');
+}
+
 export async function executeBatched(context: RelayContext, plans: readonly RefPlan[], policy: BatchPolicy): Promise<BatchOutcome> {
   const { source, target, observer, signal } = context;
   const decide = (message: string): void => observer.decision(message);
@@ -91,7 +142,7 @@ export async function executeBatched(context: RelayContext, plans: readonly RefP
   const have = targetObjectHashes(target.discovery.refs);
   const tempValues = new Map<string, Oid>(target.discovery.refs.filter((ref) => ref.name.startsWith(BOOTSTRAP_TEMP_PREFIX)).map((ref) => [ref.name, ref.hash]));
   const usedTemps = new Set<string>();
-  const outcome: BatchOutcome = { plans: [...plans], batchCount: 0, plannedBatchCount: 0, tempRefs: [] };
+  const outcome: BatchOutcome = { plans: [...plans], batchCount: 0, plannedBatchCount: 0, tempRefs: [], batches: [] };
   if (tempValues.size > 0) decide(`batch: resuming from ${tempValues.size} checkpoint ref(s) left on the target`);
 
   const wants = [...new Set(branches.map((plan) => plan.sourceHash))].filter((hash) => !have.has(hash));
@@ -109,6 +160,8 @@ export async function executeBatched(context: RelayContext, plans: readonly RefP
       decide(`batch: ${segment.plan.targetRef}: ${segment.cuts.length} commit(s) to send (${policy.placement}) under a limit of ${policy.limitBytes} bytes`);
     }
     const sizer = new BatchSizer(policy.limitBytes, total, ordinaryPackBytes);
+    let batchStartedAt = performance.now();
+    let attempts = 0;
     for (let done = -1; done < total - 1; ) {
       throwIfAborted(signal);
       const end = sizer.nextEnd(done);
@@ -121,6 +174,7 @@ export async function executeBatched(context: RelayContext, plans: readonly RefP
       decide(`batch ${batch}${outcome.plannedBatchCount > 0 ? `/${outcome.plannedBatchCount}` : ''}: ${described.join('; ')}`);
       observer.phase('push', { unit: 'batch', index: batch, total: outcome.plannedBatchCount > 0 ? outcome.plannedBatchCount : null });
       let result: Awaited<ReturnType<typeof relayPush>>;
+      attempts += 1;
       try {
         result = await relayPush(context, {
           commands,
@@ -153,8 +207,12 @@ export async function executeBatched(context: RelayContext, plans: readonly RefP
       const bytes = result.pack?.bytes ?? 0;
       const before = sizer.step;
       const next = sizer.fitted(span, bytes);
-      decide(`batch ${batch}: ${bytes} bytes for ${span} commit(s)${next !== before ? `; next batches of ${next} commit(s)` : ''}`);
+      const record = batchRecord(batch, span, result, attempts, performance.now() - batchStartedAt);
+      outcome.batches.push(record);
+      decide(`batch ${batch}: ${bytes} bytes for ${span} commit(s) in ${seconds(record.totalMillis)} (${timeSplit(record)})${next !== before ? `; next batches of ${next} commit(s)` : ''}`);
       done = end;
+      batchStartedAt = performance.now();
+      attempts = 0;
     }
   }
   outcome.plannedBatchCount = Math.max(outcome.plannedBatchCount, outcome.batchCount);

@@ -73,6 +73,27 @@ export interface RelayOutcome {
   report: PushReport;
   /** The relayed pack, or null for a ref-only push. */
   pack: RelayedPack | null;
+  /** Where the push's time went, or null for a ref-only push. */
+  timing: RelayTiming | null;
+}
+
+/**
+ * Where one relayed push spent its time (docs/json.md, `batches`), split at the pack's first byte
+ * from the source and its last byte handed to the target.
+ */
+export interface RelayTiming {
+  /** From asking the source to its first pack byte: the source counting and starting to pack. */
+  sourceWaitMillis: number;
+  /** From the first pack byte to the last one handed to the target: both sides streaming. */
+  transferMillis: number;
+  /** From the last pack byte to the target's report: its index-pack, checks and ref updates. */
+  targetWaitMillis: number;
+}
+
+/** Moments of one relayed push (performance.now() values), filled in as they happen. */
+interface RelayClock {
+  firstByteAt: number | null;
+  lastByteAt: number | null;
 }
 
 /** Past this share of a budget, a projection over it aborts the push early. */
@@ -150,10 +171,12 @@ async function* observedPack(
   budget: number | null,
   sent: { bytes: number },
   done: (summary: RelayedPack) => void,
+  clock: RelayClock,
 ): AsyncGenerator<Buffer> {
   let held: Buffer | null = null;
   let total = 0;
   for await (const chunk of source) {
+    clock.firstByteAt ??= performance.now();
     total += chunk.length;
     if (limit !== null && total > limit) throw new PackTooLargeError(limit);
     if (budget !== null && total > budget) throw new PackOverBudgetError(budget, total, null, 'crossed');
@@ -183,6 +206,7 @@ async function* observedPack(
     yield held;
     sent.bytes += held.length;
   }
+  clock.lastByteAt = performance.now();
 }
 
 /**
@@ -230,13 +254,14 @@ export async function relayPush(context: RelayContext, request: RelayRequest): P
     throw new AncestryUnprovenError(request.proveAncestry!.map((question) => question.targetRef), 'the target holds the new tips already, so no pack carries their commits');
   }
   if (wants.length === 0) {
-    return { report: await pushCommands(target, commands, null, pushOptions), pack: null };
+    return { report: await pushCommands(target, commands, null, pushOptions), pack: null, timing: null };
   }
   // One controller for both sides: whichever fails first stops the other.
   const controller = new AbortController();
   const onAbort = (): void => controller.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
+    const askedAt = performance.now();
     const response = context.sharedFetch !== undefined ? await context.sharedFetch.fetch({ wants, haves }) : await fetchForTarget(context, wants, haves, controller.signal);
     const limit = context.maxPackBytes;
     // Projecting a batch's size needs the object walk; otherwise object checks are the target's.
@@ -255,10 +280,19 @@ export async function relayPush(context: RelayContext, request: RelayRequest): P
     proof?.proven.catch((error: unknown) => controller.abort(error));
     let summary: RelayedPack | null = null;
     const sent = { bytes: 0 };
-    const pack = observedPack(response.pack, watcher, proof, limit, budget, sent, (result) => (summary = result));
+    const clock: RelayClock = { firstByteAt: null, lastByteAt: null };
+    const pack = observedPack(response.pack, watcher, proof, limit, budget, sent, (result) => (summary = result), clock);
     try {
       const report = await pushCommands(target, commands, pack, { ...pushOptions, signal: controller.signal });
-      return { report, pack: summary };
+      const reportedAt = performance.now();
+      const firstByteAt = clock.firstByteAt ?? reportedAt;
+      const lastByteAt = clock.lastByteAt ?? reportedAt;
+      const timing: RelayTiming = {
+        sourceWaitMillis: Math.round(firstByteAt - askedAt),
+        transferMillis: Math.round(lastByteAt - firstByteAt),
+        targetWaitMillis: Math.round(reportedAt - lastByteAt),
+      };
+      return { report, pack: summary, timing };
     } catch (error) {
       controller.abort(error);
       watcher.destroy(error instanceof Error ? error : undefined);

@@ -10,6 +10,7 @@
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Side } from './stats.js';
+import { escapeControlCharacters } from './terminal-text.js';
 
 export const HTTP_TRACE_CHANNEL = 'gitsync:http';
 
@@ -51,19 +52,20 @@ export function publishHttpTrace(event: HttpTraceEvent): void {
   if (channel.hasSubscribers) channel.publish(event);
 }
 
-/** One line per event, e.g. `http target < 200 POST https://host/repo.git/git-receive-pack sent=1234 received=56 12ms`. */
+/** One line per event, its control characters escaped (observe/terminal-text.ts), e.g. `http target < 200 POST https://host/repo.git/git-receive-pack sent=1234 received=56 12ms`. */
 export function formatHttpTrace(event: HttpTraceEvent): string {
   if (event.type === 'request') {
-    return `http ${event.side} > ${event.method} ${event.url}${event.proxy === null ? '' : ` via proxy ${event.proxy}`}`;
+    return escapeControlCharacters(`http ${event.side} > ${event.method} ${event.url}${event.proxy === null ? '' : ` via proxy ${event.proxy}`}`);
   }
   const outcome = event.error !== null ? `error ${event.error}` : String(event.status);
   const ids = Object.entries(event.requestIds).map(([name, value]) => `${name}: ${value}`);
-  return [
+  // Header values are the server's words: an 8-bit CSI (U+009B) in one must not reach a terminal.
+  return escapeControlCharacters([
     `http ${event.side} < ${outcome} ${event.method} ${event.url}`,
     event.location === null ? '' : ` -> ${event.location}`,
     ` sent=${event.requestBytes} received=${event.responseBytes} ${Math.round(event.durationMillis)}ms`,
     ids.length === 0 ? '' : ` [${ids.join(', ')}]`,
-  ].join('');
+  ].join(''));
 }
 
 /** `GITSYNC_HTTP_TRACE` is `1` (or `true`, `yes`, `on`). */

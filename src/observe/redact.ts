@@ -29,11 +29,37 @@ function redactUserInfo(raw: string): string {
   return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@');
 }
 
-/** Replaces every occurrence of each secret in free text (server messages, stderr of tools). */
+/**
+ * Replaces every occurrence of each secret in free text (server messages, stderr of tools), and
+ * every credential the text shows as an `Authorization` value (redactAuthorization).
+ */
 export function redactSecrets(text: string, secrets: readonly (string | null | undefined)[]): string {
   let out = text;
   for (const secret of secrets) {
     if (secret && secret.length >= 4) out = out.split(secret).join('***');
   }
-  return out;
+  return redactAuthorization(out);
+}
+
+/** A Bearer token shorter than this is taken for a word (`Bearer realm=...`), not a token. */
+const MIN_BEARER_TOKEN = 16;
+
+/**
+ * Credentials as a server may echo the request's `Authorization` header back in an error body
+ * (docs/security.md, "git's own protocol rules"): `Basic <base64 of user:password>` (recognized
+ * by what it decodes to, so `Basic realm` stays), `Bearer <token>`, and whatever follows an
+ * `Authorization:` label. The credential becomes `***`; the scheme word stays, saying what it was.
+ */
+export function redactAuthorization(text: string): string {
+  return text
+    .replace(/(authorization["']?\s*[:=]\s*["']?)([A-Za-z]+\s+)?[^\s"',;]+/gi, (_match, label: string, scheme: string | undefined) => `${label}${scheme ?? ''}***`)
+    .replace(/\b(basic\s+)([A-Za-z0-9+/]+={0,2})/gi, (match, scheme: string, value: string) => (looksLikeBasicCredentials(value) ? `${scheme}***` : match))
+    .replace(/\b(bearer\s+)([A-Za-z0-9._~+/=-]+)/gi, (match, scheme: string, value: string) => (value.length >= MIN_BEARER_TOKEN ? `${scheme}***` : match));
+}
+
+/** Base64 that decodes to printable `user:password` (or the start of it, as a cut-off echo shows). */
+function looksLikeBasicCredentials(value: string): boolean {
+  if (value.length < 4) return false;
+  const decoded = Buffer.from(value, 'base64').toString('latin1');
+  return decoded.includes(':') && /^[\x20-\x7e]+$/.test(decoded);
 }

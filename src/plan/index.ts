@@ -32,6 +32,7 @@ export {
 export { parseByteSize } from './byte-size.js';
 export { parseDuration } from './duration.js';
 export { branchNameProblem, isValidRefName, refNameProblem, type RefFormatOptions } from './check-ref-format.js';
+export { screenListedRefs, type ScreenedListing } from './listed-refs.js';
 export { planActions, type PlanActionsInput } from './plan-actions.js';
 export { resolvePlanPolicy, type ForcePolicy, type PlanFlags, type PlanPolicy, type SyncMode } from './plan-policy.js';
 export { summarizePlans, type PlanSummary } from './plan-summary.js';

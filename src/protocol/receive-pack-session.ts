@@ -5,13 +5,17 @@
 import { ProtocolError, onSide } from '../errors.js';
 import type { GitConnection, NewRepository, RequestBody, RequestOptions, Transport } from '../transport/transport.js';
 import type { PktLineReader } from '../wire/pktline.js';
-import type { Ref } from '../types.js';
+import { screenListedRefs } from '../plan/index.js';
+import type { InvalidRefName, Ref } from '../types.js';
 import { readAdvertisement } from './advertisement.js';
 import type { Capabilities } from './capabilities.js';
 import { receivePackFeatures, type ReceivePackFeatures } from './receive-pack.js';
 
 export interface ReceivePackDiscovery {
+  /** The refs whose names git accepts (plan/listed-refs.ts); HEAD left out. */
   refs: Ref[];
+  /** Names the target listed that git refuses: skipped, never deleted or leased. */
+  invalidRefs: InvalidRefName[];
   capabilities: Capabilities;
   features: ReceivePackFeatures;
 }
@@ -75,8 +79,9 @@ export class ReceivePackSession {
     // receive-pack has no protocol v2: whatever the client asks, the answer is a ref list.
     if (advertisement.version !== 'v1') throw new ProtocolError(`${transport.displayUrl}: receive-pack answered with a protocol v2 advertisement`);
     if (connection.stateless) await connection.advertisement.close();
-    const refs = advertisement.refs.filter((ref) => ref.name !== 'HEAD');
-    return { refs, capabilities: advertisement.capabilities, features: receivePackFeatures(advertisement.capabilities) };
+    const screened = screenListedRefs(advertisement.refs, null);
+    const refs = screened.refs.filter((ref) => ref.name !== 'HEAD');
+    return { refs, invalidRefs: screened.invalid, capabilities: advertisement.capabilities, features: receivePackFeatures(advertisement.capabilities) };
   }
 
   /**

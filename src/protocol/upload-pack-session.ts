@@ -5,7 +5,8 @@
 import { ProtocolError, UnsupportedError, onSide } from '../errors.js';
 import { QUIET_OBSERVER, type RunObserver } from '../observe/observer.js';
 import type { GitConnection, Transport } from '../transport/transport.js';
-import type { Oid, ProtocolPreference, ProtocolVersion, Ref } from '../types.js';
+import { screenListedRefs } from '../plan/index.js';
+import type { InvalidRefName, Oid, ProtocolPreference, ProtocolVersion, Ref } from '../types.js';
 import { AGENT } from '../version.js';
 import { readAdvertisement } from './advertisement.js';
 import type { Capabilities } from './capabilities.js';
@@ -23,9 +24,12 @@ import type { ProgressCallback } from '../wire/sideband.js';
 export interface UploadPackDiscovery {
   protocol: ProtocolVersion;
   capabilities: Capabilities;
-  /** The branch HEAD points at, or null (detached, unknown, or no HEAD). */
+  /** The branch HEAD points at, or null (detached, unknown, no HEAD, or a name git refuses). */
   head: string | null;
+  /** The refs whose names git accepts (plan/listed-refs.ts). */
   refs: Ref[];
+  /** Names the server listed that git refuses: skipped. */
+  invalidRefs: InvalidRefName[];
 }
 
 export interface DiscoverOptions {
@@ -91,10 +95,11 @@ export class UploadPackSession {
         // Over HTTP the advertisement is its own response: release it. On a stateful channel
         // the same stream carries the fetch response next, so it stays open.
         if (connection.stateless) await connection.advertisement.close();
+        const screened = screenListedRefs(advertisement.refs, advertisement.head);
         return new UploadPackSession(
           transport,
           connection,
-          { protocol: 'v1', capabilities: advertisement.capabilities, head: advertisement.head, refs: advertisement.refs },
+          { protocol: 'v1', capabilities: advertisement.capabilities, head: screened.head, refs: screened.refs, invalidRefs: screened.invalid },
           options.observer ?? QUIET_OBSERVER,
         );
       }
@@ -109,7 +114,13 @@ export class UploadPackSession {
       const reader = await connection.request(body, { phase: lsRefsPhase, signal: options.signal });
       const listed = await readLsRefsResponse(reader);
       if (connection.stateless) await reader.close();
-      return new UploadPackSession(transport, connection, { protocol: 'v2', capabilities, head: listed.head, refs: listed.refs }, options.observer ?? QUIET_OBSERVER);
+      const screened = screenListedRefs(listed.refs, listed.head);
+      return new UploadPackSession(
+        transport,
+        connection,
+        { protocol: 'v2', capabilities, head: screened.head, refs: screened.refs, invalidRefs: screened.invalid },
+        options.observer ?? QUIET_OBSERVER,
+      );
     } catch (error) {
       await connection.close().catch(() => undefined);
       throw error;
@@ -139,7 +150,7 @@ export class UploadPackSession {
     const reader = await this.connection.request(body, { phase: 'source ls-refs', signal });
     const listed = await readLsRefsResponse(reader);
     if (this.connection.stateless) await reader.close();
-    return listed.refs.filter(matches);
+    return screenListedRefs(listed.refs, null).refs.filter(matches);
   }
 
   get supportsFilter(): boolean {

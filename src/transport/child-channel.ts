@@ -2,7 +2,10 @@
  * A child process as a ByteChannel: stdin and stdout carry the protocol; stderr is kept (its
  * last few KiB) to explain a failure. The child leads its own process group, so `terminate()`
  * also stops what it started (the ssh behind an `sh -c` GIT_SSH_COMMAND, upload-pack's
- * pack-objects), and it is always waited for: no zombie outlives the connection.
+ * pack-objects), and it is always waited for: no zombie outlives the connection. Because it
+ * leads its own group, a Ctrl-C at the terminal does not reach it: every group still running
+ * when this process exits, however it exits (an abort that could not unwind, an uncaught error,
+ * `process.exit`), is sent SIGTERM then (docs/security.md, "git's own protocol rules").
  */
 import { spawn } from 'node:child_process';
 import type { GitSyncError } from '../errors.js';
@@ -14,6 +17,34 @@ export const STDERR_TAIL_BYTES = 4096;
 const PIPE_DRAIN_MILLIS = 1_000;
 /** Time between SIGTERM and SIGKILL when a child does not stop. */
 const KILL_GRACE_MILLIS = 1_000;
+
+/** Process groups of children still running, ended at this process's exit. */
+const liveGroups = new Set<number>();
+let exitHookInstalled = false;
+
+/**
+ * SIGTERM, not SIGKILL: a `git receive-pack` ended at exit removes its lock files, as it does
+ * for any terminating signal. 'exit' handlers run synchronously, so there is no later SIGKILL.
+ */
+function endLiveGroups(): void {
+  for (const pid of liveGroups) {
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      // Gone already.
+    }
+  }
+  liveGroups.clear();
+}
+
+function watchGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  liveGroups.add(pid);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', endLiveGroups);
+  }
+}
 
 export interface ChildExit {
   code: number | null;
@@ -53,6 +84,7 @@ export function spawnChannel(options: ChildChannelOptions): ChildChannel {
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
   });
+  watchGroup(child.pid);
   let stderr = Buffer.alloc(0);
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = Buffer.concat([stderr, chunk]);
@@ -71,6 +103,7 @@ export function spawnChannel(options: ChildChannelOptions): ChildChannel {
     });
     const settle = (code: number | null, signal: NodeJS.Signals | null): void => {
       exited = true;
+      if (child.pid !== undefined) liveGroups.delete(child.pid);
       clearTimeout(killTimer);
       child.stderr.destroy();
       resolve(code === 0 ? null : options.describeFailure({ code, signal, stderr: summarizeStderr(stderr.toString('utf8')) }));

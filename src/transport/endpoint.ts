@@ -13,8 +13,14 @@ export type Endpoint =
   | { kind: 'ssh'; host: string; user: string | null; port: number | null; path: string; display: string }
   | { kind: 'git'; host: string; port: number | null; path: string; display: string }
   | { kind: 'local'; path: string; display: string }
+  /** `<scheme>://...` (the address is the whole URL) or `<scheme>::<address>` (git's helper syntax). */
   | { kind: 'helper'; scheme: string; address: string; display: string };
 
+/**
+ * A host, user or repository path that begins with `-` would reach ssh or the remote
+ * `git-upload-pack`/`git-receive-pack` as an option; git blocks it as a "strange pathname", and
+ * so does git-sync (docs/security.md, "git's own protocol rules").
+ */
 function refuseOption(what: string, value: string, raw: string): void {
   if (value.startsWith('-')) {
     throw new UsageError(`refusing ${what} ${JSON.stringify(value)} in ${JSON.stringify(redactUrl(raw))}: it begins with "-" and would be read as an option`);
@@ -43,6 +49,13 @@ function parsePort(value: string, raw: string): number | null {
 export function parseEndpoint(raw: string, cwd: string = process.cwd()): Endpoint {
   const text = raw.trim();
   if (text === '') throw new UsageError('empty repository URL or path');
+  // `<transport>::<address>` names a remote helper before anything else is looked at, as in git.
+  const helperPrefix = /^([a-zA-Z][a-zA-Z0-9+.-]*)::/.exec(text);
+  if (helperPrefix !== null) {
+    const address = text.slice(helperPrefix[0].length);
+    if (address === '') throw new UsageError(`no address after ${JSON.stringify(helperPrefix[0])} in ${JSON.stringify(redactUrl(text))}`);
+    return { kind: 'helper', scheme: helperPrefix[1]!.toLowerCase(), address, display: redactUrl(text) };
+  }
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase();
 
   if (scheme === 'http' || scheme === 'https') {
@@ -74,10 +87,11 @@ export function parseEndpoint(raw: string, cwd: string = process.cwd()): Endpoin
     refuseOption('host', host, text);
     if (user !== null) refuseOption('user', user, text);
     if (scheme === 'git') {
-      return { kind: 'git', host, port, path: repoPath, display: text };
+      return { kind: 'git', host, port, path: repoPath, display: redactUrl(text) };
     }
     // `ssh://host/~user/repo` names a home-relative path, as git reads it.
     const sshPath = repoPath.startsWith('/~') ? repoPath.slice(1) : repoPath;
+    refuseOption('repository path', sshPath, text);
     return { kind: 'ssh', host, user, port, path: sshPath, display: redactUrl(text) };
   }
   if (scheme === 'file') {
@@ -142,6 +156,7 @@ function parseScpLike(text: string): Endpoint | null {
   if (host === '') throw new UsageError(`no host in ${JSON.stringify(text)}`);
   if (repoPath === '') throw new UsageError(`no repository path in ${JSON.stringify(text)}`);
   refuseOption('host', host, text);
+  refuseOption('repository path', repoPath, text);
   if (user !== null) refuseOption('user', user, text);
   return { kind: 'ssh', host, user: user === '' ? null : user, port, path: repoPath, display: text };
 }
@@ -187,7 +202,9 @@ export function endpointIdentity(endpoint: Endpoint): string {
       return `${hostPart('git', endpoint.host, endpoint.port)}${remotePath(endpoint.path)}`;
     case 'local':
       return `file://${endpoint.path}`;
-    case 'helper':
-      return `${endpoint.scheme}::${endpoint.address.slice(endpoint.address.indexOf('://') + 3)}`;
+    case 'helper': {
+      const url = `${endpoint.scheme}://`;
+      return `${endpoint.scheme}::${endpoint.address.toLowerCase().startsWith(url) ? endpoint.address.slice(url.length) : endpoint.address}`;
+    }
   }
 }

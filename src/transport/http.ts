@@ -132,11 +132,16 @@ export class HttpTransport implements Transport {
     await this.authenticator.approve();
   }
 
-  private endpoint(suffix: string): URL {
+  /**
+   * The URL of `info/refs` or a service under the repository. The repository URL's own query
+   * string goes with every request (some hosts route or authenticate by it: docs/security.md,
+   * "git's own protocol rules"); `info/refs` adds `service=` to it. The query is extended as
+   * text, not through `searchParams`, which would re-encode what the host wrote.
+   */
+  private endpoint(pathPart: string, service?: Service): URL {
     const url = new URL(this.base.toString());
-    const [pathPart, query] = suffix.split('?');
     url.pathname = `${url.pathname}/${pathPart}`;
-    if (query !== undefined) url.search = query;
+    if (service !== undefined) url.search = url.search === '' ? `service=${service}` : `${url.search.slice(1)}&service=${service}`;
     return url;
   }
 
@@ -148,7 +153,7 @@ export class HttpTransport implements Transport {
   }
 
   async connect(service: Service, options: ConnectOptions): Promise<GitConnection> {
-    const requested = this.endpoint(`info/refs?service=${service}`);
+    const requested = this.endpoint('info/refs', service);
     const request: HttpRequest = { method: 'GET', body: null, protocol: options.protocol, headers: {}, phase: options.phase, signal: options.signal };
     const answer = await this.send(request, requested, true);
     const { url } = answer;
@@ -181,7 +186,7 @@ export class HttpTransport implements Transport {
     }
     const base = new URL(final.toString());
     base.pathname = final.pathname.slice(0, -suffix.length);
-    base.search = '';
+    base.search = base.search.slice(1).split('&').filter((pair) => pair !== '' && !pair.startsWith('service=')).join('&');
     this.base = base;
   }
 

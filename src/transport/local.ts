@@ -10,6 +10,7 @@ import { abortError, NetworkError, RemoteError, UsageError, throwIfAborted } fro
 import type { Service } from '../types.js';
 import type { RunObserver } from '../observe/observer.js';
 import type { Side } from '../types.js';
+import { childEnv } from '../auth/child-env.js';
 import { describeExit, spawnChannel, summarizeStderr } from './child-channel.js';
 import type { Endpoint } from './endpoint.js';
 import { StreamConnection } from './stream-connection.js';
@@ -42,7 +43,7 @@ const REPOSITORY_ENV = [
 ];
 
 export function serverEnv(baseEnv: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...baseEnv };
+  const env = childEnv(baseEnv);
   for (const name of REPOSITORY_ENV) delete env[name];
   return env;
 }

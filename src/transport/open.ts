@@ -47,7 +47,11 @@ export interface OpenTransportOptions {
   timeouts?: Partial<HttpTimeouts>;
   /** The most bytes one ref listing may take (default DEFAULT_MAX_REF_LISTING_BYTES). */
   maxRefListingBytes?: number;
-  /** Where proxy variables are read and `git credential` runs (default: this process's environment). */
+  /**
+   * Where proxy variables are read, and the environment of every process the transport starts
+   * (ssh, git, a remote helper, `git credential`), less git-sync's own variables (auth/child-env.ts).
+   * Default: this process's environment.
+   */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -82,7 +86,7 @@ export function openTransport(endpoint: Endpoint, options: OpenTransportOptions)
     case 'local':
       return new LocalTransport(endpoint, streamOptions(options));
     case 'git':
-      return new GitDaemonTransport(endpoint, { ...streamOptions(options), connectTimeoutMillis: options.timeouts?.connectMillis ?? idleTimeouts(options.idleMillis).connectMillis });
+      return new GitDaemonTransport(endpoint, { observer: options.observer, side: options.side, idleMillis: options.idleMillis, connectTimeoutMillis: options.timeouts?.connectMillis ?? idleTimeouts(options.idleMillis).connectMillis });
     case 'helper':
       return new RemoteHelperTransport(endpoint, streamOptions(options));
   }
@@ -94,6 +98,6 @@ function idleTimeouts(idleMillis: number | undefined): Partial<HttpTimeouts> {
   return { connectMillis: Math.min(idleMillis, DEFAULT_HTTP_TIMEOUTS.connectMillis), headersMillis: idleMillis, bodyIdleMillis: idleMillis };
 }
 
-function streamOptions(options: OpenTransportOptions): { observer?: RunObserver; side: Side; idleMillis?: number; maxRefListingBytes?: number } {
-  return { observer: options.observer, side: options.side, idleMillis: options.idleMillis, maxRefListingBytes: options.maxRefListingBytes };
+function streamOptions(options: OpenTransportOptions): { observer?: RunObserver; side: Side; idleMillis?: number; maxRefListingBytes?: number; env?: NodeJS.ProcessEnv } {
+  return { observer: options.observer, side: options.side, idleMillis: options.idleMillis, maxRefListingBytes: options.maxRefListingBytes, env: options.env };
 }

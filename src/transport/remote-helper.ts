@@ -16,6 +16,7 @@ import type { Service } from '../types.js';
 import { FLUSH_PKT } from '../wire/pktline.js';
 import type { RunObserver } from '../observe/observer.js';
 import type { Side } from '../types.js';
+import { childEnv } from '../auth/child-env.js';
 import { describeExit, spawnChannel } from './child-channel.js';
 import type { Endpoint } from './endpoint.js';
 import { StreamConnection } from './stream-connection.js';
@@ -107,13 +108,13 @@ export class RemoteHelperTransport implements Transport {
 
   async connect(service: Service, options: ConnectOptions): Promise<GitConnection> {
     throwIfAborted(options.signal);
-    const baseEnv = this.options.env ?? process.env;
+    const baseEnv = childEnv(this.options.env ?? process.env);
     const file = await findHelper(this.program, baseEnv);
     if (file === null) {
       throw new UnsupportedError(`${this.displayUrl}: ${this.program} not found on PATH; git-sync reaches ${this.endpoint.scheme}:// URLs through that remote helper, as git does`);
     }
     throwIfAborted(options.signal);
-    const env: NodeJS.ProcessEnv = { ...baseEnv };
+    const env = { ...baseEnv };
     delete env['GIT_PROTOCOL'];
     if (options.protocol === 'v2') env['GIT_PROTOCOL'] = 'version=2';
     const program = this.program;

@@ -12,6 +12,7 @@ import type { Service } from '../types.js';
 import type { RunObserver } from '../observe/observer.js';
 import type { Side } from '../types.js';
 import type { ProtocolVersion } from '../types.js';
+import { childEnv } from '../auth/child-env.js';
 import { describeExit, spawnChannel } from './child-channel.js';
 import type { Endpoint } from './endpoint.js';
 import { StreamConnection } from './stream-connection.js';
@@ -58,7 +59,7 @@ function firstWord(command: string): string {
 
 /** The ssh command line for one service; pure, so the argument layout is testable. */
 export function sshInvocation(endpoint: SshEndpoint, service: Service, protocol: ProtocolVersion, baseEnv: NodeJS.ProcessEnv): SshInvocation {
-  const env: NodeJS.ProcessEnv = { ...baseEnv };
+  const env = childEnv(baseEnv);
   delete env['GIT_PROTOCOL'];
   const sshCommand = baseEnv['GIT_SSH_COMMAND'] ?? '';
   const sshProgram = baseEnv['GIT_SSH'] ?? '';

@@ -23,8 +23,9 @@ const LAYER: Readonly<Record<string, number>> = {
   protocol: 4,
   execute: 5,
   api: 6,
-  cli: 7,
-  index: 8, // the package entry point
+  fleet: 7, // many mirrors from a manifest, on top of the api (docs/fleet.md)
+  cli: 8,
+  index: 9, // the package entry point
 };
 
 interface Import {

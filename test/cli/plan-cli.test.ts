@@ -24,7 +24,7 @@ describe('git-sync plan (CLI)', () => {
     const json = JSON.parse(run.stdout);
     assert.deepEqual(Object.keys(json), [
       'operation', 'mode', 'dryRun', 'source', 'target', 'plans', 'pushed', 'deleted', 'skipped', 'blocked', 'warned',
-      'relay', 'relayMode', 'relayReason', 'bootstrapSuggested', 'batching', 'batchCount', 'plannedBatchCount', 'tempRefs',
+      'relay', 'relayMode', 'relayReason', 'bootstrapSuggested', 'batching', 'batchCount', 'plannedBatchCount', 'batches', 'tempRefs',
       'maxDeletes', 'stats', 'measurement', 'error',
     ]);
     assert.equal(json.operation, 'plan');

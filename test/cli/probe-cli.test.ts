@@ -24,7 +24,8 @@ describe('git-sync probe (CLI)', () => {
     assert.equal(run.code, 0, run.stderr);
     const json = JSON.parse(run.stdout);
     assert.deepEqual(Object.keys(json).sort(), ['error', 'measurement', 'refPrefixes', 'refs', 'source', 'stats', 'target']);
-    assert.deepEqual(Object.keys(json.source).sort(), ['capabilities', 'head', 'protocol', 'url']);
+    assert.deepEqual(Object.keys(json.source).sort(), ['capabilities', 'head', 'invalidRefs', 'protocol', 'url']);
+    assert.deepEqual(json.source.invalidRefs, []);
     assert.equal(json.source.protocol, 'v2');
     assert.equal(json.source.head, 'refs/heads/main');
     assert.equal(json.error, null);

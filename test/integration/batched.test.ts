@@ -91,6 +91,17 @@ describe('batched relay into a target with a body limit', () => {
     assert.ok(result.plannedBatchCount >= result.batchCount);
     assert.ok(result.tempRefs.includes('refs/gitsync/bootstrap/heads/main'));
     freshBatches = result.batchCount;
+    // One record per landed batch, each pack under the limit, the split adding up to its total.
+    assert.equal(result.batches.length, result.batchCount);
+    assert.deepEqual(result.batches.map((batch) => batch.index), result.batches.map((_, i) => i + 1));
+    for (const batch of result.batches) {
+      assert.ok(batch.packBytes > 0 && batch.packBytes <= LIMIT, `batch ${batch.index}: ${batch.packBytes} bytes`);
+      assert.ok(batch.commits > 0 && batch.objects > 0 && batch.attempts >= 1);
+      const split = batch.sourceWaitMillis + batch.transferMillis + batch.targetWaitMillis + batch.otherMillis;
+      assert.ok(Math.abs(split - batch.totalMillis) <= 3, JSON.stringify(batch));
+    }
+    const packBytes = result.batches.reduce((sum, batch) => sum + batch.packBytes, 0);
+    assert.ok(packBytes <= result.stats!.phases['target push']!.requestBytes, 'the packs are inside what the pushes sent');
     const refused = server.requests.filter((r) => r.status === 413).length;
     assert.equal(refused, 0, 'sized from evidence: the target never had to refuse a body');
   });
