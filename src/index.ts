@@ -93,3 +93,20 @@ export {
   type HookMirror,
   type HookVerdict,
 } from './fleet/webhooks.js';
+export {
+  renderFleetPage,
+  renderMirrorPage,
+  renderMessagePage,
+  sortMirrors,
+  parseSort,
+  mirrorHealth,
+  PAGE_CONTENT_SECURITY_POLICY,
+  DEFAULT_SORT,
+  type PageMirror,
+  type PageOptions,
+  type SortOrder,
+  type SortKey,
+  type MirrorHealth,
+} from './fleet/page.js';
+export { renderRunChart, type ChartRun } from './fleet/chart.js';
+export { routePage, servicePageSource, pageToken, prefersHtml, type PageSource } from './fleet/page-routes.js';

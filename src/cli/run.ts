@@ -14,9 +14,14 @@ enableGcPacing();
 // started (ssh, git, helpers: each in its own process group, out of the terminal's reach) are
 // ended; the exit code is the shell's 128 + the signal's number. A second signal exits at once,
 // ending what is still running (docs/security.md, "git's own protocol rules").
+// Long-running services stop on their own terms instead (docs/fleet.md, "Stopping and
+// reloading"): the first signal drains running work, the second aborts it, and a clean stop
+// exits 0, as a service manager expects of a service it asked to stop.
+const args = process.argv.slice(2);
+const ownsSignals = (args[0] === 'fleet' && args[1] === 'serve') || args[0] === 'worker';
 const interrupted = new AbortController();
 let caught: NodeJS.Signals | null = null;
-for (const name of ['SIGINT', 'SIGTERM'] as const) {
+for (const name of ownsSignals ? [] : (['SIGINT', 'SIGTERM'] as const)) {
   process.on(name, () => {
     const exitCode = 128 + constants.signals[name];
     if (caught !== null) process.exit(exitCode);
@@ -25,7 +30,7 @@ for (const name of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-const code = await main(process.argv.slice(2), {
+const code = await main(args, {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   env: process.env,

@@ -39,6 +39,7 @@ const MIRROR_OPTIONS = {
   'target-bearer-token-env': ENV_NAME,
   'target-username': { type: 'string', minLength: 1 },
   'credential-helper': { type: 'boolean' },
+  'allowed-protocols': NAMES,
 } as const;
 
 const TARGET_OBJECT = {
@@ -78,6 +79,8 @@ export const MANIFEST_SCHEMA = {
       additionalProperties: false,
       properties: {
         listen: { type: 'string', minLength: 1 },
+        'page-token-env': ENV_NAME,
+        'page-refresh': DURATION,
         hooks: {
           type: 'object',
           additionalProperties: false,

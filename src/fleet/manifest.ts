@@ -28,7 +28,7 @@ export interface CredentialRefs {
 
 /** The library options a mirror's runs use (scope and safety as `sync` takes them). */
 export type MirrorSyncOptions = SyncScopeOptions &
-  Pick<SyncOptions, 'maxPackBytes' | 'targetMaxRefUpdates' | 'atomic' | 'bootstrapStrategy' | 'retries' | 'idleTimeoutMillis'> & {
+  Pick<SyncOptions, 'maxPackBytes' | 'targetMaxRefUpdates' | 'atomic' | 'bootstrapStrategy' | 'retries' | 'idleTimeoutMillis' | 'allowedProtocols'> & {
     protocol?: ProtocolPreference;
   };
 
@@ -71,6 +71,10 @@ export interface FleetManifest {
     /** `host:port`; loopback by default. */
     listen: string;
     hooks: { githubSecretEnv?: string; gitlabTokenEnv?: string; genericTokenEnv?: string };
+    /** The variable holding the status page's token ("sync now"); unset: the page is read-only. */
+    pageTokenEnv?: string;
+    /** How often the status page refreshes itself (milliseconds, at least a second); unset: the page's default. */
+    pageRefreshMillis?: number;
   };
 }
 
@@ -320,6 +324,7 @@ function readOptions(raw: Raw, segments: (string | number)[], positions: Positio
       case 'target-bearer-token-env': target.bearerTokenEnv = value as string; break;
       case 'target-username': target.username = value as string; break;
       case 'credential-helper': credentials.credentialHelper = value as boolean; break;
+      case 'allowed-protocols': options.allowedProtocols = (value as string[]).map((name) => name.toLowerCase()); break;
       default: break; // id, source, target, targets: the mirror's own, read by the caller
     }
   }
@@ -330,6 +335,18 @@ function readOptions(raw: Raw, segments: (string | number)[], positions: Positio
 
 function noCredentials(): CredentialRefs {
   return { tokenEnv: null, bearerTokenEnv: null, username: null };
+}
+
+/** The status page's refresh period: a duration of at least a second. */
+function readPageRefresh(value: string | number, positions: Positions): number {
+  let millis: number;
+  try {
+    millis = parseDuration(String(value), 'page-refresh');
+  } catch (error) {
+    throw positions.error(['serve', 'page-refresh'], (error as Error).message, { cause: error });
+  }
+  if (millis < 1000) throw positions.error(['serve', 'page-refresh'], `'${value}' is too often; the page refreshes at most once a second (write 1s or more)`);
+  return millis;
 }
 
 /** Resolves the listen address: `host:port`, `:port` (loopback), or a port alone. */
@@ -436,6 +453,8 @@ export function parseManifest(text: string, fileName: string): FleetManifest {
     },
     serve: {
       listen: serve.listen === undefined ? DEFAULT_LISTEN : readListen(serve.listen as string, positions),
+      ...(serve['page-token-env'] === undefined ? {} : { pageTokenEnv: serve['page-token-env'] as string }),
+      ...(serve['page-refresh'] === undefined ? {} : { pageRefreshMillis: readPageRefresh(serve['page-refresh'] as string | number, positions) }),
       hooks: {
         ...(hooks['github-secret-env'] === undefined ? {} : { githubSecretEnv: hooks['github-secret-env'] as string }),
         ...(hooks['gitlab-token-env'] === undefined ? {} : { gitlabTokenEnv: hooks['gitlab-token-env'] as string }),

@@ -172,6 +172,9 @@ function targetResult(url: string, result: SyncResult | null, error: GitSyncErro
  * its `timeoutMillis` the run's deadline (TIMEOUT_DEADLINE). Never throws for the run's own
  * failure: the result says what happened. Records the run in `state` and logs one line.
  */
+/** The transports a mirror may use unless its manifest says `allowed-protocols` (docs/fleet.md). */
+export const FLEET_ALLOWED_PROTOCOLS: readonly string[] = ['http', 'https', 'ssh', 'git', 'file'];
+
 export async function runMirror(spec: MirrorSpec, options: RunMirrorOptions): Promise<MirrorRunResult> {
   const now = options.now ?? (() => new Date());
   const env = options.env ?? process.env;
@@ -190,6 +193,9 @@ export async function runMirror(spec: MirrorSpec, options: RunMirrorOptions): Pr
     for (const side of [source, ...targetEndpoints]) for (const secret of [side.token, side.bearerToken]) if (secret) secrets.push(secret);
     const common = {
       ...spec.options,
+      // A manifest's URLs are the fleet's input, not a user at a prompt: only the transports
+      // git always allows, unless the manifest lists others (docs/security.md).
+      allowedProtocols: spec.options.allowedProtocols ?? FLEET_ALLOWED_PROTOCOLS,
       source,
       stats: true,
       deadlineMillis: spec.timeoutMillis,

@@ -16,6 +16,7 @@ import { FleetMetrics } from './metrics.js';
 import { HostLimiter } from './host-limiter.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_PER_HOST_CONCURRENCY, runMirror, type FleetLogger } from './runner.js';
 import { Scheduler, type Clock, type RunOutcome, type RunTrigger } from './scheduler.js';
+import { pageToken, servicePageSource } from './page-routes.js';
 import { DEFAULT_MAX_BODY_BYTES, startFleetServer, type FleetServer } from './server.js';
 import { FleetState, type MirrorStatus, type RunRow } from './state.js';
 import type { HookSecrets } from './webhooks.js';
@@ -292,6 +293,7 @@ export class FleetService {
       hookSecrets: () => this.secrets,
       trigger: (ids: readonly string[]) => Object.fromEntries(ids.map((id) => [id, this.trigger(id, 'hook')])),
       metrics: this.metrics,
+      page: servicePageSource({ manifest: () => this.manifest, state: this.state, env: this.options.env ?? process.env, trigger: (id) => this.trigger(id, 'manual') }),
     };
   }
 
@@ -320,6 +322,7 @@ export class FleetService {
     try {
       manifest = await loadManifest(this.options.manifest);
       secrets = hookSecrets(manifest, this.options.env ?? process.env);
+      pageToken(manifest, this.options.env ?? process.env);
     } catch (error) {
       this.options.logger.error({ event: 'reload-refused', code: (error as GitSyncError).code ?? 'INTERNAL', error: (error as Error).message }, `reload refused, still serving the manifest loaded before: ${(error as Error).message}`);
       throw error;

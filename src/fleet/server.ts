@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { UsageError } from '../errors.js';
 import type { FleetMetrics } from './metrics.js';
+import { routePage, type PageSource } from './page-routes.js';
 import { judgeHook, type HookMirror, type HookProvider, type HookSecrets } from './webhooks.js';
 
 export interface ServerHandlers {
@@ -24,6 +25,8 @@ export interface ServerHandlers {
   /** Runs the mirrors now (or right after their run in progress); says what became of each. */
   trigger(ids: readonly string[]): Record<string, string>;
   metrics: FleetMetrics;
+  /** The status page (page-routes.ts: `GET /`, HTML at `/mirrors/<id>`, "sync now"); absent: no page. */
+  page?: PageSource;
 }
 
 export interface FleetServerOptions {
@@ -105,6 +108,7 @@ async function route(req: IncomingMessage, res: ServerResponse, handlers: Server
   const path = new URL(req.url ?? '/', 'http://serve').pathname;
   const method = req.method ?? 'GET';
   const get = (answer: () => void | Promise<void>): void | Promise<void> => (method === 'GET' ? answer() : methodNotAllowed(res, 'GET'));
+  if (handlers.page !== undefined && (await routePage(req, res, handlers.page))) return;
 
   if (path === '/healthz') return get(() => json(res, 200, { status: 'ok' }));
   if (path === '/readyz') return get(() => (handlers.ready() ? json(res, 200, { status: 'ready' }) : json(res, 503, { status: 'not ready' })));

@@ -213,7 +213,7 @@ mirrors:
     assert.equal(m7.lastRun.errorCode, 'HTTP_STATUS');
   });
 
-  it('stops on SIGTERM: the running mirror is aborted and recorded so, the exit code is 1', async () => {
+  it('stops on SIGTERM: the running mirror is aborted and recorded so, the exit code is 143 (128 + SIGTERM)', async () => {
     // A server that never answers: the run is in flight until it is stopped.
     const stalled: Middleware = () => undefined;
     const slow = await startGitHttpServer({ onRequest: stalled });
@@ -225,7 +225,7 @@ mirrors:
       while (slow.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
       running.kill('SIGTERM');
       const run = await running.done;
-      assert.equal(run.code, 1, run.stderr);
+      assert.equal(run.code, 143, run.stderr);
       const json = JSON.parse(run.stdout);
       assert.deepEqual(json.counts, { success: 0, noop: 0, failed: 0, blocked: 0, aborted: 1 });
       assert.equal(json.mirrors[0].error.code, 'ABORTED');

@@ -116,6 +116,19 @@ describe('fleet runner', () => {
     for (const text of [log.text(), stored, JSON.stringify([ok, wrong, unset])]) assert.ok(!text.includes(TOKEN), text);
   });
 
+  it('refuses transports the manifest does not allow, whatever the environment allows: ext:: never runs', async () => {
+    const marker = path.join(dir.path, 'ext-ran');
+    const [spec] = mirror(dir.path, `mirrors:\n  - {id: ext, source: "ext::sh -c touch% ${marker}", target: backup/ext.git}\n`);
+    const refused = await runMirror(spec!, { trigger: 'once', state, env: { ...process.env, GIT_ALLOW_PROTOCOL: 'ext:file' } });
+    assert.equal(refused.outcome, 'failed');
+    assert.equal(refused.error!.code, 'PROTOCOL_NOT_ALLOWED');
+    assert.equal(existsSync(marker), false, 'the ext command ran');
+    assert.equal(existsSync(path.join(dir.path, 'backup', 'ext.git')), false);
+    const [local] = mirror(dir.path, 'mirrors:\n  - {id: only-https, source: source.git, target: backup/only.git, allowed-protocols: [https]}\n');
+    const narrowed = await runMirror(local!, { trigger: 'once', state });
+    assert.equal(narrowed.error?.code, 'PROTOCOL_NOT_ALLOWED', 'a local path under allowed-protocols [https]');
+  });
+
   it('fails a run that outlives its timeout with TIMEOUT_DEADLINE', async () => {
     const [spec] = mirror(dir.path, 'mirrors:\n  - {id: slow, source: source.git, target: backup/slow.git, timeout: 1ms}\n');
     const result = await runMirror(spec!, { trigger: 'once', state });

@@ -11,7 +11,7 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** Every Debian package the tests need beyond Node and git: the one command that installs them. */
-export const INSTALL_TEST_PACKAGES = 'sudo apt-get install openssh-server openssh-client openssl bsdutils';
+export const INSTALL_TEST_PACKAGES = 'sudo apt-get install openssh-server openssh-client openssl bsdutils chromium';
 
 /** True under CI, where skipping for a missing package is forbidden. */
 export function underCi(): boolean {
