@@ -12,11 +12,11 @@ export type ErrorCode =
   | 'REMOTE_ERROR'
   | 'PACK_FORMAT'
   | 'PACK_TOO_LARGE'
+  | 'RESPONSE_TOO_LARGE'
   | 'LOCAL_STORAGE'
   | 'HTTP_STATUS'
   | 'HTTP_AUTH'
   | 'HTTP_CONTENT_TYPE'
-  | 'HTTP_TOO_LARGE'
   | 'NETWORK'
   | 'TIMEOUT_CONNECT'
   | 'TIMEOUT_HEADERS'
@@ -41,7 +41,9 @@ export type Advice =
   /** Follow an `info/refs` redirect for every later request of that side. */
   | { kind: 'follow-redirect'; side: 'source' | 'target' }
   /** Do not verify that side's TLS certificate (the last resort after trusting its CA). */
-  | { kind: 'skip-tls-verify'; side: 'source' | 'target' };
+  | { kind: 'skip-tls-verify'; side: 'source' | 'target' }
+  /** Allow a larger ref listing (`maxRefListingBytes`), when the repository really lists that much. */
+  | { kind: 'raise-ref-listing-limit' };
 
 export interface GitSyncErrorOptions {
   cause?: unknown;
@@ -134,6 +136,33 @@ export class PackTooLargeError extends GitSyncError {
 }
 
 /**
+ * What a server sent more of than git-sync reads (docs/security.md, "Bounded memory and time"):
+ * `ref-listing` (a ref advertisement or `ls-refs` answer past `maxRefListingBytes`), or lines of
+ * a part of the protocol that is short by nature: `capabilities` (a v2 capability
+ * advertisement), `acknowledgments` (the lines before a fetch's pack), `push-report` (a
+ * report-status), `helper-capabilities` and `helper-line` (a remote helper's handshake).
+ */
+export type Overflow = 'ref-listing' | 'capabilities' | 'acknowledgments' | 'push-report' | 'helper-capabilities' | 'helper-line';
+
+/**
+ * A server sent more than git-sync is prepared to read of one part of a conversation; the read
+ * stopped there, before the excess was kept. `side` says whose server it was.
+ */
+export class ResponseTooLargeError extends GitSyncError {
+  readonly overflow: Overflow;
+  /** The bound that was passed, in `unit`s. */
+  readonly limit: number;
+  readonly unit: 'bytes' | 'lines';
+  constructor(overflow: Overflow, limit: number, unit: 'bytes' | 'lines', message: string, options?: GitSyncErrorOptions) {
+    super('RESPONSE_TOO_LARGE', message, options);
+    this.overflow = overflow;
+    this.limit = limit;
+    this.unit = unit;
+    if (overflow === 'ref-listing') this.advice = { kind: 'raise-ref-listing-limit' };
+  }
+}
+
+/**
  * git-sync could not use local storage it needs (the spill file of a long commit history:
  * docs/architecture.md, "Commits stored as deltas"; the fleet's state database: docs/fleet.md,
  * "State"): a full disk, a missing or read-only directory. Nothing was pushed because of it.
@@ -210,13 +239,6 @@ export class HttpContentTypeError extends HttpStatusError {
   }
 }
 
-/** A response body larger than git-sync is prepared to buffer (only small bodies are buffered). */
-export class HttpTooLargeError extends HttpStatusError {
-  constructor(data: HttpErrorData, message: string) {
-    super(data, message, 'HTTP_TOO_LARGE');
-  }
-}
-
 /** Connection refused, reset, DNS failure, TLS failure. `transient` says whether trying again may help. */
 export class NetworkError extends GitSyncError {
   readonly url: string;
@@ -229,7 +251,8 @@ export class NetworkError extends GitSyncError {
 
 /**
  * What ran out of time: `connect` (no connection), `headers` (a request sent, no answer),
- * `idle` (no byte either way for the idle timeout, mid-transfer), `deadline` (the whole run).
+ * `idle` (no progress either way for the idle timeout, mid-transfer: no whole packet from the
+ * server, no byte taken by it), `deadline` (the whole run).
  */
 export type TimeoutKind = 'connect' | 'headers' | 'idle' | 'deadline';
 

@@ -29,9 +29,11 @@ export interface CommonOptions {
   /** How often `transfer` events report moving byte counts (default 200 ms). */
   progressIntervalMillis?: number;
   /**
-   * While waiting on a server, this long with no byte moving either way ends the run
-   * (TIMEOUT_IDLE; connecting and waiting for response headers are bounded by it too:
-   * TIMEOUT_CONNECT, TIMEOUT_HEADERS). Default 120 000 (DEFAULT_IDLE_TIMEOUT_MILLIS).
+   * While waiting on a server, this long without progress either way ends the run
+   * (TIMEOUT_IDLE): progress is a whole packet from the server or bytes it took, so a server
+   * that trickles a byte now and then is stalled. Connecting and waiting for response headers
+   * are bounded by it too (TIMEOUT_CONNECT, TIMEOUT_HEADERS). Default 120 000
+   * (DEFAULT_IDLE_TIMEOUT_MILLIS).
    */
   idleTimeoutMillis?: number;
   /** The whole run, retries included, ends after this long (TIMEOUT_DEADLINE). Default: none. */
@@ -46,6 +48,12 @@ export interface CommonOptions {
   retryDelayMillis?: number;
   /** Finer HTTP timeouts than `idleTimeoutMillis`; they win over it. */
   timeouts?: Partial<HttpTimeouts>;
+  /**
+   * The most bytes one ref listing of a server (its advertisement, an `ls-refs` answer) may
+   * take; past it the run fails with RESPONSE_TOO_LARGE, naming the side. Default 32 MiB
+   * (DEFAULT_MAX_REF_LISTING_BYTES).
+   */
+  maxRefListingBytes?: number;
   /** Resolves relative local paths; defaults to the process's working directory. */
   cwd?: string;
   /**

@@ -151,6 +151,7 @@ export class RunContext {
       observer: this.observer,
       idleMillis: this.idleTimeoutMillis,
       timeouts: this.options.timeouts,
+      maxRefListingBytes: this.options.maxRefListingBytes,
       env: this.childEnv,
     });
     const transport = gateTransport(opened, endpoint, side, this.protocols);

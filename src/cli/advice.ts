@@ -24,6 +24,8 @@ export function adviceText(advice: Advice): string {
       return `or pass --${advice.side}-follow-info-refs-redirect to send every request where info/refs leads`;
     case 'skip-tls-verify':
       return `or pass --${advice.side}-insecure-skip-tls-verify`;
+    case 'raise-ref-listing-limit':
+      return 'if the repository really lists that many refs, pass a larger --max-ref-listing-bytes (or GITSYNC_MAX_REF_LISTING_BYTES)';
   }
   return '';
 }

@@ -131,6 +131,7 @@ function common(flags: Flags, view: ProgressView | null, io: CliIo): CommonOptio
     idleTimeoutMillis: flags.timeout as number | undefined,
     deadlineMillis: (flags.deadline as number | undefined) ?? null,
     retries: flags.retries as number | undefined,
+    maxRefListingBytes: flags.maxRefListingBytes as number | undefined,
   };
 }
 

@@ -242,7 +242,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   },
   {
     flags: '--timeout <duration>',
-    description: 'while waiting on a server, end the run after this long with no byte moving either way (also bounds connecting and waiting for an answer)',
+    description: 'while waiting on a server, end the run after this long without progress either way: a whole packet from it, or bytes it took (also bounds connecting and waiting for an answer)',
     env: 'GITSYNC_TIMEOUT',
     defaultDescription: '2m',
     parse: duration('--timeout'),
@@ -262,6 +262,14 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
     env: 'GITSYNC_RETRIES',
     defaultValue: 2,
     parse: nonNegativeInteger,
+    commands: EVERY,
+  },
+  {
+    flags: '--max-ref-listing-bytes <size>',
+    description: "stop reading a server's ref listing (the advertisement or ls-refs answer) past this size (e.g. 256MiB)",
+    env: 'GITSYNC_MAX_REF_LISTING_BYTES',
+    defaultDescription: '32MiB',
+    parse: byteSize,
     commands: EVERY,
   },
   { flags: '--json', description: 'print the result as JSON on stdout', defaultValue: false, commands: [...EVERY, 'fleet run', 'fleet status'] },

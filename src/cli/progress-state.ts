@@ -5,6 +5,7 @@
  */
 import type { PhaseStep, ProgressEvent, RunPhase } from '../observe/progress.js';
 import type { Side } from '../observe/stats.js';
+import { formatBytes } from '../observe/units.js';
 
 /** The recent rate is measured over this much of the latest byte counts. */
 const RATE_WINDOW_MILLIS = 3000;
@@ -137,18 +138,7 @@ function emptySide(): SideState {
   return { bytes: 0, samples: [], server: null, final: false, elapsedMillis: 0 };
 }
 
-/** `512 B`, `12.3 KiB`, `4.0 MiB`, `1.25 GiB`. */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(unit >= 2 ? 2 : 1)} ${units[unit]}`;
-}
+export { formatBytes };
 
 /** `0:07`, `12:34`, `1:02:03`. */
 export function formatDuration(millis: number): string {

@@ -50,7 +50,7 @@ export async function pushCommands(
   }
   try {
     const reader = await target.push(body(), { phase: 'target push', signal: options.signal });
-    const report = await readReportStatus(reader, { sideband: features.sideBand64k, onProgress: options.observer.serverProgress('target') ?? undefined, signal: options.signal });
+    const report = await readReportStatus(reader, { sideband: features.sideBand64k, commands: commands.length, onProgress: options.observer.serverProgress('target') ?? undefined, signal: options.signal });
     await target.finishPush(reader);
     return report;
   } catch (error) {

@@ -2,6 +2,7 @@
  * Text for the status page (docs/fleet.md, "Status page"): HTML escaping, and bytes, durations
  * and ages in few characters. Pure; the page and its chart share them.
  */
+import { formatBytes } from '../observe/units.js';
 
 const HTML_ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -10,18 +11,7 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]!);
 }
 
-/** `512 B`, `12.3 KiB`, `4.00 MiB`, `1.25 GiB`. */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${Math.round(bytes)} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(unit >= 1 ? 2 : 1)} ${units[unit]}`;
-}
+export { formatBytes };
 
 /** `850 ms`, `3.2 s`, `4 min 05 s`, `2 h 07 min`. */
 export function formatDuration(millis: number): string {

@@ -29,6 +29,7 @@ const MIRROR_OPTIONS = {
   force: { enum: ['none', 'with-lease', 'blind'] },
   'target-max-pack-bytes': SIZE,
   'max-pack-bytes': SIZE,
+  'max-ref-listing-bytes': SIZE,
   'target-max-ref-updates': { type: 'integer', minimum: 1 },
   atomic: { type: 'boolean' },
   'bootstrap-strategy': { enum: ['first-parent', 'topo'] },

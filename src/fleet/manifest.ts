@@ -28,7 +28,7 @@ export interface CredentialRefs {
 
 /** The library options a mirror's runs use (scope and safety as `sync` takes them). */
 export type MirrorSyncOptions = SyncScopeOptions &
-  Pick<SyncOptions, 'maxPackBytes' | 'targetMaxRefUpdates' | 'atomic' | 'bootstrapStrategy' | 'retries' | 'idleTimeoutMillis' | 'allowedProtocols'> & {
+  Pick<SyncOptions, 'maxPackBytes' | 'targetMaxRefUpdates' | 'atomic' | 'bootstrapStrategy' | 'retries' | 'idleTimeoutMillis' | 'allowedProtocols' | 'maxRefListingBytes'> & {
     protocol?: ProtocolPreference;
   };
 
@@ -314,6 +314,7 @@ function readOptions(raw: Raw, segments: (string | number)[], positions: Positio
         break;
       case 'target-max-pack-bytes': options.targetMaxPackBytes = check(key, () => parseByteSize(String(value), key)); break;
       case 'max-pack-bytes': options.maxPackBytes = check(key, () => parseByteSize(String(value), key)); break;
+      case 'max-ref-listing-bytes': options.maxRefListingBytes = check(key, () => parseByteSize(String(value), key)); break;
       case 'target-max-ref-updates': options.targetMaxRefUpdates = value as number; break;
       case 'atomic': options.atomic = value as boolean; break;
       case 'bootstrap-strategy': options.bootstrapStrategy = value as 'first-parent' | 'topo'; break;

@@ -6,7 +6,7 @@
  * ref, `oid name` after it, `oid tag^{}` peel lines right after their annotated tag, optional
  * `shallow oid` lines, and a flush. An empty repository sends `zero-id capabilities^{}\0caps`.
  */
-import { ProtocolError, RemoteError } from '../errors.js';
+import { ProtocolError, RemoteError, ResponseTooLargeError } from '../errors.js';
 import { isOid, isZeroOid, type Oid, type Ref } from '../types.js';
 import { Capabilities, parseV1Capabilities, parseV2Capabilities } from './capabilities.js';
 import { PktLineReader, describePacket, packetText, type Packet } from '../wire/pktline.js';
@@ -50,11 +50,20 @@ export async function readAdvertisement(reader: PktLineReader): Promise<Advertis
   return readV1Refs(reader, packet);
 }
 
+/**
+ * The most lines a v2 capability advertisement may have: git's has about ten (docs/security.md,
+ * "Bounded memory and time"); a server that goes on is refused rather than listened to.
+ */
+export const MAX_V2_CAPABILITY_LINES = 256;
+
 async function readV2Capabilities(reader: PktLineReader): Promise<Capabilities> {
   const lines: string[] = [];
   for (;;) {
     const packet = await reader.readRequired('the v2 capability advertisement');
     if (packet.type === 'flush') break;
+    if (lines.length === MAX_V2_CAPABILITY_LINES) {
+      throw new ResponseTooLargeError('capabilities', MAX_V2_CAPABILITY_LINES, 'lines', `the v2 capability advertisement has more than ${MAX_V2_CAPABILITY_LINES} lines; stopped reading it`);
+    }
     if (packet.type !== 'data') throw new ProtocolError(`unexpected ${describePacket(packet)} in the v2 capability advertisement`);
     lines.push(packetText(packet));
   }

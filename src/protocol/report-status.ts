@@ -10,6 +10,7 @@ import {
   PktLineError,
   ProtocolError,
   RemoteError,
+  ResponseTooLargeError,
   TargetRefMovedError,
   TargetRejectedError,
   throwIfAborted,
@@ -48,11 +49,23 @@ export interface PushReport {
 export interface ReportStatusOptions {
   /** True when side-band-64k was negotiated. */
   sideband: boolean;
+  /**
+   * How many commands the push sent: the report may hold REPORT_LINES_PER_COMMAND lines for each
+   * (a status and report-status-v2 options), plus the unpack line. Default 65536.
+   */
+  commands?: number;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
 }
 
 const MAX_REMOTE_ERRORS = 100;
+
+/**
+ * Report lines per command at most: its `ok`/`ng` and the four report-status-v2 options
+ * (`refname`, `old-oid`, `new-oid`, `forced-update`), with one to spare. A target that reports
+ * without end is stopped there (docs/security.md, "Bounded memory and time").
+ */
+export const REPORT_LINES_PER_COMMAND = 6;
 
 function malformed(text: string): ProtocolError {
   return new ProtocolError(`malformed push report line ${JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}...` : text)}`);
@@ -130,13 +143,17 @@ class ReportParser {
 }
 
 /** Reads report lines up to the report's flush; returns the parsed report. */
-async function readReportLines(reader: PktLineReader, signal: AbortSignal | undefined): Promise<Omit<PushReport, 'remoteErrors'>> {
+async function readReportLines(reader: PktLineReader, options: ReportStatusOptions): Promise<Omit<PushReport, 'remoteErrors'>> {
   const parser = new ReportParser();
-  for (;;) {
-    throwIfAborted(signal);
+  const limit = 1 + REPORT_LINES_PER_COMMAND * (options.commands ?? 65536);
+  for (let lines = 0; ; lines++) {
+    throwIfAborted(options.signal);
     const packet = await reader.read();
     if (packet === null) throw new ProtocolError(`push report truncated: the target's answer ended ${parser.describe()}, before its flush`);
     if (packet.type === 'flush') return parser.finish();
+    if (lines === limit) {
+      throw new ResponseTooLargeError('push-report', limit, 'lines', `the push report has more than ${limit} lines for ${options.commands ?? 65536} command(s); stopped reading it`);
+    }
     if (packet.type !== 'data') throw new ProtocolError(`unexpected ${describePacket(packet)} in a push report`);
     parser.line(packetText(packet));
   }
@@ -151,13 +168,13 @@ async function readReportLines(reader: PktLineReader, signal: AbortSignal | unde
 export async function readReportStatus(reader: PktLineReader, options: ReportStatusOptions): Promise<PushReport> {
   const remoteErrors: string[] = [];
   try {
-    if (!options.sideband) return { ...(await readReportLines(reader, options.signal)), remoteErrors };
+    if (!options.sideband) return { ...(await readReportLines(reader, options)), remoteErrors };
     const onProgress = (message: string, transient: boolean): void => {
       if (message.startsWith('error:') && remoteErrors.length < MAX_REMOTE_ERRORS) remoteErrors.push(message);
       options.onProgress?.(message, transient);
     };
     const inner = new PktLineReader(demuxSideband(reader, { onProgress, signal: options.signal }));
-    const report = await readReportLines(inner, options.signal);
+    const report = await readReportLines(inner, options);
     const extra = await inner.read();
     if (extra !== null) throw new ProtocolError(`unexpected ${describePacket(extra)} after the push report`);
     return { ...report, remoteErrors };

@@ -189,7 +189,7 @@ export class UploadPackSession {
     this.spent = true;
     this.unfinished = true;
     const reader = await this.connection.request(body, { phase: 'source fetch', signal: options.signal });
-    const responseOptions = { onProgress: options.onProgress, signal: options.signal };
+    const responseOptions = { onProgress: options.onProgress, signal: options.signal, haves: options.haves.length };
     const response =
       protocol === 'v2'
         ? await readFetchResponseV2(reader, responseOptions)

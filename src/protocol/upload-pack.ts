@@ -5,7 +5,7 @@
  * thin pack (deltas against objects only the haves reach) is asked for only when the caller says
  * so: the relay does when the pack's receiver holds every have (docs/protocol.md, "Thin packs").
  */
-import { ProtocolError, RemoteError, UnsupportedError } from '../errors.js';
+import { ProtocolError, RemoteError, ResponseTooLargeError, UnsupportedError } from '../errors.js';
 import { isOid, type Oid } from '../types.js';
 import type { Capabilities } from './capabilities.js';
 import { v2CommandHeader } from './ls-refs.js';
@@ -41,6 +41,30 @@ export interface FetchResponse {
 export interface FetchResponseOptions {
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
+  /**
+   * How many haves the request sent: the lines before the pack (acknowledgments, and the packets
+   * around them) may number at most that plus ACK_SLACK_LINES. Default: none sent.
+   */
+  haves?: number;
+}
+
+/**
+ * Lines a fetch response may hold before its pack beyond one per have: git sends one `ACK` per
+ * common have at most (v2), or a single `ACK`/`NAK` (v1, which git-sync asks no multi_ack of),
+ * plus section headers and delimiters. A server that acknowledges without end is stopped there
+ * (docs/security.md, "Bounded memory and time").
+ */
+export const ACK_SLACK_LINES = 64;
+
+/** Counts the lines before the pack; throws once there are more than the request can explain. */
+function negotiationBudget(options: FetchResponseOptions): () => void {
+  const limit = (options.haves ?? 0) + ACK_SLACK_LINES;
+  let lines = 0;
+  return () => {
+    if (++lines > limit) {
+      throw new ResponseTooLargeError('acknowledgments', limit, 'lines', `the fetch response has more than ${limit} lines before its pack (for ${options.haves ?? 0} haves); stopped reading it`);
+    }
+  };
 }
 
 function checkWants(request: FetchRequest): void {
@@ -131,6 +155,7 @@ export async function readFetchResponseV1(reader: PktLineReader, sideband: boole
   const acks: Oid[] = [];
   const shallow: Oid[] = [];
   const unshallow: Oid[] = [];
+  const line = negotiationBudget(options);
   for (;;) {
     if (!sideband) {
       const head = await reader.peek(4);
@@ -138,6 +163,7 @@ export async function readFetchResponseV1(reader: PktLineReader, sideband: boole
     }
     // A stream that ends here was cut before the pack (a transient PKT_LINE, as in v2).
     const packet = await reader.readRequired('a v1 fetch response, before the pack');
+    line();
     if (packet.type === 'flush') continue;
     if (packet.type !== 'data') throw new ProtocolError(`unexpected ${describePacket(packet)} in a v1 fetch response`);
     remoteErrorIn(packet);
@@ -164,8 +190,10 @@ export async function readFetchResponseV2(reader: PktLineReader, options: FetchR
   const acks: Oid[] = [];
   const shallow: Oid[] = [];
   const unshallow: Oid[] = [];
+  const line = negotiationBudget(options);
   for (;;) {
     const header = await reader.readRequired('a v2 fetch response section');
+    line();
     if (header.type !== 'data') throw new ProtocolError(`expected a fetch response section, got ${describePacket(header)}`);
     remoteErrorIn(header);
     const section = packetText(header);
@@ -177,6 +205,7 @@ export async function readFetchResponseV2(reader: PktLineReader, options: FetchR
     }
     for (;;) {
       const packet = await reader.readRequired(`the ${section} section`);
+      line();
       if (packet.type === 'delim') break;
       if (packet.type === 'flush') {
         // Only an acknowledgments section may end the response, and only before `done`.

@@ -63,6 +63,8 @@ export interface GitDaemonTransportOptions {
   side?: Side;
   /** Idle timeout while waiting on the peer (StreamConnectionOptions.idleMillis). */
   idleMillis?: number;
+  /** The bound on a ref listing (StreamConnectionOptions.maxRefListingBytes). */
+  maxRefListingBytes?: number;
   connectTimeoutMillis?: number;
 }
 
@@ -84,7 +86,7 @@ export class GitDaemonTransport implements Transport {
     const connection = new StreamConnection(socketChannel(socket, where), {
       displayUrl: where,
       phase: options.phase,
-      observer: this.options.observer, side: this.options.side, idleMillis: this.options.idleMillis,
+      observer: this.options.observer, side: this.options.side, idleMillis: this.options.idleMillis, maxRefListingBytes: this.options.maxRefListingBytes,
       signal: options.signal,
       // git daemon refuses with an ERR packet, but a server past its connection limit, or
       // something else on the port, may just hang up.

@@ -11,7 +11,7 @@
 import { once } from 'node:events';
 import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { GitSyncError, HttpTooLargeError, NetworkError, TimeoutError } from '../errors.js';
+import { GitSyncError, NetworkError, TimeoutError } from '../errors.js';
 import { noteStreamedBytes } from '../observe/gc-pacer.js';
 import { httpTraceEnabled, publishHttpTrace } from '../observe/http-trace.js';
 import { redactUrl } from '../observe/redact.js';
@@ -87,8 +87,17 @@ export class ExchangeTrace {
 export interface Exchange {
   response: IncomingMessage;
   trace: ExchangeTrace;
-  /** Bytes moving either way on this exchange: its body's idle timeout. */
+  /**
+   * This exchange's idle clock: the request body's bytes taken count as progress; the response
+   * body's reader tells it of each whole packet (IdleClock).
+   */
   activity: IdleClock;
+}
+
+/** A bound on a response body: past `bytes`, reading stops with `error(where)`. */
+export interface BodyLimit {
+  bytes: number;
+  error(where: string): GitSyncError;
 }
 
 export interface HttpClientOptions {
@@ -205,7 +214,7 @@ export class HttpClient {
           });
           const idle = this.timeouts.bodyIdleMillis;
           const where = redactUrl(url.toString());
-          const stalled = (): Error => new TimeoutError('idle', where, idle, `${where}: no data either way for ${idle} ms; the ${this.side} server stopped reading`);
+          const stalled = (): Error => new TimeoutError('idle', where, idle, `${where}: no progress either way for ${idle} ms; the ${this.side} server stopped reading`);
           writeStreamed(request, counted, activity, idle, stalled).then(
             () => timers.awaitHeaders(),
             (error: unknown) => request.destroy(error instanceof Error ? error : new Error(String(error))),
@@ -228,12 +237,12 @@ export class HttpClient {
     response.destroy();
   }
 
-  /** The response body as counted chunks; errors are classified, the limit enforced. */
+  /** The response body as counted chunks; errors are classified, the limit (if any) enforced. */
   countedBody(
     { response, trace, activity }: Exchange,
     phaseName: RequestOptions['phase'],
     url: URL,
-    limit: number,
+    limit: BodyLimit | null,
     signal: AbortSignal | undefined,
   ): AsyncGenerator<Buffer> {
     const phase = this.observer?.counters(phaseName) ?? undefined;
@@ -252,7 +261,7 @@ export class HttpClient {
       try {
         for (;;) {
           const stop = activity.watch(idle, () => {
-            response.destroy(new TimeoutError('idle', where, idle, `${where}: no data either way for ${idle} ms; the ${client.side} server stopped sending`));
+            response.destroy(new TimeoutError('idle', where, idle, `${where}: no progress either way for ${idle} ms; the ${client.side} server stopped sending (no whole packet came)`));
           });
           let next: IteratorResult<unknown>;
           try {
@@ -262,16 +271,10 @@ export class HttpClient {
           }
           if (next.done === true) break;
           const buffer = next.value as Buffer;
-          activity.touch();
           total += buffer.length;
           noteStreamedBytes(buffer.length);
           if (phase) phase.responseBytes += buffer.length;
-          if (total > limit) {
-            throw new HttpTooLargeError(
-              { status: response.statusCode ?? 0, url: where, requestIds: requestIds(response.headers) },
-              `${where}: response exceeds ${limit} bytes; refusing to read further`,
-            );
-          }
+          if (limit !== null && total > limit.bytes) throw limit.error(where);
           yield buffer;
         }
         // A connection cut mid-body ends the stream without an error on some Node versions.

@@ -19,16 +19,13 @@ import type { RunObserver } from '../observe/observer.js';
 import type { Service } from '../types.js';
 import { AGENT } from '../version.js';
 import { PktLineReader, packetText } from '../wire/pktline.js';
-import { DEFAULT_HTTP_TIMEOUTS, HttpClient, readErrorSnippet, type Exchange, type HttpTimeouts } from './http-client.js';
+import { DEFAULT_HTTP_TIMEOUTS, HttpClient, readErrorSnippet, type BodyLimit, type Exchange, type HttpTimeouts } from './http-client.js';
 import { contentTypeError, describeRequestIds, headerValue, isRedirect, requestIds, statusError, type AuthContext } from './http-diagnosis.js';
 import type { ProxyEnv } from './proxy-env.js';
-import type { ConnectOptions, GitConnection, RequestBody, RequestOptions, Transport } from './transport.js';
+import { DEFAULT_MAX_REF_LISTING_BYTES, isListingPhase, refListingTooLarge, type ConnectOptions, type GitConnection, type RequestBody, type RequestOptions, type Transport } from './transport.js';
 
 export type { HttpAuth } from '../auth/http-authenticator.js';
 export { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http-client.js';
-
-/** Advertisements are parsed as they stream, but a server sending without end is cut off. */
-export const DEFAULT_MAX_ADVERTISEMENT_BYTES = 512 * 1024 * 1024;
 
 /** Redirects followed for one `info/refs` request (Go's net/http default). */
 export const MAX_REDIRECTS = 10;
@@ -53,7 +50,8 @@ export interface HttpTransportOptions {
   /** Where `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY` are read (default: this process's environment). */
   proxyEnv?: ProxyEnv;
   timeouts?: Partial<HttpTimeouts>;
-  maxAdvertisementBytes?: number;
+  /** The most bytes one ref listing (the advertisement, an `ls-refs` answer) may take; default DEFAULT_MAX_REF_LISTING_BYTES. */
+  maxRefListingBytes?: number;
   /** Where the bytes this transport moves are counted. */
   observer?: RunObserver;
 }
@@ -93,7 +91,7 @@ export class HttpTransport implements Transport {
   private readonly client: HttpClient;
   private readonly insecureSkipTlsVerify: boolean;
   private readonly followInfoRefsRedirect: boolean;
-  private readonly maxAdvertisementBytes: number;
+  private readonly maxRefListingBytes: number;
   private readonly side: Side;
 
   constructor(url: URL, options: HttpTransportOptions) {
@@ -107,7 +105,7 @@ export class HttpTransport implements Transport {
     this.side = options.side;
     this.insecureSkipTlsVerify = options.insecureSkipTlsVerify ?? false;
     this.followInfoRefsRedirect = options.followInfoRefsRedirect ?? false;
-    this.maxAdvertisementBytes = options.maxAdvertisementBytes ?? DEFAULT_MAX_ADVERTISEMENT_BYTES;
+    this.maxRefListingBytes = options.maxRefListingBytes ?? DEFAULT_MAX_REF_LISTING_BYTES;
     this.authenticator = new HttpAuthenticator({
       explicit: options.auth ?? null,
       home: this.base,
@@ -161,9 +159,9 @@ export class HttpTransport implements Transport {
     const { url } = answer;
     this.expectContentType(answer, `application/x-${service}-advertisement`);
     if (this.followInfoRefsRedirect) this.adoptRedirect(requested, answer);
-    const body = this.client.countedBody(answer, options.phase, url, this.maxAdvertisementBytes, options.signal);
+    const body = this.client.countedBody(answer, options.phase, url, this.listingLimit(options.phase), options.signal);
     const protocol = options.protocol;
-    const advertisement = new PktLineReader(body);
+    const advertisement = new PktLineReader(body, { onPacket: () => answer.activity.touch() });
     await skipServiceHeader(advertisement, service);
     return {
       advertisement,
@@ -200,7 +198,17 @@ export class HttpTransport implements Transport {
     const request: HttpRequest = { method: 'POST', body, protocol, headers, phase: options.phase, signal: options.signal };
     const answer = await this.send(request, this.endpoint(service), false);
     this.expectContentType(answer, `application/x-${service}-result`);
-    return new PktLineReader(this.client.countedBody(answer, options.phase, answer.url, Number.POSITIVE_INFINITY, options.signal));
+    // The server's progress is a whole packet, not a byte (IdleClock).
+    return new PktLineReader(this.client.countedBody(answer, options.phase, answer.url, this.listingLimit(options.phase), options.signal), {
+      onPacket: () => answer.activity.touch(),
+    });
+  }
+
+  /** A ref listing's body is bounded (RESPONSE_TOO_LARGE); a pack or a push report is read by what parses it. */
+  private listingLimit(phase: RequestOptions['phase']): BodyLimit | null {
+    if (!isListingPhase(phase)) return null;
+    const bytes = this.maxRefListingBytes;
+    return { bytes, error: (where) => refListingTooLarge(where, this.side, bytes) };
   }
 
   /**

@@ -1,17 +1,33 @@
 /**
- * The idle timeout of one conversation (docs/usage.md, "Timeouts and retries"): the last moment
- * a byte moved either way, and a watch kept only while git-sync waits on the peer (for its next
- * bytes, or for it to take ours). A transfer that moves in either direction never times out, so
- * a slow push whose report is awaited while the pack streams is not cut off, and the silence
- * while git-sync itself holds a chunk (a relay waiting on the other side) is not counted.
+ * The idle timeout of one conversation (docs/usage.md, "Timeouts and retries"): how long
+ * git-sync has waited on the peer (for its next packet, or for it to take our bytes) since the
+ * peer last made progress. Progress is what `touch` is told: a whole pkt-line received (the
+ * reader's `onPacket`), a handshake line, bytes the peer took. Bytes that arrive without
+ * completing anything are not progress, so a server that trickles a byte now and then is as
+ * stalled as one that sends nothing (docs/security.md, "Bounded memory and time").
+ *
+ * Only time spent waiting counts: the quiet while git-sync itself is busy, or while a request
+ * body waits for its next bytes from the other side of a relay (`hold`), is not the peer's.
  */
 export class IdleClock {
-  private last = performance.now();
+  /** Time waited since the last progress, in waits that have ended. */
+  private waited = 0;
+  /** Waits open now (a reader and a blocked writer may wait at once). */
+  private waiting = 0;
+  /** When the open waits began, or the last progress during them, whichever is later. */
+  private since = 0;
   private holds = 0;
 
-  /** Bytes moved. */
+  /** The peer made progress: the quiet starts over. */
   touch(): void {
-    this.last = performance.now();
+    this.waited = 0;
+    this.since = performance.now();
+  }
+
+  /** Time waited on the peer since its last progress, holds aside. */
+  private quiet(): number {
+    if (this.holds > 0) return 0;
+    return this.waited + (this.waiting > 0 ? performance.now() - this.since : 0);
   }
 
   /**
@@ -31,20 +47,27 @@ export class IdleClock {
   }
 
   /**
-   * Starts waiting: `onIdle` runs once `idleMillis` pass with no `touch` (counted from now or the
-   * last touch, whichever is later). Returns the function that stops the watch when the wait ends.
+   * Starts waiting on the peer: `onIdle` runs once the time waited since its last progress
+   * reaches `idleMillis` (waits before this one count too, when no progress came between).
+   * Returns the function that ends the wait.
    */
   watch(idleMillis: number, onIdle: () => void): () => void {
-    this.touch();
+    if (this.waiting++ === 0) this.since = performance.now();
     let timer: NodeJS.Timeout | undefined;
+    let ended = false;
     const arm = (millis: number): void => {
       timer = setTimeout(() => {
-        const quiet = this.holds > 0 ? 0 : performance.now() - this.last;
+        const quiet = this.quiet();
         if (quiet >= idleMillis) onIdle();
-        else arm(idleMillis - quiet);
-      }, millis);
+        else arm(this.holds > 0 ? idleMillis : idleMillis - quiet);
+      }, Math.max(1, millis));
     };
-    arm(idleMillis);
-    return () => clearTimeout(timer);
+    arm(idleMillis - this.quiet());
+    return () => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+      if (--this.waiting === 0) this.waited += performance.now() - this.since;
+    };
   }
 }

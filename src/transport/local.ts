@@ -55,6 +55,8 @@ export interface LocalTransportOptions {
   side?: Side;
   /** Idle timeout while waiting on the peer (StreamConnectionOptions.idleMillis). */
   idleMillis?: number;
+  /** The bound on a ref listing (StreamConnectionOptions.maxRefListingBytes). */
+  maxRefListingBytes?: number;
   /** The environment git runs in; default process.env. */
   env?: NodeJS.ProcessEnv;
   /** How long a closed connection waits for git to exit before it is killed (default 5 s). */
@@ -124,7 +126,7 @@ export class LocalTransport implements Transport {
         return new NetworkError(where, `${where}: cannot run git (${error.code ?? error.message}); the local transport needs git on PATH`, { cause: error });
       },
     });
-    return new StreamConnection(channel, { displayUrl: where, phase: options.phase, observer: this.options.observer, side: this.options.side, idleMillis: this.options.idleMillis, exitGraceMillis: this.options.exitGraceMillis, signal: options.signal });
+    return new StreamConnection(channel, { displayUrl: where, phase: options.phase, observer: this.options.observer, side: this.options.side, idleMillis: this.options.idleMillis, maxRefListingBytes: this.options.maxRefListingBytes, exitGraceMillis: this.options.exitGraceMillis, signal: options.signal });
   }
 
   async setHead(ref: string, signal?: AbortSignal): Promise<void> {

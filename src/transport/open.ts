@@ -38,13 +38,15 @@ export interface OpenTransportOptions {
   /** Where the bytes this transport moves are counted. */
   observer?: RunObserver;
   /**
-   * No byte moving either way for this long, while waiting on the server, fails the request
-   * (TIMEOUT_IDLE); it also bounds connecting and waiting for response headers
+   * No progress either way for this long (a whole packet from the server, bytes it took), while
+   * waiting on the server, fails the request (TIMEOUT_IDLE); it also bounds connecting and waiting for response headers
    * (TIMEOUT_CONNECT, TIMEOUT_HEADERS). Absent: the HTTP defaults, no limit on stream transports.
    */
   idleMillis?: number;
   /** Finer HTTP timeouts; they win over `idleMillis`. */
   timeouts?: Partial<HttpTimeouts>;
+  /** The most bytes one ref listing may take (default DEFAULT_MAX_REF_LISTING_BYTES). */
+  maxRefListingBytes?: number;
   /**
    * Where proxy variables are read, and the environment of every process the transport starts
    * (ssh, git, a remote helper, `git credential`), less git-sync's own variables (auth/child-env.ts).
@@ -76,6 +78,7 @@ export function openTransport(endpoint: Endpoint, options: OpenTransportOptions)
         proxyEnv: options.env,
         observer: options.observer,
         timeouts: { ...idleTimeouts(options.idleMillis), ...options.timeouts },
+        maxRefListingBytes: options.maxRefListingBytes,
       });
     }
     case 'ssh':
@@ -95,6 +98,6 @@ function idleTimeouts(idleMillis: number | undefined): Partial<HttpTimeouts> {
   return { connectMillis: Math.min(idleMillis, DEFAULT_HTTP_TIMEOUTS.connectMillis), headersMillis: idleMillis, bodyIdleMillis: idleMillis };
 }
 
-function streamOptions(options: OpenTransportOptions): { observer?: RunObserver; side: Side; idleMillis?: number; env?: NodeJS.ProcessEnv } {
-  return { observer: options.observer, side: options.side, idleMillis: options.idleMillis, env: options.env };
+function streamOptions(options: OpenTransportOptions): { observer?: RunObserver; side: Side; idleMillis?: number; maxRefListingBytes?: number; env?: NodeJS.ProcessEnv } {
+  return { observer: options.observer, side: options.side, idleMillis: options.idleMillis, maxRefListingBytes: options.maxRefListingBytes, env: options.env };
 }

@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { NetworkError, ProtocolError, RemoteError, UnsupportedError, throwIfAborted } from '../errors.js';
+import { NetworkError, ProtocolError, RemoteError, ResponseTooLargeError, UnsupportedError, onSide, throwIfAborted } from '../errors.js';
 import type { Service } from '../types.js';
 import { FLUSH_PKT } from '../wire/pktline.js';
 import type { RunObserver } from '../observe/observer.js';
@@ -25,6 +25,9 @@ import type { ConnectOptions, GitConnection, Transport } from './transport.js';
 export type HelperEndpoint = Extract<Endpoint, { kind: 'helper' }>;
 
 type HelperConnectCommand = 'stateless-connect' | 'connect';
+
+/** git's helpers list a dozen capabilities at most; a helper that goes on is stopped here. */
+export const MAX_HELPER_CAPABILITIES = 256;
 
 async function isExecutable(file: string): Promise<boolean> {
   try {
@@ -84,6 +87,8 @@ export interface RemoteHelperTransportOptions {
   side?: Side;
   /** Idle timeout while waiting on the peer (StreamConnectionOptions.idleMillis). */
   idleMillis?: number;
+  /** The bound on a ref listing (StreamConnectionOptions.maxRefListingBytes). */
+  maxRefListingBytes?: number;
   /** The environment the helper runs in (and PATH is searched); default process.env. */
   env?: NodeJS.ProcessEnv;
 }
@@ -129,7 +134,7 @@ export class RemoteHelperTransport implements Transport {
     const connection = new StreamConnection(channel, {
       displayUrl: where,
       phase: options.phase,
-      observer: this.options.observer, side: this.options.side, idleMillis: this.options.idleMillis,
+      observer: this.options.observer, side: this.options.side, idleMillis: this.options.idleMillis, maxRefListingBytes: this.options.maxRefListingBytes,
       signal: options.signal,
       framing: { farewell: null },
     });
@@ -157,10 +162,14 @@ export class RemoteHelperTransport implements Transport {
   private async readCapabilities(connection: StreamConnection): Promise<Set<string>> {
     await connection.send(Buffer.from('capabilities\n'));
     const capabilities = new Set<string>();
-    for (;;) {
+    for (let lines = 0; ; lines++) {
       const line = await connection.readLine();
       if (line === null) throw new ProtocolError(`${this.displayUrl}: ${this.program} exited before listing its capabilities`);
       if (line === '') return capabilities;
+      if (lines === MAX_HELPER_CAPABILITIES) {
+        const error = new ResponseTooLargeError('helper-capabilities', MAX_HELPER_CAPABILITIES, 'lines', `${this.displayUrl}: ${this.program} lists more than ${MAX_HELPER_CAPABILITIES} capabilities; stopped reading them`);
+        throw this.options.side === undefined ? error : onSide(error, this.options.side);
+      }
       capabilities.add(line.replace(/^\*/, '').split(' ')[0]!);
     }
   }

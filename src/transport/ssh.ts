@@ -104,6 +104,8 @@ export interface SshTransportOptions {
   side?: Side;
   /** Idle timeout while waiting on the peer (StreamConnectionOptions.idleMillis). */
   idleMillis?: number;
+  /** The bound on a ref listing (StreamConnectionOptions.maxRefListingBytes). */
+  maxRefListingBytes?: number;
   /** The environment ssh runs in (and GIT_SSH_COMMAND / GIT_SSH are read from); default process.env. */
   env?: NodeJS.ProcessEnv;
 }
@@ -139,6 +141,6 @@ export class SshTransport implements Transport {
         return new NetworkError(where, `${where}: cannot run ${JSON.stringify(invocation.command)} (${error.code ?? error.message}); install OpenSSH or set GIT_SSH_COMMAND`, { cause: error });
       },
     });
-    return new StreamConnection(channel, { displayUrl: where, phase: options.phase, observer: this.options.observer, side: this.options.side, idleMillis: this.options.idleMillis, signal: options.signal });
+    return new StreamConnection(channel, { displayUrl: where, phase: options.phase, observer: this.options.observer, side: this.options.side, idleMillis: this.options.idleMillis, maxRefListingBytes: this.options.maxRefListingBytes, signal: options.signal });
   }
 }

@@ -8,13 +8,13 @@
  */
 import { noteStreamedBytes } from '../observe/gc-pacer.js';
 import type { Readable, Writable } from 'node:stream';
-import { abortError, GitSyncError, ProtocolError, TimeoutError, onSide } from '../errors.js';
+import { abortError, GitSyncError, ProtocolError, ResponseTooLargeError, TimeoutError, onSide } from '../errors.js';
 import { FLUSH_PKT, PktLineReader } from '../wire/pktline.js';
 import type { PhaseName, PhaseStats } from '../observe/stats.js';
 import type { RunObserver } from '../observe/observer.js';
 import type { Side } from '../types.js';
 import { IdleClock } from './idle-clock.js';
-import type { GitConnection, RequestBody, RequestOptions } from './transport.js';
+import { DEFAULT_MAX_REF_LISTING_BYTES, isListingPhase, refListingTooLarge, type GitConnection, type RequestBody, type RequestOptions } from './transport.js';
 
 /** The two directions of a conversation with a server, and a way to end it. */
 export interface ByteChannel {
@@ -60,11 +60,26 @@ export interface StreamConnectionOptions {
   /** Which end of the run the peer is: named in errors. */
   side?: Side;
   /**
-   * While git-sync waits on the peer (for its bytes, or for it to take ours), this long with no
-   * byte moving either way fails the connection with an idle timeout. Absent: no limit.
+   * While git-sync waits on the peer (for its next packet or line, or for it to take our bytes),
+   * this long without its progress fails the connection with an idle timeout (IdleClock: bytes
+   * that complete nothing are not progress). Absent: no limit.
    */
   idleMillis?: number;
+  /**
+   * The most bytes a ref listing (the advertisement, an `ls-refs` answer) may take; past it the
+   * connection fails with RESPONSE_TOO_LARGE. Default DEFAULT_MAX_REF_LISTING_BYTES.
+   */
+  maxRefListingBytes?: number;
 }
+
+/** The longest handshake line (a remote helper's capability or reply) git-sync reads. */
+export const MAX_HANDSHAKE_LINE = 8192;
+
+/**
+ * Packets a stateless-connect response may hold after the part the protocol reads (its flush)
+ * and before its response-end: none in git's helpers; a few are tolerated, not an endless stream.
+ */
+const MAX_PACKETS_BEFORE_RESPONSE_END = 64;
 
 /** Thrown inside the body writer when the peer stopped reading; the reader reports why. */
 const PEER_GONE = Symbol('peer gone');
@@ -85,6 +100,9 @@ export class StreamConnection implements GitConnection {
   private readonly exitGraceMillis: number;
   private framing: Framing;
   private phase: PhaseStats | undefined;
+  /** The bound on what the current response may still bring, when it is a ref listing. */
+  private listingLimit: number | null;
+  private listingBytes = 0;
   /** Bytes read from the channel but not yet handed on (left over from a handshake line). */
   private carry: Buffer | null = null;
   private inputEnded = false;
@@ -109,6 +127,7 @@ export class StreamConnection implements GitConnection {
     this.framing = { responseEnd: false, farewell: FLUSH_PKT, ...options.framing };
     this.phase = options.observer?.counters(options.phase) ?? undefined;
     if (this.phase) this.phase.requests += 1;
+    this.listingLimit = this.limitFor(options.phase);
     const { input, output } = channel;
     input.on('readable', this.onReadable);
     const ended = (): void => {
@@ -127,7 +146,8 @@ export class StreamConnection implements GitConnection {
       this.wakeWriters();
     });
     this.watch(options.signal);
-    this.advertisement = new PktLineReader(this.source());
+    // The server's progress is a whole packet, not a byte (IdleClock).
+    this.advertisement = new PktLineReader(this.source(), { onPacket: () => this.activity.touch() });
   }
 
   /** Changes the framing once a handshake has chosen it (a remote helper's connect mode). */
@@ -144,10 +164,12 @@ export class StreamConnection implements GitConnection {
 
   /**
    * Reads one `\n`-terminated line of text (a remote helper's handshake), keeping any bytes
-   * after it for the protocol. Null when the peer ended its output first.
+   * after it for the protocol. Null when the peer ended its output first. A line longer than
+   * MAX_HANDSHAKE_LINE fails with RESPONSE_TOO_LARGE (docs/security.md, "Bounded memory and time").
    */
-  async readLine(maxBytes = 65536): Promise<string | null> {
-    let line = Buffer.alloc(0);
+  async readLine(): Promise<string | null> {
+    const parts: Buffer[] = [];
+    let length = 0;
     for (;;) {
       const chunk = await this.nextChunk();
       if (chunk === null) {
@@ -155,12 +177,19 @@ export class StreamConnection implements GitConnection {
         return null;
       }
       const newline = chunk.indexOf(0x0a);
+      const end = newline < 0 ? chunk.length : newline;
+      length += end;
+      if (length > MAX_HANDSHAKE_LINE) {
+        const error = new ResponseTooLargeError('helper-line', MAX_HANDSHAKE_LINE, 'bytes', `${this.options.displayUrl}: handshake line longer than ${MAX_HANDSHAKE_LINE} bytes; stopped reading it`);
+        throw this.options.side === undefined ? error : onSide(error, this.options.side);
+      }
+      parts.push(chunk.subarray(0, end));
       if (newline >= 0) {
         if (newline + 1 < chunk.length) this.carry = chunk.subarray(newline + 1);
-        return Buffer.concat([line, chunk.subarray(0, newline)]).toString('utf8');
+        // A whole line is the handshake's progress (the idle clock's: see IdleClock).
+        this.activity.touch();
+        return Buffer.concat(parts, length).toString('utf8');
       }
-      line = Buffer.concat([line, chunk]);
-      if (line.length > maxBytes) throw new ProtocolError(`${this.options.displayUrl}: handshake line longer than ${maxBytes} bytes`);
     }
   }
 
@@ -172,6 +201,8 @@ export class StreamConnection implements GitConnection {
     if (this.awaitingResponseEnd) await this.skipToResponseEnd();
     this.phase = this.options.observer?.counters(options.phase) ?? undefined;
     if (this.phase) this.phase.requests += 1;
+    this.listingLimit = this.limitFor(options.phase);
+    this.listingBytes = 0;
     this.awaitingResponseEnd = this.framing.responseEnd;
     // The body is written while the caller reads: a server may answer (ACKs, progress) before
     // it has read the whole request, and must never block on a full pipe while we block on ours.
@@ -185,6 +216,10 @@ export class StreamConnection implements GitConnection {
         this.writeInFlight = false;
       });
     return this.advertisement;
+  }
+
+  private limitFor(phase: PhaseName): number | null {
+    return isListingPhase(phase) ? (this.options.maxRefListingBytes ?? DEFAULT_MAX_REF_LISTING_BYTES) : null;
   }
 
   close(): Promise<void> {
@@ -236,14 +271,14 @@ export class StreamConnection implements GitConnection {
     this.wakeWriters();
   }
 
-  /** While waiting on the peer: fails the connection once nothing moved for the idle timeout. */
-  private watchIdle(what: 'stopped sending' | 'stopped reading'): () => void {
+  /** While waiting on the peer: fails the connection once it made no progress for the idle timeout. */
+  private watchIdle(what: 'stopped sending (no whole packet or line came)' | 'stopped reading'): () => void {
     const idle = this.options.idleMillis;
     if (idle === undefined) return () => undefined;
     const where = this.options.displayUrl;
     const peer = this.options.side === undefined ? 'the server' : `the ${this.options.side} server`;
     return this.activity.watch(idle, () => {
-      const error = new TimeoutError('idle', where, idle, `${where}: no data either way for ${idle} ms; ${peer} ${what}`);
+      const error = new TimeoutError('idle', where, idle, `${where}: no progress either way for ${idle} ms; ${peer} ${what}`);
       if (this.options.side !== undefined) error.side = this.options.side;
       this.setFault(error);
     });
@@ -272,13 +307,16 @@ export class StreamConnection implements GitConnection {
       if (chunk !== null) {
         if (this.phase) this.phase.responseBytes += chunk.length;
         this.received += chunk.length;
-        this.activity.touch();
+        if (this.listingLimit !== null && (this.listingBytes += chunk.length) > this.listingLimit) {
+          this.setFault(refListingTooLarge(this.options.displayUrl, this.options.side, this.listingLimit));
+          return null;
+        }
         noteStreamedBytes(chunk.length);
         return chunk;
       }
       // A peer that is gone says nothing more, even if something else still holds its pipe.
       if (this.inputEnded || this.exited) return null;
-      const stop = this.watchIdle('stopped sending');
+      const stop = this.watchIdle('stopped sending (no whole packet or line came)');
       try {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
@@ -316,10 +354,13 @@ export class StreamConnection implements GitConnection {
 
   /** Skips the rest of a stateless-connect response through its response-end packet. */
   private async skipToResponseEnd(): Promise<void> {
-    for (;;) {
+    for (let skipped = 0; ; skipped++) {
       const packet = await this.advertisement.read();
       if (packet === null) throw new ProtocolError(`${this.options.displayUrl}: connection ended before the response-end packet`);
       if (packet.type === 'response-end') break;
+      if (skipped === MAX_PACKETS_BEFORE_RESPONSE_END) {
+        throw new ProtocolError(`${this.options.displayUrl}: more than ${MAX_PACKETS_BEFORE_RESPONSE_END} packets after a response's end, and no response-end packet`);
+      }
     }
     this.awaitingResponseEnd = false;
   }

@@ -5,11 +5,34 @@
  * local, git://) write to the same channel and keep reading from it. Transports move bytes and
  * count them; they know nothing about refs.
  */
+import { ResponseTooLargeError } from '../errors.js';
 import type { PktLineReader } from '../wire/pktline.js';
 import type { Service } from '../types.js';
 import type { PhaseName } from '../observe/stats.js';
 import type { ObjectFormat } from '../types.js';
 import type { ProtocolVersion } from '../types.js';
+import type { Side } from '../types.js';
+
+/**
+ * The most bytes one ref listing may take (an advertisement, or an `ls-refs` answer) unless the
+ * caller says otherwise: 32 MiB, about 450,000 refs of usual length. Parsed refs take about 3.5
+ * times their bytes in memory, so a server that lists without end stops at about 110 MiB
+ * (docs/security.md, "Bounded memory and time").
+ */
+export const DEFAULT_MAX_REF_LISTING_BYTES = 32 * 1024 * 1024;
+
+/** The phases whose responses are ref listings (the advertisement, `ls-refs`), bounded by `maxRefListingBytes`. */
+export function isListingPhase(phase: PhaseName): boolean {
+  return phase !== 'source fetch' && phase !== 'target push';
+}
+
+/** The error of a listing that went past its bound: every transport throws this one. */
+export function refListingTooLarge(where: string, side: Side | undefined, limit: number): ResponseTooLargeError {
+  const whose = side === undefined ? 'the server' : `the ${side}`;
+  const error = new ResponseTooLargeError('ref-listing', limit, 'bytes', `${where}: ${whose}'s ref listing exceeds ${limit} bytes; stopped reading it`);
+  if (side !== undefined) error.side = side;
+  return error;
+}
 
 export interface ConnectOptions {
   /** The protocol the client asks for; the server may answer with an older one. */

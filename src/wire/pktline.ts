@@ -53,6 +53,15 @@ export function describePacket(packet: Packet | null): string {
   return JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}...` : text);
 }
 
+export interface PktLineReaderOptions {
+  /**
+   * Told each time the stream completes something: a whole packet, or a packet's worth
+   * (MAX_PKT_LENGTH) of raw bytes read through `rest()`. A transport's idle clock counts this as
+   * the server's progress, not every byte (transport/idle-clock.ts).
+   */
+  onPacket?: () => void;
+}
+
 /**
  * Reads pkt-lines from a byte stream, pulling only as many chunks as needed so the bytes after a
  * protocol section (a raw pack, or the next response on a stateful connection) stay available
@@ -60,14 +69,18 @@ export function describePacket(packet: Packet | null): string {
  */
 export class PktLineReader {
   private readonly iterator: AsyncIterator<Uint8Array>;
+  private readonly onPacket: (() => void) | undefined;
   private buffer: Buffer = Buffer.alloc(0);
   private ended = false;
   private pending: Packet | null = null;
+  /** Raw bytes handed out by `rest()` since `onPacket` was last told. */
+  private rawSincePacket = 0;
   /** Bytes consumed from the source so far (framing included). */
   bytesRead = 0;
 
-  constructor(source: AsyncIterable<Uint8Array>) {
+  constructor(source: AsyncIterable<Uint8Array>, options: PktLineReaderOptions = {}) {
     this.iterator = source[Symbol.asyncIterator]();
+    this.onPacket = options.onPacket;
   }
 
   /** Pulls one more chunk into the buffer; false at end of stream. */
@@ -113,6 +126,12 @@ export class PktLineReader {
     return out;
   }
 
+  /** A packet was completed: tells `onPacket`. */
+  private completed<T>(packet: T): T {
+    this.onPacket?.();
+    return packet;
+  }
+
   /** Looks at the next `n` raw bytes without consuming them; shorter at end of stream. */
   async peek(n: number): Promise<Buffer> {
     if (this.pending !== null) throw new PktLineError('cannot peek raw bytes behind a put-back packet');
@@ -140,12 +159,12 @@ export class PktLineReader {
     }
     if (this.buffer.length < 4) return undefined;
     const length = this.headerLength();
-    if (length === 0) return this.control('flush');
-    if (length === 1) return this.control('delim');
-    if (length === 2) return this.control('response-end');
+    if (length === 0) return this.completed(this.control('flush'));
+    if (length === 1) return this.completed(this.control('delim'));
+    if (length === 2) return this.completed(this.control('response-end'));
     if (this.buffer.length < length) return undefined;
     const packet = this.take(length);
-    return { type: 'data', data: packet.subarray(4) };
+    return this.completed({ type: 'data', data: packet.subarray(4) });
   }
 
   /** The length the buffered header (4 bytes at least) declares, checked. */
@@ -195,13 +214,20 @@ export class PktLineReader {
   /** Raw bytes after the pkt-line section (an unframed pack): the buffered rest, then the source. */
   async *rest(): AsyncGenerator<Buffer> {
     if (this.pending !== null) throw new PktLineError('cannot read raw bytes behind a put-back packet');
-    if (this.buffer.length > 0) {
-      const chunk = this.take(this.buffer.length);
-      yield chunk;
-    }
+    if (this.buffer.length > 0) yield this.raw(this.take(this.buffer.length));
     while (await this.fill()) {
-      yield this.take(this.buffer.length);
+      yield this.raw(this.take(this.buffer.length));
     }
+  }
+
+  /** Raw bytes count for `onPacket` a packet's worth at a time, as framed data would. */
+  private raw(chunk: Buffer): Buffer {
+    this.rawSincePacket += chunk.length;
+    if (this.rawSincePacket >= MAX_PKT_LENGTH) {
+      this.rawSincePacket %= MAX_PKT_LENGTH;
+      this.onPacket?.();
+    }
+    return chunk;
   }
 
   /** Releases the underlying source (stops a body download or a child's stdout). */

@@ -47,6 +47,8 @@ mirrors:
     branches: [main, release]
     map: ["main:upstream/main"]
     target-max-pack-bytes: 1GiB
+    max-ref-listing-bytes: 64MiB
+    allowed-protocols: [HTTPS, ssh]
     tags: false
 `;
 
@@ -101,6 +103,8 @@ describe('fleet manifest', () => {
       branches: ['main', 'release'],
       maps: ['main:upstream/main'],
       targetMaxPackBytes: 1024 ** 3,
+      maxRefListingBytes: 64 * 1024 ** 2,
+      allowedProtocols: ['https', 'ssh'],
     });
   });
 

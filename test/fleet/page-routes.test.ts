@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { request } from 'node:http';
+import { call } from '../helpers/http-call.js';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { parseManifest } from '../../src/fleet/manifest.js';
 import { FleetMetrics } from '../../src/fleet/metrics.js';
@@ -19,25 +19,6 @@ import { runCli } from '../cli/run-cli.js';
 import { makeTempDir } from '../helpers/git.js';
 
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function call(url: string, method: string, options: { headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers: options.headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (text: string) => (body += text));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
 
 const one: PageMirror = {
   id: 'one',

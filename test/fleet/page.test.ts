@@ -181,7 +181,7 @@ describe('status page rendering', () => {
     ];
     const html = renderMirrorPage(fleet[0]!, runs, { now: NOW, syncEnabled: false });
     assert.deepEqual([...html.matchAll(/<tr data-run="(\d+)">/g)].map((m) => m[1]), ['3', '2', '1']);
-    assert.match(html, /<td data-label="Bytes"><span title="[^"]*"><span class="nowrap">5\.00 MiB<\/span> → <span class="nowrap">5\.00 MiB<\/span><\/span><\/td><td data-label="Refs changed">4<\/td>/);
+    assert.match(html, /<td data-label="Bytes"><span title="[^"]*"><span class="nowrap">5\.0 MiB<\/span> → <span class="nowrap">5\.0 MiB<\/span><\/span><\/td><td data-label="Refs changed">4<\/td>/);
     assert.match(html, /<code>TIMEOUT_IDLE<\/code> <span class="message">no byte for 60 s<\/span>/);
     assert.match(html, /<svg class="chart"/);
     assert.match(html, /<td data-label="Started"><time datetime="2026-12-01T11:50:00\.000Z" data-seconds>2026-12-01 11:50:00 UTC<\/time>/);
@@ -226,7 +226,7 @@ describe('status page chart', () => {
 
 describe('status page formats', () => {
   it('writes bytes, durations and ages short', () => {
-    assert.deepEqual([0, 1023, 1536, 5 * 1024 ** 2, 3 * 1024 ** 3].map(formatBytes), ['0 B', '1023 B', '1.5 KiB', '5.00 MiB', '3.00 GiB']);
+    assert.deepEqual([0, 1023, 1536, 5 * 1024 ** 2, 3 * 1024 ** 3].map(formatBytes), ['0 B', '1023 B', '1.5 KiB', '5.0 MiB', '3.00 GiB']);
     assert.deepEqual([850, 3200, 245_000, 7_620_000].map(formatDuration), ['850 ms', '3.2 s', '4 min 05 s', '2 h 07 min']);
     assert.equal(formatAge(minutesAgo(0.2), NOW), 'just now');
     assert.equal(formatAge(minutesAgo(5), NOW), '5 min ago');

@@ -4,35 +4,13 @@
  * body limits, and a refused listen address.
  */
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { call } from '../helpers/http-call.js';
 import { after, before, describe, it } from 'node:test';
 import { GitSyncError } from '../../src/errors.js';
 import { FleetMetrics } from '../../src/fleet/metrics.js';
 import { parseListen, startFleetServer, type FleetServer } from '../../src/fleet/server.js';
 import { githubSignature } from '../../src/fleet/webhooks.js';
 import { parseExposition, sampleValue } from '../helpers/prometheus.js';
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-/** One request; `body` as chunks sent one after another (a chunked upload) or a whole buffer. */
-function call(url: string, method: string, options: { headers?: Record<string, string>; body?: Buffer | Buffer[] } = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers: options.headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (text: string) => (body += text));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    const chunks = options.body === undefined ? [] : Array.isArray(options.body) ? options.body : [options.body];
-    for (const chunk of chunks) req.write(chunk);
-    req.end();
-  });
-}
 
 describe('fleet HTTP endpoints', () => {
   let server: FleetServer;

@@ -8,15 +8,18 @@
  *   would run ssh, and the script answers for `git-upload-pack` or `git-receive-pack` by the
  *   service named in the remote command;
  * - over HTTP (`startHostileHttp`): a node:http server answering the smart-HTTP routes, one script
- *   for the advertisement (`GET .../info/refs`) and one for each service's POST.
+ *   for the advertisement (`GET .../info/refs`) and one for each service's POST;
+ * - as a remote helper (`hostileHelper`: `git-remote-<scheme>` on a PATH of its own, its whole
+ *   output scripted, handshake included) and as a git daemon (`startHostileDaemon`, git://), both
+ *   through the same peer program as the pipe.
  *
  * And `runCliMeasured` runs the real CLI against it, reporting the child's peak RSS, so a test of
  * a memory bound fails when the process grew past it.
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { BIN } from '../cli/run-cli.js';
@@ -137,7 +140,8 @@ export interface HostilePipe {
   close(): Promise<void>;
 }
 
-export async function hostilePipe(script: HostileScript, repoPath = '/hostile/repo.git'): Promise<HostilePipe> {
+/** The peer program and its script, written into a fresh temporary directory. */
+async function writePeer(script: HostileScript): Promise<{ dir: string; peer: string; scriptFile: string }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'git-sync-hostile-'));
   const peer = path.join(dir, 'peer.mjs');
   const scriptFile = path.join(dir, 'script.json');
@@ -149,10 +153,84 @@ export async function hostilePipe(script: HostileScript, repoPath = '/hostile/re
       receivePack: script.receivePack && wireSteps(script.receivePack),
     }),
   );
+  return { dir, peer, scriptFile };
+}
+
+export async function hostilePipe(script: HostileScript, repoPath = '/hostile/repo.git'): Promise<HostilePipe> {
+  const { dir, peer, scriptFile } = await writePeer(script);
   return {
     env: { GIT_SSH_COMMAND: `${JSON.stringify(process.execPath)} ${JSON.stringify(peer)} ${JSON.stringify(scriptFile)}`, GIT_SSH_VARIANT: 'ssh' },
     url: `ssh://hostile.invalid${repoPath}`,
     close: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * A hostile remote helper: `git-remote-<scheme>` on a PATH of its own, playing the `uploadPack`
+ * steps from its first byte on (its answer to `capabilities` included). Give `env` to git-sync
+ * and use `url`.
+ */
+export async function hostileHelper(script: HostileScript, scheme = 'hostile'): Promise<HostilePipe> {
+  const { dir, peer, scriptFile } = await writePeer(script);
+  const bin = path.join(dir, 'bin');
+  await mkdir(bin);
+  const program = path.join(bin, `git-remote-${scheme}`);
+  await writeFile(program, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(peer)} ${JSON.stringify(scriptFile)} "$@"\n`);
+  await chmod(program, 0o755);
+  return {
+    env: { PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}` },
+    url: `${scheme}://hostile.invalid/repo.git`,
+    close: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** A hostile `git daemon` on loopback (git://): each connection's request line picks the script, played as over a pipe. */
+export interface HostileDaemon {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function startHostileDaemon(script: HostileScript, repoPath = '/repo.git'): Promise<HostileDaemon> {
+  const { dir, peer, scriptFile } = await writePeer(script);
+  const children = new Set<ChildProcess>();
+  const sockets = new Set<Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      head = Buffer.concat([head, chunk]);
+      if (head.length < 4) return;
+      const length = parseInt(head.subarray(0, 4).toString('latin1'), 16);
+      if (head.length < length) return;
+      socket.off('data', onData);
+      // The request line's first word is the service (git-upload-pack or git-receive-pack).
+      const service = head.subarray(4, length).toString('latin1').split(' ')[0]!;
+      const child = spawn(process.execPath, [peer, scriptFile, service], { stdio: ['pipe', 'pipe', 'ignore'] });
+      children.add(child);
+      child.on('close', () => {
+        children.delete(child);
+        socket.end();
+      });
+      child.stdin.on('error', () => undefined);
+      child.stdin.write(head.subarray(length));
+      socket.pipe(child.stdin);
+      child.stdout.pipe(socket);
+      socket.on('close', () => child.kill('SIGKILL'));
+    };
+    socket.on('data', onData);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `git://127.0.0.1:${port}${repoPath}`,
+    close: async () => {
+      for (const child of children) child.kill('SIGKILL');
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await rm(dir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -202,8 +280,13 @@ async function play(steps: readonly HostileStep[], request: http.IncomingMessage
   const write = (bytes: Buffer): Promise<void> =>
     new Promise((resolve) => {
       if (gone) return resolve();
-      if (response.write(bytes)) resolve();
-      else response.once('drain', resolve).once('close', resolve);
+      if (response.write(bytes)) return resolve();
+      // Whichever event comes first removes the other's listener: a long play would pile them up.
+      const done = (): void => {
+        response.off('drain', done).off('close', done);
+        resolve();
+      };
+      response.once('drain', done).once('close', done);
     });
   const requestDone = new Promise<void>((resolve) => {
     request.on('end', resolve).on('close', resolve).on('error', resolve);
