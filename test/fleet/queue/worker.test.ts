@@ -109,14 +109,16 @@ describe('distributed fleet: producer and workers', { skip: missingRedis() }, ()
     assert.deepEqual(await queue.schedule(manifest.mirrors), { scheduled: ['one', 'two'], removed: [] });
     await worker(manifest, librarySync);
     const state = new RedisFleetState(redis);
-    const statuses = await waitFor('both runs', async () => {
+    // BullMQ moves a schedule's next run on once the job is done, a moment after the run is recorded.
+    const statuses = await waitFor('both runs, and the schedules moved on', async () => {
       const all = await state.mirrorStatuses({ nextRuns: await queue.nextRuns() });
-      return all.length === 2 && all.every((status) => status.lastOutcome === 'success') ? all : null;
+      const moved = all.every((status) => status.nextRun !== null && status.nextRun.getTime() > Date.now());
+      return all.length === 2 && all.every((status) => status.lastOutcome === 'success') && moved ? all : null;
     });
     for (const status of statuses) {
       assert.equal(status.consecutiveFailures, 0);
       assert.ok(status.lastSuccess instanceof Date);
-      assert.ok(status.nextRun !== null && status.nextRun.getTime() > Date.now(), 'the next run is the schedule’s');
+      assert.ok(status.nextRun!.getTime() > status.lastRun!.startedAt.getTime(), 'the next run is the schedule’s, after this one');
       assert.equal(status.lastRun?.trigger, 'schedule');
       assert.equal(status.lastRun?.relayMode, 'bootstrap');
       assert.equal(await refsOf(targets.get(status.id)!), await refsOf(sources.get(status.id)!.path));
