@@ -56,7 +56,20 @@ elseif outcome == 'failed' or outcome == 'blocked' then
 end
 return 1`;
 
+/**
+ * A mirror's hash and its newest runs, read at one instant (a run finishing in between would
+ * otherwise show its outcome beside the failure count from before it): KEYS mirror hash, run
+ * list; ARGV how many runs, the run keys' prefix.
+ */
+const SNAPSHOT = `
+local hash = redis.call('HGETALL', KEYS[1])
+local ids = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[1]) - 1)
+local runs = {}
+for i, id in ipairs(ids) do runs[i] = redis.call('GET', ARGV[2] .. id) or '' end
+return {hash, runs}`;
+
 type StateCommands = {
+  gitsyncMirrorSnapshot(mirror: string, runs: string, limit: number, runPrefix: string): Promise<[string[], string[]]>;
   gitsyncPushRun(list: string, id: number, limit: number, runPrefix: string): Promise<number>;
   gitsyncFinishRun(run: string, mirror: string, json: string, outcome: string, finishedAt: number, startedAt: number, id: number): Promise<number>;
 };
@@ -87,6 +100,7 @@ export class RedisFleetState {
     if (typeof commands.gitsyncPushRun !== 'function') {
       redis.defineCommand('gitsyncPushRun', { numberOfKeys: 1, lua: PUSH_RUN });
       redis.defineCommand('gitsyncFinishRun', { numberOfKeys: 2, lua: FINISH_RUN });
+      redis.defineCommand('gitsyncMirrorSnapshot', { numberOfKeys: 2, lua: SNAPSHOT });
     }
     this.redis = commands;
   }
@@ -176,8 +190,10 @@ export class RedisFleetState {
   }
 
   async mirrorStatus(id: string, nextRun: Date | null = null): Promise<MirrorStatus> {
-    const hash = await this.redis.hgetall(key('mirror', id));
-    const runs = await this.recentRuns(id, 20);
+    const [pairs, texts] = await this.redis.gitsyncMirrorSnapshot(key('mirror', id), key('runs', id), 20, `${key('run')}:`);
+    const hash: Record<string, string> = {};
+    for (let i = 0; i + 1 < pairs.length; i += 2) hash[pairs[i]!] = pairs[i + 1]!;
+    const runs = texts.filter((text) => text !== '').map((text) => toRow(JSON.parse(text) as StoredRun));
     const lastRun = runs.find((run) => run.outcome !== null) ?? null;
     const running = runs.find((run) => run.outcome === null) ?? null;
     return {
