@@ -97,7 +97,7 @@ export const scenario: Scenario = {
           const workers: RunningCli[] = [];
           try {
             for (let w = 0; w < workerCount; w++) workers.push(startCli(['worker', manifest, '--queue', redis.url, '--concurrency', '1']));
-            await waitFor('the workers to start', async () => workers.every((worker) => worker.stderr().includes('"event":"started"')), 30_000);
+            await waitFor('the workers to start', async () => workers.every((worker) => worker.output().stderr.includes('"event":"started"')), 30_000);
             const producer = await queueModule.FleetProducer.open(address);
             const state = new queueModule.RedisFleetState(client);
             const cpuBefore = await cpuTimes();

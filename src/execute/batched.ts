@@ -33,7 +33,8 @@ import type { Oid } from '../types.js';
 import type { RelayContext } from './context.js';
 import { executePlan, type ExecuteOutcome, type ExecutePolicy } from './execute.js';
 import { fetchCommits } from './fetch-commits.js';
-import { PackOverBudgetError, relayPush, type RelayOutcome } from './relay.js';
+import { PackOverBudgetError, fetchForTarget, relayPush, type RelayOutcome } from './relay.js';
+import type { FetchResponse } from '../protocol/upload-pack.js';
 
 export interface BatchPolicy extends ExecutePolicy {
   /** The target's body limit in bytes. */
@@ -100,6 +101,21 @@ function indivisible(parts: readonly BatchPart[], graph: { idOf(i: number): stri
   );
 }
 
+/** The next batch's fetch, asked ahead (executeBatched). */
+interface FetchAhead {
+  /** The last checkpoint of the range it was asked for. */
+  end: number;
+  wants: readonly Oid[];
+  response: Promise<FetchResponse>;
+  controller: AbortController;
+}
+
+function sameHashes(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const set = new Set(a);
+  return b.every((hash) => set.has(hash));
+}
+
 function batchRecord(index: number, commits: number, result: RelayOutcome, attempts: number, totalMillis: number): BatchRecord {
   const timing = result.timing ?? { sourceWaitMillis: 0, transferMillis: 0, targetWaitMillis: 0 };
   const total = Math.round(totalMillis);
@@ -162,57 +178,99 @@ export async function executeBatched(context: RelayContext, plans: readonly RefP
     const sizer = new BatchSizer(policy.limitBytes, total, ordinaryPackBytes);
     let batchStartedAt = performance.now();
     let attempts = 0;
-    for (let done = -1; done < total - 1; ) {
-      throwIfAborted(signal);
-      const end = sizer.nextEnd(done);
-      const span = end - done;
-      const batch = outcome.batchCount + 1;
-      const parts = batchParts(graph, segments, done + 1, end, policy.placement);
-      const commands = batchCommands(graph, parts, batch, tempValues).map((command) => ({ ...command, newHash: command.newHash as Oid, oldHash: command.oldHash as Oid | null }));
-      outcome.plannedBatchCount = sizer.planned(outcome.batchCount, done);
-      const described = parts.map((part) => `${part.segment.plan.targetRef} commits ${part.first + 1}-${part.last + 1} of ${part.segment.cuts.length} -> ${part.segment.tempRef}`);
-      decide(`batch ${batch}${outcome.plannedBatchCount > 0 ? `/${outcome.plannedBatchCount}` : ''}: ${described.join('; ')}`);
-      observer.phase('push', { unit: 'batch', index: batch, total: outcome.plannedBatchCount > 0 ? outcome.plannedBatchCount : null });
-      let result: Awaited<ReturnType<typeof relayPush>>;
-      attempts += 1;
-      try {
-        result = await relayPush(context, {
-          commands,
-          wants: commands.map((command) => command.newHash).filter((hash) => !have.has(hash)),
-          haves: [...have],
-          atomic: target.discovery.features.atomic,
-          budgetBytes: sizer.budget,
-          // While the range is a guess, project its size early; a range sized from a landed
-          // batch is only stopped where it crosses the budget.
-          projectSize: sizer.guessing,
-        });
-      } catch (error) {
-        if (!(error instanceof PackOverBudgetError || error instanceof PushRefusedError)) throw error;
-        const limit = sizer.limit;
-        const { misfit, said } = misfitOf(error, limit);
-        const step = sizer.misfit(span, misfit);
-        if (sizer.limit !== limit) decide(`batch: the target named its limit: ${sizer.limit} bytes (was ${limit})`);
-        if (step === null) throw indivisible(parts, graph, policy.placement, sizer.limit, error);
-        decide(`batch ${batch}: ${span} commit(s) do not fit (${said}); subdividing to ${step}`);
-        continue;
-      }
-      const failure = pushReportError(result.report, commands);
-      if (failure !== null) throw failure;
-      outcome.batchCount += 1;
+    // The next batch's fetch, asked as soon as this batch's last byte went to the target: the
+    // source counts and starts packing it while the target indexes this one, instead of after
+    // (docs/architecture.md, "Batched relay"). Dropped when the next range turns out otherwise.
+    let ahead: FetchAhead | null = null;
+    const dropAhead = (): void => {
+      ahead?.controller.abort();
+      ahead = null;
+    };
+    const fetchAhead = (end: number, span: number, bytes: number, batch: number, commands: readonly { ref: string; newHash: string }[]): FetchAhead | null => {
+      const nextEnd = sizer.endAfterFit(span, bytes, end);
+      const landed = new Map(tempValues);
+      const heldAfter = new Set(have);
       for (const command of commands) {
-        tempValues.set(command.ref, command.newHash);
-        usedTemps.add(command.ref);
-        have.add(command.newHash);
+        landed.set(command.ref, command.newHash as Oid);
+        heldAfter.add(command.newHash as Oid);
       }
-      const bytes = result.pack?.bytes ?? 0;
-      const before = sizer.step;
-      const next = sizer.fitted(span, bytes);
-      const record = batchRecord(batch, span, result, attempts, performance.now() - batchStartedAt);
-      outcome.batches.push(record);
-      decide(`batch ${batch}: ${bytes} bytes for ${span} commit(s) in ${seconds(record.totalMillis)} (${timeSplit(record)})${next !== before ? `; next batches of ${next} commit(s)` : ''}`);
-      done = end;
-      batchStartedAt = performance.now();
-      attempts = 0;
+      const nextParts = batchParts(graph, segments, end + 1, nextEnd, policy.placement);
+      const nextWants = batchCommands(graph, nextParts, batch + 1, landed).map((command) => command.newHash as Oid).filter((hash) => !heldAfter.has(hash));
+      if (nextWants.length === 0) return null;
+      const controller = new AbortController();
+      const response = fetchForTarget(context, nextWants, [...heldAfter], signal === undefined ? controller.signal : AbortSignal.any([signal, controller.signal]));
+      // Awaited by the push that uses it; one that is dropped must not be an unhandled rejection.
+      response.catch(() => undefined);
+      decide(`batch ${batch + 1}: asking the source for it while the target indexes batch ${batch}`);
+      return { end: nextEnd, wants: nextWants, response, controller };
+    };
+    try {
+      for (let done = -1; done < total - 1; ) {
+        throwIfAborted(signal);
+        const end = sizer.nextEnd(done);
+        const span = end - done;
+        const batch = outcome.batchCount + 1;
+        const parts = batchParts(graph, segments, done + 1, end, policy.placement);
+        const commands = batchCommands(graph, parts, batch, tempValues).map((command) => ({ ...command, newHash: command.newHash as Oid, oldHash: command.oldHash as Oid | null }));
+        outcome.plannedBatchCount = sizer.planned(outcome.batchCount, done);
+        const described = parts.map((part) => `${part.segment.plan.targetRef} commits ${part.first + 1}-${part.last + 1} of ${part.segment.cuts.length} -> ${part.segment.tempRef}`);
+        decide(`batch ${batch}${outcome.plannedBatchCount > 0 ? `/${outcome.plannedBatchCount}` : ''}: ${described.join('; ')}`);
+        observer.phase('push', { unit: 'batch', index: batch, total: outcome.plannedBatchCount > 0 ? outcome.plannedBatchCount : null });
+        let result: Awaited<ReturnType<typeof relayPush>>;
+        attempts += 1;
+        const wants = commands.map((command) => command.newHash).filter((hash) => !have.has(hash));
+        // Set by the previous batch's onPackSent (a callback: the compiler cannot see it).
+        const asked = ahead as FetchAhead | null;
+        const prefetched = asked !== null && asked.end === end && sameHashes(asked.wants, wants) ? asked : null;
+        if (prefetched === null) dropAhead();
+        ahead = null;
+        try {
+          result = await relayPush(context, {
+            commands,
+            wants,
+            haves: [...have],
+            atomic: target.discovery.features.atomic,
+            budgetBytes: sizer.budget,
+            // While the range is a guess, project its size early; a range sized from a landed
+            // batch is only stopped where it crosses the budget.
+            projectSize: sizer.guessing,
+            ...(prefetched !== null ? { prefetched: prefetched.response } : {}),
+            ...(end < total - 1 && context.sharedFetch === undefined
+              ? { onPackSent: (bytes: number) => (ahead = fetchAhead(end, span, bytes, batch, commands)) }
+              : {}),
+          });
+        } catch (error) {
+          prefetched?.controller.abort();
+          dropAhead();
+          if (!(error instanceof PackOverBudgetError || error instanceof PushRefusedError)) throw error;
+          const limit = sizer.limit;
+          const { misfit, said } = misfitOf(error, limit);
+          const step = sizer.misfit(span, misfit);
+          if (sizer.limit !== limit) decide(`batch: the target named its limit: ${sizer.limit} bytes (was ${limit})`);
+          if (step === null) throw indivisible(parts, graph, policy.placement, sizer.limit, error);
+          decide(`batch ${batch}: ${span} commit(s) do not fit (${said}); subdividing to ${step}`);
+          continue;
+        }
+        const failure = pushReportError(result.report, commands);
+        if (failure !== null) throw failure;
+        outcome.batchCount += 1;
+        for (const command of commands) {
+          tempValues.set(command.ref, command.newHash);
+          usedTemps.add(command.ref);
+          have.add(command.newHash);
+        }
+        const bytes = result.pack?.bytes ?? 0;
+        const before = sizer.step;
+        const next = sizer.fitted(span, bytes);
+        const record = batchRecord(batch, span, result, attempts, performance.now() - batchStartedAt);
+        outcome.batches.push(record);
+        decide(`batch ${batch}: ${bytes} bytes for ${span} commit(s) in ${seconds(record.totalMillis)} (${timeSplit(record)})${next !== before ? `; next batches of ${next} commit(s)` : ''}`);
+        done = end;
+        batchStartedAt = performance.now();
+        attempts = 0;
+      }
+    } finally {
+      dropAhead();
     }
   }
   outcome.plannedBatchCount = Math.max(outcome.plannedBatchCount, outcome.batchCount);

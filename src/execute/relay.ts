@@ -67,6 +67,13 @@ export interface RelayRequest {
    * relay fails with AncestryUnprovenError and the target applies nothing.
    */
   proveAncestry?: readonly AncestryQuestion[];
+  /**
+   * The source's answer for these wants and haves, asked ahead of this push (a batched relay
+   * asks for the next batch while the target indexes the one before): used instead of a fetch.
+   */
+  prefetched?: Promise<FetchResponse>;
+  /** Called once the pack's last byte went to the target, with the pack's size. */
+  onPackSent?: (bytes: number) => void;
 }
 
 export interface RelayOutcome {
@@ -172,6 +179,7 @@ async function* observedPack(
   sent: { bytes: number },
   done: (summary: RelayedPack) => void,
   clock: RelayClock,
+  onSent?: (bytes: number) => void,
 ): AsyncGenerator<Buffer> {
   let held: Buffer | null = null;
   let total = 0;
@@ -207,6 +215,7 @@ async function* observedPack(
     sent.bytes += held.length;
   }
   clock.lastByteAt = performance.now();
+  onSent?.(sent.bytes);
 }
 
 /**
@@ -262,7 +271,12 @@ export async function relayPush(context: RelayContext, request: RelayRequest): P
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const askedAt = performance.now();
-    const response = context.sharedFetch !== undefined ? await context.sharedFetch.fetch({ wants, haves }) : await fetchForTarget(context, wants, haves, controller.signal);
+    const response =
+      request.prefetched !== undefined
+        ? await request.prefetched
+        : context.sharedFetch !== undefined
+          ? await context.sharedFetch.fetch({ wants, haves })
+          : await fetchForTarget(context, wants, haves, controller.signal);
     const limit = context.maxPackBytes;
     // Projecting a batch's size needs the object walk; otherwise object checks are the target's.
     const budget = request.budgetBytes ?? null;
@@ -281,7 +295,7 @@ export async function relayPush(context: RelayContext, request: RelayRequest): P
     let summary: RelayedPack | null = null;
     const sent = { bytes: 0 };
     const clock: RelayClock = { firstByteAt: null, lastByteAt: null };
-    const pack = observedPack(response.pack, watcher, proof, limit, budget, sent, (result) => (summary = result), clock);
+    const pack = observedPack(response.pack, watcher, proof, limit, budget, sent, (result) => (summary = result), clock, request.onPackSent);
     try {
       const report = await pushCommands(target, commands, pack, { ...pushOptions, signal: controller.signal });
       const reportedAt = performance.now();

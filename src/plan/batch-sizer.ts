@@ -104,6 +104,19 @@ export class BatchSizer {
   }
 
   /**
+   * Where the range after `done` would end if a range of `span` checkpoints lands in `bytes`,
+   * without changing anything: what a batched relay fetches ahead while the target indexes.
+   */
+  endAfterFit(span: number, bytes: number, done: number): number {
+    const ahead = new BatchSizer(this.limitBytes, this.totalCuts);
+    ahead.bytesPerCut = this.bytesPerCut;
+    ahead.stepCuts = this.stepCuts;
+    ahead.measured = this.measured;
+    ahead.fitted(span, bytes);
+    return ahead.nextEnd(done);
+  }
+
+  /**
    * A range of `span` checkpoints did not fit. Returns the next step, or null when a single
    * checkpoint does not fit (it cannot be split).
    */

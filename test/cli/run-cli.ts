@@ -42,8 +42,8 @@ export interface RunningCli {
   readonly pid: number;
   kill(signal: NodeJS.Signals): void;
   readonly done: Promise<CliRun>;
-  /** What it has printed on stderr so far. */
-  stderr(): string;
+  /** What it has written so far. */
+  output(): { stdout: string; stderr: string };
 }
 
 /** Starts `bin/git-sync` as runCli does, without waiting for it. */
@@ -60,5 +60,5 @@ export function startCli(args: readonly string[], env: Record<string, string | u
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code: code ?? (signal === null ? -1 : 128), stdout, stderr }));
   });
-  return { pid: child.pid ?? -1, kill: (signal) => child.kill(signal), done, stderr: () => stderr };
+  return { pid: child.pid ?? -1, kill: (signal) => child.kill(signal), done, output: () => ({ stdout, stderr }) };
 }

@@ -129,7 +129,7 @@ describe('git-sync worker', { skip: missingRedis() }, () => {
     workers.push(producer);
     {
       const started = [startWorker(manifestPath), startWorker(manifestPath), startWorker(manifestPath)];
-      const serveUrl = await waitFor('the producer to serve', async () => /"url":"(http:\/\/[^"]+)"/.exec(producer.stderr())?.[1]);
+      const serveUrl = await waitFor('the producer to serve', async () => /"url":"(http:\/\/[^"]+)"/.exec(producer.output().stderr)?.[1]);
       // Wave 1: the schedules (an interval's first run is at once) put all 12 mirrors on the queue.
       // Kill whichever worker is first seen in the middle of an HTTP run (requests there take seconds).
       const killedRun = await waitFor('a worker to start an HTTP run', async () => {
@@ -196,7 +196,7 @@ describe('git-sync worker', { skip: missingRedis() }, () => {
       assert.deepEqual(served.mirrors.map((m) => m.id), mirrors.map((m) => m.id));
       producer.kill('SIGTERM');
       assert.equal((await producer.done).code, 0);
-      assert.doesNotMatch(producer.stderr(), /hook-token-1234/);
+      assert.doesNotMatch(producer.output().stderr, /hook-token-1234/);
     }
   });
 

@@ -300,7 +300,7 @@ describe('fleet serve', { timeout: 600_000 }, () => {
       await served.waitFor('two', 'a successful run', (view) => view.mirror.lastOutcome === 'success');
       // A broken edit is refused; the service goes on with what it had.
       await writeFile(manifest, `${head}  - id: three\n    sourse: nowhere\n`);
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await until('the broken edit refused', async () => (/"event":"reload-refused".*MANIFEST_INVALID/.test(served.cli.output().stderr) ? true : undefined));
       assert.deepEqual((await served.mirrors()).map((mirror) => mirror.id), ['one', 'two']);
     } finally {
       served.cli.kill('SIGTERM');

@@ -106,6 +106,26 @@ describe('batched relay into a target with a body limit', () => {
     assert.equal(refused, 0, 'sized from evidence: the target never had to refuse a body');
   });
 
+  it('asks the source for each next batch while the target indexes the one before', async () => {
+    server.clearLog();
+    const { result, decisions } = await batchedIntoFreshTarget(server, source, 't-ahead');
+    const asked = decisions.filter((message) => / asking the source for it while the target indexes batch /.test(message));
+    // Every batch after the first was asked for ahead (the ranges fit, so no ask was dropped).
+    assert.equal(asked.length, result.batchCount - 1, decisions.join('\n'));
+    // On the source's side: each batch's fetch after the first began before the push of the
+    // batch before it had its answer (request order and completion, from the server's log).
+    const rpc = server.requests.filter((entry) => entry.kind.phase === 'rpc');
+    const fetches = rpc.filter((entry) => entry.kind.repo === 'source.git' && entry.kind.service === 'git-upload-pack');
+    const pushes = rpc.filter((entry) => entry.kind.repo === 't-ahead.git' && entry.kind.service === 'git-receive-pack');
+    let overlapped = 0;
+    for (const push of pushes) {
+      const end = push.startedAt + (push.durationMs ?? 0);
+      if (fetches.some((fetch) => fetch.id > push.id && fetch.startedAt < end)) overlapped += 1;
+    }
+    assert.ok(overlapped >= result.batchCount - 1, `${overlapped} of ${pushes.length} pushes overlapped a fetch`);
+    assert.equal(result.batches.length, result.batchCount);
+  });
+
   it('switches to batches by itself after the target answers 413', async () => {
     const target = await freshTarget('t-413');
     const result = await sync(options('t-413'));
