@@ -6,7 +6,7 @@
  * pack git-sync has not checked. A failure on either side aborts the other; the target then
  * sees a truncated pack and refuses it, and no ref moves.
  */
-import { GitSyncError, HttpStatusError, PUSH_REFUSAL_STATUSES, PackTooLargeError, PushRefusedError, RemoteError, throwIfAborted } from '../errors.js';
+import { GitSyncError, HttpStatusError, onSide, PUSH_REFUSAL_STATUSES, PackTooLargeError, PushRefusedError, RemoteError, throwIfAborted } from '../errors.js';
 import { limitNamedIn } from '../plan/index.js';
 import { PackReader, type ObjectFormat, type PackSummary } from '../pack/pack-reader.js';
 import { PackStreamCheck } from '../pack/pack-stream-check.js';
@@ -249,6 +249,30 @@ export async function fetchForTarget(context: RelayContext, wants: readonly Oid[
   }
 }
 
+/** The pack for one reader that may stop early without closing it (the relay closes it). */
+function openEnded(pack: AsyncGenerator<Buffer>): AsyncIterable<Buffer> {
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: () => pack.next(),
+      return: async () => ({ done: true, value: undefined }),
+    }),
+  };
+}
+
+/**
+ * Reads what is left of a relayed pack through its checks without sending it anywhere: the
+ * source's failure (a corrupt or truncated pack, side `source`), or null when the pack is sound
+ * or reading it failed for another reason.
+ */
+async function packFaultBehind(pack: AsyncGenerator<Buffer>): Promise<GitSyncError | null> {
+  try {
+    for await (const chunk of pack) void chunk;
+    return null;
+  } catch (error) {
+    return error instanceof GitSyncError && error.code === 'PACK_FORMAT' ? onSide(error, 'source') : null;
+  }
+}
+
 /**
  * Pushes the request's commands, relaying a pack with its wants computed against its haves.
  * With no wants the push is ref-only.
@@ -295,9 +319,35 @@ export async function relayPush(context: RelayContext, request: RelayRequest): P
     let summary: RelayedPack | null = null;
     const sent = { bytes: 0 };
     const clock: RelayClock = { firstByteAt: null, lastByteAt: null };
-    const pack = observedPack(response.pack, watcher, proof, limit, budget, sent, (result) => (summary = result), clock, request.onPackSent);
+    const checked = observedPack(response.pack, watcher, proof, limit, budget, sent, (result) => (summary = result), clock, request.onPackSent);
+    // What stopped the pack, if anything: the target may answer after that without saying so.
+    const stopped: { error: unknown } = { error: null };
+    const pack = (async function* (): AsyncGenerator<Buffer> {
+      try {
+        yield* checked;
+      } catch (error) {
+        stopped.error = error;
+        throw error;
+      }
+    })();
     try {
-      const report = await pushCommands(target, commands, pack, { ...pushOptions, signal: controller.signal });
+      // The push may stop reading early (the target answered); the pack stays open for us to
+      // read through its checks below, or to close.
+      const report = await pushCommands(target, commands, openEnded(pack), { ...pushOptions, signal: controller.signal });
+      if (summary === null) {
+        // The target answered before it took the whole pack. When it could not unpack it, the
+        // fault may be the source's (a corrupt byte the target met before our checksum at the
+        // pack's end): read the rest through the same checks, so the error names who broke it.
+        const sourceFault =
+          stopped.error instanceof GitSyncError && stopped.error.code === 'PACK_FORMAT'
+            ? onSide(stopped.error, 'source')
+            : report.unpackOk
+              ? null
+              : await packFaultBehind(pack);
+        controller.abort(sourceFault ?? new Error('the target answered before the whole pack was sent'));
+        await pack.return(undefined).catch(() => undefined);
+        if (sourceFault !== null) throw sourceFault;
+      }
       const reportedAt = performance.now();
       const firstByteAt = clock.firstByteAt ?? reportedAt;
       const lastByteAt = clock.lastByteAt ?? reportedAt;
