@@ -18,32 +18,14 @@ import { makeTempDir } from '../../test/helpers/git.js';
 import { startRedisServer, type RedisServer } from '../../test/helpers/redis-server.js';
 import { startCli, type RunningCli } from '../../test/cli/run-cli.js';
 import { cached } from '../lib/cache.js';
-import { FastImport } from '../lib/fast-import.js';
 import { count, ratio, spread, type Goal, type ScenarioReport } from '../lib/report.js';
-import { forEachRef, git, initBare } from '../lib/repos.js';
+import { forEachRef, git } from '../lib/repos.js';
 import type { Scenario, ScenarioContext } from '../lib/scenario.js';
+import { smallRepository } from './fleet.js';
 
 const WORKER_COUNTS = [1, 2, 4];
 /** Share of the added CPU that must come out as added throughput with the second worker. */
 const SCALING_SHARE = 0.85;
-
-/** The `fleet` scenario's repository: 100 commits on main, 5 branches, 10 tags. */
-async function smallRepository(dir: string): Promise<{ refs: number }> {
-  const path = await initBare(dir, 'source');
-  const importer = FastImport.start(path);
-  for (let i = 1; i <= 100; i++) {
-    await importer.commit({ ref: 'refs/heads/main', mark: i, date: 1_600_000_000 + i * 60, message: `Commit ${i}\n`, files: [[`src/file-${i % 20}.txt`, `version ${i}\n`.repeat(20)]] });
-  }
-  for (let b = 1; b <= 5; b++) await importer.reset(`refs/heads/branch-${b}`, `:${b * 15}`);
-  for (let t = 1; t <= 10; t++) {
-    if (t % 2 === 0) await importer.annotatedTag(`v${t}.0`, `:${t * 10}`, 1_700_000_000 + t, `Release ${t}\n`);
-    else await importer.reset(`refs/tags/v${t}.0`, `:${t * 10}`);
-  }
-  await importer.finish();
-  await git(['repack', '-a', '-d', '-q'], { cwd: path });
-  await git(['pack-refs', '--all'], { cwd: path });
-  return { refs: (await forEachRef(path)).size };
-}
 
 /** Busy and total jiffies of all cores (/proc/stat's first line). */
 async function cpuTimes(): Promise<{ busy: number; total: number }> {

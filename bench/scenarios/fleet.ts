@@ -25,7 +25,7 @@ const MAX_RSS_BYTES = 200 * 1000 * 1000;
 const CONCURRENCY = 8;
 
 /** A small repository: 100 commits on main, 5 branches, 10 tags (half annotated). */
-async function smallRepository(dir: string): Promise<{ refs: number }> {
+export async function smallRepository(dir: string): Promise<{ refs: number }> {
   const path = await initBare(dir, 'source');
   const importer = FastImport.start(path);
   for (let i = 1; i <= 100; i++) {

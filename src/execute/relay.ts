@@ -169,6 +169,12 @@ function checkedByGroup(member: SharedFetchMember): PackWatcher {
   };
 }
 
+/** How far a relayed pack got: bytes handed to the target, and what stopped it, if anything. */
+interface PackProgress {
+  bytes: number;
+  failure: unknown;
+}
+
 /** Holds back one chunk so the checksum is verified before the pack's last bytes leave. */
 async function* observedPack(
   source: AsyncIterable<Buffer>,
@@ -176,43 +182,49 @@ async function* observedPack(
   proof: AncestryProof | null,
   limit: number | null,
   budget: number | null,
-  sent: { bytes: number },
+  sent: PackProgress,
   done: (summary: RelayedPack) => void,
   clock: RelayClock,
   onSent?: (bytes: number) => void,
 ): AsyncGenerator<Buffer> {
-  let held: Buffer | null = null;
-  let total = 0;
-  for await (const chunk of source) {
-    clock.firstByteAt ??= performance.now();
-    total += chunk.length;
-    if (limit !== null && total > limit) throw new PackTooLargeError(limit);
-    if (budget !== null && total > budget) throw new PackOverBudgetError(budget, total, null, 'crossed');
-    await watcher.write(chunk);
-    if (proof !== null) await proof.write(chunk);
-    const read = watcher.objectsRead;
-    if (budget !== null && read !== null && total > budget * PROJECTION_MIN_SHARE) {
-      // Bytes per object so far, times the objects the header declares. Object sizes vary a
-      // lot (a few big blobs among many small trees), so only a projection made on a good share
-      // of the objects, and far over the budget, aborts early; the byte limit catches the rest.
-      const declared = watcher.declaredObjects ?? 0;
-      const projected = read > 0 ? Math.round((total / read) * declared) : total;
-      if (read >= Math.max(64, declared / 4) && projected > budget * 2) throw new PackOverBudgetError(budget, total, projected, 'projected');
+  try {
+    let held: Buffer | null = null;
+    let total = 0;
+    for await (const chunk of source) {
+      clock.firstByteAt ??= performance.now();
+      total += chunk.length;
+      if (limit !== null && total > limit) throw new PackTooLargeError(limit);
+      if (budget !== null && total > budget) throw new PackOverBudgetError(budget, total, null, 'crossed');
+      await watcher.write(chunk);
+      if (proof !== null) await proof.write(chunk);
+      const read = watcher.objectsRead;
+      if (budget !== null && read !== null && total > budget * PROJECTION_MIN_SHARE) {
+        // Bytes per object so far, times the objects the header declares. Object sizes vary a
+        // lot (a few big blobs among many small trees), so only a projection made on a good share
+        // of the objects, and far over the budget, aborts early; the byte limit catches the rest.
+        const declared = watcher.declaredObjects ?? 0;
+        const projected = read > 0 ? Math.round((total / read) * declared) : total;
+        if (read >= Math.max(64, declared / 4) && projected > budget * 2) throw new PackOverBudgetError(budget, total, projected, 'projected');
+      }
+      if (held !== null) {
+        yield held;
+        sent.bytes += held.length;
+      }
+      held = chunk;
+    }
+    done(await watcher.end());
+    if (proof !== null) {
+      proof.end();
+      await proof.proven;
     }
     if (held !== null) {
       yield held;
       sent.bytes += held.length;
     }
-    held = chunk;
-  }
-  done(await watcher.end());
-  if (proof !== null) {
-    proof.end();
-    await proof.proven;
-  }
-  if (held !== null) {
-    yield held;
-    sent.bytes += held.length;
+  } catch (error) {
+    // What stopped the pack: the target may answer after that without saying so (relayPush).
+    sent.failure = error;
+    throw error;
   }
   clock.lastByteAt = performance.now();
   onSent?.(sent.bytes);
@@ -317,19 +329,9 @@ export async function relayPush(context: RelayContext, request: RelayRequest): P
     // A fast-forward the commits do not prove stops the relay at once, not at the pack's end.
     proof?.proven.catch((error: unknown) => controller.abort(error));
     let summary: RelayedPack | null = null;
-    const sent = { bytes: 0 };
+    const sent: PackProgress = { bytes: 0, failure: null };
     const clock: RelayClock = { firstByteAt: null, lastByteAt: null };
-    const checked = observedPack(response.pack, watcher, proof, limit, budget, sent, (result) => (summary = result), clock, request.onPackSent);
-    // What stopped the pack, if anything: the target may answer after that without saying so.
-    const stopped: { error: unknown } = { error: null };
-    const pack = (async function* (): AsyncGenerator<Buffer> {
-      try {
-        yield* checked;
-      } catch (error) {
-        stopped.error = error;
-        throw error;
-      }
-    })();
+    const pack = observedPack(response.pack, watcher, proof, limit, budget, sent, (result) => (summary = result), clock, request.onPackSent);
     try {
       // The push may stop reading early (the target answered); the pack stays open for us to
       // read through its checks below, or to close.
@@ -339,8 +341,8 @@ export async function relayPush(context: RelayContext, request: RelayRequest): P
         // fault may be the source's (a corrupt byte the target met before our checksum at the
         // pack's end): read the rest through the same checks, so the error names who broke it.
         const sourceFault =
-          stopped.error instanceof GitSyncError && stopped.error.code === 'PACK_FORMAT'
-            ? onSide(stopped.error, 'source')
+          sent.failure instanceof GitSyncError && sent.failure.code === 'PACK_FORMAT'
+            ? onSide(sent.failure, 'source')
             : report.unpackOk
               ? null
               : await packFaultBehind(pack);

@@ -102,6 +102,30 @@ function iso(date: Date | null | undefined): string | null {
   return date === null || date === undefined ? null : date.toISOString();
 }
 
+/** What only the process scheduling a mirror knows of it (a distributed producer knows less). */
+export type LiveMirror = Pick<ServedMirror, 'running' | 'queued' | 'nextRun' | 'backingOff'>;
+
+/** A mirror as `GET /mirrors` shows it, from its spec, its recorded standing and what is live. */
+export function servedMirror(spec: MirrorSpec, status: MirrorStatus | null, live: LiveMirror): ServedMirror {
+  const last = status?.lastRun ?? null;
+  return {
+    id: spec.id,
+    source: redactUrl(spec.source),
+    targets: spec.targets.map(redactUrl),
+    mode: spec.mode,
+    schedule: spec.schedule,
+    ...live,
+    consecutiveFailures: status?.consecutiveFailures ?? 0,
+    lastOutcome: status?.lastOutcome ?? null,
+    lastReason: status?.lastReason ?? null,
+    lastRunStarted: iso(last?.startedAt),
+    lastRunFinished: iso(last?.finishedAt),
+    lastSuccess: iso(status?.lastSuccess),
+    failingSince: iso(status?.failingSince),
+    lastError: last?.errorCode ? { code: last.errorCode, message: last.errorMessage } : null,
+  };
+}
+
 /** The secrets the manifest's hooks name, read from the environment; a named variable that is unset is refused. */
 export function hookSecrets(manifest: FleetManifest, env: NodeJS.ProcessEnv): HookSecrets {
   const read = (name: string | undefined, field: string): string | null => {
@@ -254,26 +278,12 @@ export class FleetService {
   /** A mirror's status as `GET /mirrors` shows it. */
   view(spec: MirrorSpec, status: MirrorStatus | null = this.state.mirrorStatus(spec.id)): ServedMirror {
     const live = this.scheduler.status(spec.id);
-    const last = status?.lastRun ?? null;
-    return {
-      id: spec.id,
-      source: redactUrl(spec.source),
-      targets: spec.targets.map(redactUrl),
-      mode: spec.mode,
-      schedule: spec.schedule,
+    return servedMirror(spec, status, {
       running: live?.running ?? false,
       queued: live?.queued ?? null,
       nextRun: live?.nextRunAt === null || live?.nextRunAt === undefined ? null : new Date(live.nextRunAt).toISOString(),
       backingOff: live?.backingOff ?? false,
-      consecutiveFailures: status?.consecutiveFailures ?? 0,
-      lastOutcome: status?.lastOutcome ?? null,
-      lastReason: status?.lastReason ?? null,
-      lastRunStarted: iso(last?.startedAt),
-      lastRunFinished: iso(last?.finishedAt),
-      lastSuccess: iso(status?.lastSuccess),
-      failingSince: iso(status?.failingSince),
-      lastError: last?.errorCode ? { code: last.errorCode, message: last.errorMessage } : null,
-    };
+    });
   }
 
   private handlers() {

@@ -98,7 +98,8 @@ export function encodeDelta(base: Buffer, result: Buffer): Buffer {
   return Buffer.concat(out);
 }
 
-function sizeVarint(n: number): Buffer {
+/** A delta header's size: base-128, least significant group first. */
+export function sizeVarint(n: number): Buffer {
   const bytes: number[] = [];
   do {
     let c = n % 128;

@@ -10,22 +10,11 @@ import { after, before, describe, it } from 'node:test';
 import { createRepo, type FixtureRepo } from '../helpers/fixtures.js';
 import { forEachRef, fsck } from '../helpers/git.js';
 import { advertisementSteps, hostilePipe, runCliMeasured, type HostileScript } from '../helpers/hostile-server.js';
-import { buildPack, type RawEntry } from '../pack/pack-builder.js';
+import { buildPack, sizeVarint, type RawEntry } from '../pack/pack-builder.js';
 
 /** Far below any declared size below, far above what planning needs (about 50 MiB). */
 const RSS_BOUND = 200 * 1024 * 1024;
 const SOURCE_TIP = 'b'.repeat(40);
-
-function varint(n: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let c = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) c |= 0x80;
-    bytes.push(c);
-  } while (n > 0);
-  return Buffer.from(bytes);
-}
 
 /** A copy instruction of `size` bytes (1-0xffff) from base offset 0. */
 function copyAll(size: number): Buffer {
@@ -84,7 +73,7 @@ describe('a hostile pack cannot make git-sync allocate what it declares (issue 2
 
   it('refuses a commit delta that declares a 1 GiB result, without allocating it', async () => {
     const base = commitBody(targetTip, 'base');
-    const delta = Buffer.concat([varint(base.length), varint(1 << 30), copyAll(base.length)]);
+    const delta = Buffer.concat([sizeVarint(base.length), sizeVarint(1 << 30), copyAll(base.length)]);
     const entries: RawEntry[] = [{ type: 1, data: base }, { type: 6, data: delta, baseEntry: 0 }];
     const { pack } = buildPack(entries);
     assert.ok(pack.length < 400, `a ${pack.length}-byte pack`);
@@ -98,7 +87,7 @@ describe('a hostile pack cannot make git-sync allocate what it declares (issue 2
   it('refuses a delta that declares more than its instructions can make', async () => {
     const base = commitBody(targetTip, 'base');
     // 8 MiB declared (the most a commit may be), three bytes of instructions copying ~200 bytes.
-    const delta = Buffer.concat([varint(base.length), varint(8 * 1024 * 1024), copyAll(base.length)]);
+    const delta = Buffer.concat([sizeVarint(base.length), sizeVarint(8 * 1024 * 1024), copyAll(base.length)]);
     const { pack } = buildPack([{ type: 1, data: base }, { type: 6, data: delta, baseEntry: 0 }]);
     const { error, peak } = await syncAgainst(pack);
     assert.equal(error.code, 'PACK_FORMAT', error.message);

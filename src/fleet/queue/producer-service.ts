@@ -11,11 +11,10 @@
  * queue itself drops a second job for a mirror that already has one waiting).
  */
 import { GitSyncError } from '../../errors.js';
-import { redactUrl } from '../../observe/redact.js';
 import { loadManifest, type FleetManifest } from '../manifest.js';
 import { FleetMetrics } from '../metrics.js';
 import type { FleetLogger } from '../runner.js';
-import { hookSecrets } from '../serve.js';
+import { hookSecrets, servedMirror, type ServedMirror } from '../serve.js';
 import { startFleetServer, type FleetServer } from '../server.js';
 import type { MirrorStatus } from '../state.js';
 import type { HookSecrets } from '../webhooks.js';
@@ -120,30 +119,12 @@ export class QueueProducerService {
     return result;
   }
 
-  private view(id: string): object | null {
+  private view(id: string): ServedMirror | null {
     const spec = this.manifest.mirrors.find((mirror) => mirror.id === id);
     if (spec === undefined) return null;
     const status = this.statuses.get(id) ?? null;
-    const last = status?.lastRun ?? null;
-    return {
-      id,
-      source: redactUrl(spec.source),
-      targets: spec.targets.map(redactUrl),
-      mode: spec.mode,
-      schedule: spec.schedule,
-      running: status?.runningSince !== null && status?.runningSince !== undefined,
-      queued: null,
-      nextRun: iso(status?.nextRun),
-      backingOff: false,
-      consecutiveFailures: status?.consecutiveFailures ?? 0,
-      lastOutcome: status?.lastOutcome ?? null,
-      lastReason: status?.lastReason ?? null,
-      lastRunStarted: iso(last?.startedAt),
-      lastRunFinished: iso(last?.finishedAt),
-      lastSuccess: iso(status?.lastSuccess),
-      failingSince: iso(status?.failingSince),
-      lastError: last?.errorCode ? { code: last.errorCode, message: last.errorMessage } : null,
-    };
+    // What runs where is the workers' to know: the producer shows the recorded standing.
+    return servedMirror(spec, status, { running: status?.runningSince !== null && status?.runningSince !== undefined, queued: null, nextRun: iso(status?.nextRun), backingOff: false });
   }
 
   private handlers() {
