@@ -9,7 +9,10 @@
  * - the floor: the source's own `git pack-objects` for the same first-parent slices plus the
  *   target's `git index-pack` of them, one after another, no network. Slices after the first
  *   are thin, as the relay's batches are (docs/protocol.md, "Thin packs"); the self-contained
- *   slices are shown too, for the re-delta cost thin packs take away.
+ *   slices are shown too, for the re-delta cost thin packs take away;
+ * - how much better cut points could keep delta chains inside a batch: the bytes each cut
+ *   separates from their newer on-disk delta base, at the slices' cuts and at the best cuts
+ *   within half a slice (`lib/delta-cuts.ts`).
  * Fresh empty target each run; its refs must equal the source's after every run, and no
  * checkpoint ref may be left.
  *
@@ -22,6 +25,7 @@ import { git, gitRaw, makeTempDir } from '../../test/helpers/git.js';
 import { startGitHttpServer } from '../../test/helpers/http-server.js';
 import { generateProjectHistory, type ProjectShape } from '../generate/project-history.js';
 import { cached } from '../lib/cache.js';
+import { deltaCuts, type DeltaCuts } from '../lib/delta-cuts.js';
 import { runGitSync } from '../lib/git-sync.js';
 import { quote, runChecked, shell } from '../lib/process.js';
 import { median, mib, ratio, seconds, spread, type Goal, type ScenarioReport } from '../lib/report.js';
@@ -178,6 +182,7 @@ interface Measured {
   batched: Run[];
   chunked: Chunked[];
   floor: SliceFloor | null;
+  cuts: DeltaCuts | null;
 }
 
 async function measureHistory(context: ScenarioContext, history: History): Promise<Measured> {
@@ -190,7 +195,7 @@ async function measureHistory(context: ScenarioContext, history: History): Promi
   const root = makeTempDir('git-sync-bench-batched-');
   const scratch = makeTempDir('git-sync-bench-batched-scratch-');
   const server = await startGitHttpServer({ root: root.path });
-  const measured: Measured = { history, packBytes: meta.packBytes, largestCommit, limit, oneShot: [], batched: [], chunked: [], floor: null };
+  const measured: Measured = { history, packBytes: meta.packBytes, largestCommit, limit, oneShot: [], batched: [], chunked: [], floor: null, cuts: null };
   let next = 1;
   const target = async (): Promise<{ name: string; path: string }> => {
     const name = `target-${next++}`;
@@ -226,7 +231,10 @@ async function measureHistory(context: ScenarioContext, history: History): Promi
       measured.chunked.push(await chunked());
     }
     context.log(`batched ${history.label}: the servers' floor`);
-    measured.floor = await sliceFloor(sourcePath, scratch.path, Math.round(median(measured.batched.map((run) => run.batches))));
+    const slices = Math.round(median(measured.batched.map((run) => run.batches)));
+    measured.floor = await sliceFloor(sourcePath, scratch.path, slices);
+    context.log(`batched ${history.label}: delta chains across cut points`);
+    measured.cuts = await deltaCuts(sourcePath, slices);
   } finally {
     await server.close();
     await root.remove();
@@ -245,6 +253,7 @@ export const scenario: Scenario = {
     const rows: string[][] = [];
     const floorRows: string[][] = [];
     const batchRows: string[][] = [];
+    const cutRows: string[][] = [];
     for (const result of results) {
       const { history } = result;
       const floor = result.floor!;
@@ -271,6 +280,14 @@ export const scenario: Scenario = {
         seconds(batchWall),
         ratio(batchWall / floorMillis),
         ratio(batchWall / oneWall),
+      ]);
+      const cuts = result.cuts!;
+      cutRows.push([
+        history.label,
+        `${cuts.deltas} / ${cuts.newerBase}`,
+        mib(cuts.equalCutBytes),
+        `${mib(cuts.bestCutBytes)} (${Math.round(100 * (1 - cuts.bestCutBytes / cuts.equalCutBytes))}% less)`,
+        `${mib(cuts.leastCutBytes)}-${mib(cuts.mostCutBytes)}`,
       ]);
       // The median batched run, batch by batch, then its sums.
       const medianRun = [...result.batched].sort((a, b) => a.wallMillis - b.wallMillis)[Math.floor(result.batched.length / 2)]!;
@@ -300,6 +317,11 @@ export const scenario: Scenario = {
           rows: floorRows,
         },
         {
+          title: 'delta chains across cut points: inflated bytes of objects a cut separates from their newer on-disk delta base (the source re-deltifies them)',
+          columns: ['history', 'deltas on disk / base newer', 'equal cuts (as the slices)', 'best cuts within half a slice', 'one cut, least-most (inner 80%)'],
+          rows: cutRows,
+        },
+        {
           title: 'where the median batched run spent its time, batch by batch (from its --json `batches`)',
           columns: ['history', 'batch', 'commits', 'pack', 'attempts', 'source before first byte', 'streaming', 'target after last byte', 'other', 'total'],
           rows: batchRows,
@@ -311,6 +333,7 @@ export const scenario: Scenario = {
         'chunked pushes: git clone --mirror, then git push <commit>:<HEAD branch> for as many equal first-parent ranges as git-sync made batches, then git push --mirror; wall is the sum of those git processes (peak RSS their largest); the ranges are equal in commits, not checked against the limit (the bench target has none)',
         'per batch: "source before first byte" is the source counting and starting to pack; "streaming" is both sides moving bytes (the source packing as it goes, the target reading); "target after last byte" is its index-pack, checks and ref updates; "other" is ranges that did not fit and planning between pushes; the time before the first batch (listing, the checkpoint walk) is in the wall but in no batch',
         'floor: self-contained slices must re-deflate and re-delta every object whose delta base lies in a later slice; thin slices may keep deltas against earlier slices (the relay asks for them after its first batch); the target indexes each thin slice with --fix-thin into a repository holding the slices before it; the whole history in one pack reuses the on-disk pack (bitmaps)',
+        'delta chains: each object is placed at the first-parent commit that introduces it; a cut after commit p separates an object from its on-disk base when the object comes at or before p and the base after it (bench/lib/delta-cuts.ts); git keeps the newest version whole and deltifies older ones against it, so every file edited on both sides of a cut straddles it wherever the cut goes',
       ],
     };
   },
