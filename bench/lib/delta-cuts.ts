@@ -29,6 +29,8 @@ export interface DeltaCuts {
   equalCutBytes: number;
   /** The same for the best cut within half a slice of each equal cut. */
   bestCutBytes: number;
+  /** Those best cuts: the last first-parent commit of each slice but the last, then the branch tip. */
+  bestEnds: string[];
   /** Bytes separated by a single cut, the least and the most over every position but the ends. */
   leastCutBytes: number;
   mostCutBytes: number;
@@ -69,6 +71,7 @@ export async function deltaCuts(repoDir: string, slices: number): Promise<DeltaC
   for (let p = 0, running = 0; p < n; p++) separated[p] = running += change[p]!;
   let equalCutBytes = 0;
   let bestCutBytes = 0;
+  const bestEnds: string[] = [];
   const reach = Math.floor(n / slices / 2);
   for (let s = 1; s < slices; s++) {
     const cut = Math.round((s * n) / slices) - 1;
@@ -76,8 +79,10 @@ export async function deltaCuts(repoDir: string, slices: number): Promise<DeltaC
     for (let p = Math.max(0, cut - reach); p <= Math.min(n - 2, cut + reach); p++) if (separated[p]! < separated[best]!) best = p;
     equalCutBytes += separated[cut]!;
     bestCutBytes += separated[best]!;
+    bestEnds.push(commits[best]!);
   }
+  bestEnds.push(commits[n - 1]!);
   // The first and last tenth are left out: a cut there makes a batch of a few commits.
   const inner = Array.from(separated.slice(Math.floor(n / 10), Math.ceil((9 * n) / 10)));
-  return { commits: n, deltas, newerBase, equalCutBytes, bestCutBytes, leastCutBytes: Math.min(...inner), mostCutBytes: Math.max(...inner) };
+  return { commits: n, deltas, newerBase, equalCutBytes, bestCutBytes, bestEnds, leastCutBytes: Math.min(...inner), mostCutBytes: Math.max(...inner) };
 }

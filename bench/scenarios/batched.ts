@@ -107,8 +107,8 @@ async function sliceEnds(repoDir: string, slices: number): Promise<string[]> {
  * before it. No batched relay of this history can take less than the thin packing plus the
  * indexing, whatever the client does.
  */
-async function sliceFloor(repoDir: string, scratch: string, slices: number): Promise<SliceFloor> {
-  const ends = await sliceEnds(repoDir, slices);
+async function sliceFloor(repoDir: string, scratch: string, ends: readonly string[]): Promise<SliceFloor> {
+  const slices = ends.length;
   const floorRepo = await initBare(scratch, `floor-${slices}`);
   const packFile = join(scratch, 'slice.pack');
   const timed = async (script: string, cwd: string): Promise<{ millis: number; out: string }> => {
@@ -183,6 +183,8 @@ interface Measured {
   chunked: Chunked[];
   floor: SliceFloor | null;
   cuts: DeltaCuts | null;
+  /** The floor again with the slices cut at `cuts.bestEnds`. */
+  bestCutFloor: SliceFloor | null;
 }
 
 async function measureHistory(context: ScenarioContext, history: History): Promise<Measured> {
@@ -195,7 +197,7 @@ async function measureHistory(context: ScenarioContext, history: History): Promi
   const root = makeTempDir('git-sync-bench-batched-');
   const scratch = makeTempDir('git-sync-bench-batched-scratch-');
   const server = await startGitHttpServer({ root: root.path });
-  const measured: Measured = { history, packBytes: meta.packBytes, largestCommit, limit, oneShot: [], batched: [], chunked: [], floor: null, cuts: null };
+  const measured: Measured = { history, packBytes: meta.packBytes, largestCommit, limit, oneShot: [], batched: [], chunked: [], floor: null, cuts: null, bestCutFloor: null };
   let next = 1;
   const target = async (): Promise<{ name: string; path: string }> => {
     const name = `target-${next++}`;
@@ -232,9 +234,10 @@ async function measureHistory(context: ScenarioContext, history: History): Promi
     }
     context.log(`batched ${history.label}: the servers' floor`);
     const slices = Math.round(median(measured.batched.map((run) => run.batches)));
-    measured.floor = await sliceFloor(sourcePath, scratch.path, slices);
+    measured.floor = await sliceFloor(sourcePath, scratch.path, await sliceEnds(sourcePath, slices));
     context.log(`batched ${history.label}: delta chains across cut points`);
     measured.cuts = await deltaCuts(sourcePath, slices);
+    measured.bestCutFloor = await sliceFloor(sourcePath, scratch.path, measured.cuts.bestEnds);
   } finally {
     await server.close();
     await root.remove();
@@ -288,6 +291,9 @@ export const scenario: Scenario = {
         mib(cuts.equalCutBytes),
         `${mib(cuts.bestCutBytes)} (${Math.round(100 * (1 - cuts.bestCutBytes / cuts.equalCutBytes))}% less)`,
         `${mib(cuts.leastCutBytes)}-${mib(cuts.mostCutBytes)}`,
+        `${seconds(floor.thinMillis)} (${mib(floor.thinBytes)})`,
+        `${seconds(result.bestCutFloor!.thinMillis)} (${mib(result.bestCutFloor!.thinBytes)})`,
+        `${seconds(floorMillis)} -> ${seconds(result.bestCutFloor!.thinMillis + result.bestCutFloor!.indexMillis)}`,
       ]);
       // The median batched run, batch by batch, then its sums.
       const medianRun = [...result.batched].sort((a, b) => a.wallMillis - b.wallMillis)[Math.floor(result.batched.length / 2)]!;
@@ -318,7 +324,7 @@ export const scenario: Scenario = {
         },
         {
           title: 'delta chains across cut points: inflated bytes of objects a cut separates from their newer on-disk delta base (the source re-deltifies them)',
-          columns: ['history', 'deltas on disk / base newer', 'equal cuts (as the slices)', 'best cuts within half a slice', 'one cut, least-most (inner 80%)'],
+          columns: ['history', 'deltas on disk / base newer', 'equal cuts (as the slices)', 'best cuts within half a slice', 'one cut, least-most (inner 80%)', 'source pack-objects, thin, equal cuts', 'the same, best cuts', 'floor, equal -> best cuts'],
           rows: cutRows,
         },
         {
