@@ -60,7 +60,27 @@ export function isBatched(mode: RelayMode): boolean {
 
 /** Every plan of a run that has not pushed anything (yet): `applied` null. */
 export function unapplied(plans: readonly RefPlan[]): ResultPlan[] {
-  return plans.map((plan) => ({ ...plan, applied: null }));
+  return plans.map((plan) => withApplied(plan, null));
+}
+
+/**
+ * `plan` with `applied`, its fields written out in the planner's order (plan/plan-actions.ts):
+ * a spread copies through V8's generic path, and a no-op over 10,000 refs spent 4 ms of its
+ * 70 in it (`npm run bench -- noop`).
+ */
+export function withApplied(plan: RefPlan, applied: boolean | null): ResultPlan {
+  return {
+    branch: plan.branch,
+    sourceRef: plan.sourceRef,
+    targetRef: plan.targetRef,
+    sourceHash: plan.sourceHash,
+    targetHash: plan.targetHash,
+    kind: plan.kind,
+    action: plan.action,
+    reason: plan.reason,
+    forced: plan.forced,
+    applied,
+  } as ResultPlan;
 }
 
 /**

@@ -24,7 +24,7 @@ import { AncestryUnprovenError } from '../execute/ancestry-proof.js';
 import type { SharedFetchMember } from '../execute/pack-tee.js';
 import { executePlan, type ExecutePolicy } from '../execute/execute.js';
 import type { RunObserver } from '../observe/observer.js';
-import { failedBeforePlan, isBatched, planResult, type ResultPlan, type SyncResult } from './plan.js';
+import { failedBeforePlan, isBatched, planResult, withApplied, type ResultPlan, type SyncResult } from './plan.js';
 import { planRun, replanAskingSource, resolvePolicy, type Planning, type PlanningOptions } from './planning.js';
 import { RunContext } from './run-context.js';
 
@@ -45,7 +45,7 @@ const MIN_GUESSED_LIMIT_BYTES = 256 * 1024;
 
 /** The plans as executed: every push plan applied, except the ones best-effort turned into `warn`. */
 function appliedAll(plans: readonly RefPlan[]): ResultPlan[] {
-  return plans.map((plan) => ({ ...plan, applied: isPushPlan(plan) ? true : plan.action === 'warn' ? false : null }));
+  return plans.map((plan) => withApplied(plan, isPushPlan(plan) ? true : plan.action === 'warn' ? false : null));
 }
 
 /**
@@ -61,7 +61,7 @@ async function settleAfterFailure(planning: Planning, result: SyncResult, signal
     await listing.close().catch(() => undefined);
     now = new Map(listing.discovery.refs.map((ref) => [ref.name, ref.hash] as const));
   } catch {
-    result.plans = result.plans.map((plan) => ({ ...plan, applied: isPushPlan(plan) || plan.action === 'warn' ? null : plan.applied }));
+    result.plans = result.plans.map((plan) => withApplied(plan, isPushPlan(plan) || plan.action === 'warn' ? null : plan.applied));
     result.pushed = 0;
     result.deleted = 0;
     return;
@@ -71,7 +71,7 @@ async function settleAfterFailure(planning: Planning, result: SyncResult, signal
     const current = now.get(plan.targetRef) ?? null;
     const wanted = plan.action === 'delete' ? null : plan.sourceHash;
     const before = plan.targetHash;
-    return { ...plan, applied: current === wanted ? true : current === before ? false : null };
+    return withApplied(plan, current === wanted ? true : current === before ? false : null);
   });
   result.pushed = result.plans.filter((plan) => (plan.action === 'create' || plan.action === 'update') && plan.applied === true).length;
   result.deleted = result.plans.filter((plan) => plan.action === 'delete' && plan.applied === true).length;
@@ -210,7 +210,7 @@ export async function pushPlanned(planning: Planning, mode: SyncMode, options: S
           : undefined;
     const error = new RefBlockedError(planning.plans.filter((p) => p.action === 'block').map((p) => p.targetRef), { hint });
     // Nothing happened on the target: the counts say so (the plans still say what was planned).
-    error.result = { ...result, plans: result.plans.map((plan) => ({ ...plan, applied: isPushPlan(plan) ? false : null })), pushed: 0, deleted: 0, relay: false, ...context.observedSoFar() };
+    error.result = { ...result, plans: result.plans.map((plan) => withApplied(plan, isPushPlan(plan) ? false : null)), pushed: 0, deleted: 0, relay: false, ...context.observedSoFar() };
     throw error;
   }
   try {
