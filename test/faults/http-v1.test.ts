@@ -3,7 +3,7 @@
  * fault whose effect depends on the protocol spoken (how a connection breaks mid-answer, wrong
  * bytes), at every source-side phase. Statuses, hang-ups and stalls, which the HTTP layer meets
  * before any protocol is read, and the target-side phases (receive-pack has one protocol) run in
- * http-v2.test.ts.
+ * http-v2-part1.test.ts to http-v2-part3.test.ts.
  */
 import { faultMatrixSuite } from './suite.js';
 

@@ -8,7 +8,13 @@ import { missingSystemTool } from '../helpers/system.js';
 import { startMatrix, type Matrix } from './carriers.js';
 import { generateCases, RUN_BOUND_MILLIS, runCase, summarize, type CarrierName, type GenerateOptions } from './matrix.js';
 
-export type SuiteOptions = Omit<GenerateOptions, 'filter'>;
+export type SuiteOptions = Omit<GenerateOptions, 'filter'> & {
+  /**
+   * Run only every `of`-th case, starting at the `index`-th (1-based): a matrix too large for one
+   * file's time bound (npm test's per-test timeout also bounds a whole file) is split into files.
+   */
+  part?: { index: number; of: number };
+};
 
 /**
  * Cases of one file run this many at a time (GITSYNC_FAULT_CONCURRENCY): each has its own
@@ -17,7 +23,8 @@ export type SuiteOptions = Omit<GenerateOptions, 'filter'>;
 export const CASE_CONCURRENCY = Math.max(1, Number(process.env['GITSYNC_FAULT_CONCURRENCY'] ?? 3) || 3);
 
 export function faultMatrixSuite(carrier: CarrierName, options: SuiteOptions): void {
-  const label = `fault matrix: ${carrier}, source protocol ${options.protocols.join(' and ')}${options.targetProtocols.some((p) => options.protocols.includes(p)) ? ', target phases included' : ''}`;
+  const part = options.part;
+  const label = `fault matrix: ${carrier}, source protocol ${options.protocols.join(' and ')}${options.targetProtocols.some((p) => options.protocols.includes(p)) ? ', target phases included' : ''}${part === undefined ? '' : `, part ${part.index} of ${part.of}`}`;
   const skip = carrier === 'ssh' ? missingSystemTool(SSHD_BINARY, 'openssh-server') : false;
   describe(label, { skip, concurrency: CASE_CONCURRENCY }, () => {
     let matrix: Matrix | undefined;
@@ -29,7 +36,8 @@ export function faultMatrixSuite(carrier: CarrierName, options: SuiteOptions): v
       await matrix?.close();
     });
     // A case that hangs fails alone, named, instead of the whole file (two runs and their checks).
-    for (const c of generateCases(carrier, options)) {
+    const cases = generateCases(carrier, options).filter((_, i) => part === undefined || i % part.of === part.index - 1);
+    for (const c of cases) {
       it(c.name, { timeout: 3 * RUN_BOUND_MILLIS }, async () => {
         await runCase(matrix!.env, c);
       });
