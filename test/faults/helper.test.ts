@@ -4,7 +4,7 @@
  * source over `stateless-connect` (a request per program run, each answer closed by a
  * response-end packet), the target over `connect` (a plain pipe). Content faults (wrong bytes)
  * run at the source's phases, where stateless-connect frames the answers; through the target's
- * plain pipe they reach the parser as through the local one (local.test.ts). Its v1 fetches
+ * plain pipe they reach the parser as through the local one (local-part1.test.ts, local-part2.test.ts). Its v1 fetches
  * would also go over `connect`.
  */
 import { faultMatrixSuite } from './suite.js';
