@@ -64,6 +64,7 @@ export async function startMatrix(carrier: CarrierName): Promise<Matrix> {
     let streams: StreamFaults;
     let url: (repo: string) => string;
     let plainUrl: ((repo: string) => string) | undefined;
+    let idleTimeoutMillis: number | undefined;
     if (carrier === 'ssh') {
       const sshd = await startSshServer();
       closables.push(sshd);
@@ -74,6 +75,11 @@ export async function startMatrix(carrier: CarrierName): Promise<Matrix> {
       process.env['GIT_SSH_COMMAND'] = streams.sshCommand!;
       url = (repo) => sshd.url(`${root.path}/${repo}.git`);
       plainUrl = (repo) => `${root.path}/${repo}.git`;
+      // The ssh connection's start (the fault wrapper's node process, then ssh's key exchange
+      // and authentication) says nothing on the pipe, so the idle timer counts it as silence: it
+      // took 0.8 s on a quiet 2-core machine and past 2 s with three cases and another test file
+      // at once, which failed clean runs. The stall cases pay this longer wait instead.
+      idleTimeoutMillis = 8_000;
     } else if (carrier === 'git') {
       const daemon = await startGitDaemon({ root: root.path });
       closables.push(daemon);
@@ -105,6 +111,7 @@ export async function startMatrix(carrier: CarrierName): Promise<Matrix> {
         root: root.path,
         url,
         plainUrl,
+        idleTimeoutMillis,
         openConnections: (repos) => streams.openConversations(repos),
         idle: (repos) => streams.idle(repos),
       },

@@ -358,6 +358,11 @@ export interface MatrixEnv {
    * path, so that a case pays for one side's ssh sessions only).
    */
   plainUrl?(repo: string): string;
+  /**
+   * The carrier's idle timeout when `IDLE_TIMEOUT_MILLIS` is too short for it (ssh: its own
+   * start says nothing on the pipe, so it counts as silence to the idle timer).
+   */
+  idleTimeoutMillis?: number;
   /** Connections or conversations of these repositories still open. */
   openConnections(repos: readonly string[]): number;
   /**
@@ -478,19 +483,6 @@ async function runBounded(options: SyncOptions): Promise<Outcome & { millis: num
 export const IDLE_TIMEOUT_MILLIS = 2_000;
 
 /**
- * ssh's idle timeout: the ssh connection's start (the fault wrapper's node process, then ssh's
- * key exchange and authentication) says nothing on the pipe, so it counts as silence to the
- * idle timer. That start took 0.8 s on a quiet 2-core machine and past 2 s with three cases and
- * another test file at once, which failed clean runs; the stall cases pay this wait instead.
- */
-export const SSH_IDLE_TIMEOUT_MILLIS = 8_000;
-
-/** The idle timeout a matrix run of this carrier gets. */
-export function idleTimeoutFor(carrier: CarrierName): number {
-  return carrier === 'ssh' ? SSH_IDLE_TIMEOUT_MILLIS : IDLE_TIMEOUT_MILLIS;
-}
-
-/**
  * The run's options: no credential helper, no retries (one fault, one failure: the retry set
  * arms its own), a short idle timeout, the scenario's options, the case's protocol.
  */
@@ -508,7 +500,7 @@ export function runOptions(
     target: { url: url('target'), credentialHelper: null },
     protocol,
     retries: 0,
-    idleTimeoutMillis: idleTimeoutFor(env.carrier),
+    idleTimeoutMillis: env.idleTimeoutMillis ?? IDLE_TIMEOUT_MILLIS,
     ...SCENARIOS[scenario].options,
     ...extra,
   };
