@@ -77,9 +77,10 @@ export async function startMatrix(carrier: CarrierName): Promise<Matrix> {
       plainUrl = (repo) => `${root.path}/${repo}.git`;
       // The ssh connection's start (the fault wrapper's node process, then ssh's key exchange
       // and authentication) says nothing on the pipe, so the idle timer counts it as silence: it
-      // took 0.8 s on a quiet 2-core machine and past 2 s with three cases and another test file
-      // at once, which failed clean runs. The stall cases pay this longer wait instead.
-      idleTimeoutMillis = 8_000;
+      // takes ~0.4 s on a quiet 2-core machine (0.8 s more while the sessions ran the account's
+      // ~/.bashrc, see sshd.ts) and several times that with other test files at once. The stall
+      // cases pay this longer wait instead.
+      idleTimeoutMillis = 4_000;
     } else if (carrier === 'git') {
       const daemon = await startGitDaemon({ root: root.path });
       closables.push(daemon);

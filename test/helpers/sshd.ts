@@ -15,7 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { userInfo } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { makeTempDir } from './git.js';
 import { freePort, waitForPort } from './net.js';
@@ -68,6 +68,14 @@ export async function startSshServer(options: SshServerOptions = {}): Promise<Ss
   });
   await writeFile(join(dir, 'authorized_keys'), await readFile(`${userKey}.pub`));
 
+  // The sessions' home: sshd starts the command through the account's shell, and bash sources
+  // ~/.bashrc for a command that came over ssh; a heavy one (CI's runs `pyenv init`, ~100
+  // processes) made every session start take 0.8 s, which the fault matrix's idle timers count as
+  // silence. A home of our own keeps the account's git settings (included) and none of its shell's.
+  const home = join(dir, 'home');
+  mkdirSync(home);
+  await writeFile(join(home, '.gitconfig'), `[include]\n\tpath = ${join(homedir(), '.gitconfig')}\n`);
+
   const port = await freePort();
   const user = userInfo().username;
   const root = process.getuid?.() === 0;
@@ -88,6 +96,7 @@ export async function startSshServer(options: SshServerOptions = {}): Promise<Ss
       // CI runs as root; key authentication for root is what the tests need.
       `PermitRootLogin ${root ? 'yes' : 'no'}`,
       ...(options.acceptGitProtocol === false ? [] : ['AcceptEnv GIT_PROTOCOL']),
+      `SetEnv HOME=${home}`,
       'LogLevel VERBOSE',
       '',
     ].join('\n'),
