@@ -198,6 +198,19 @@ describe('status page in a browser', { skip: missingChromium() }, () => {
   it('works with scripts off: the table renders, sorts through its links, a meta refresh is there (not under the token field)', async () => {
     const context = await browser.newContext({ javaScriptEnabled: false });
     const page = await context.newPage();
+    // The meta refresh reloads the page every second (page-refresh: 1s above); a reload in the
+    // middle of a step below, on a slow machine, destroyed the page being read. Reloads are
+    // counted and answered 204 No Content, on which a browser stays on the page it has.
+    let reloads = 0;
+    await context.route('**/*', async (route) => {
+      const request = route.request();
+      if (request.isNavigationRequest() && request.url() === page.url()) {
+        reloads += 1;
+        await route.fulfill({ status: 204 });
+        return;
+      }
+      await route.continue();
+    });
     await page.goto(`${url}/`);
     assert.equal(await page.getAttribute('noscript > meta[http-equiv="refresh"]', 'content'), '1');
     const ids = (): Promise<(string | null)[]> => page.$$eval('table.mirrors tbody tr', (trs) => trs.map((tr) => tr.getAttribute('data-mirror')));
@@ -207,6 +220,7 @@ describe('status page in a browser', { skip: missingChromium() }, () => {
     assert.deepEqual(await ids(), ['blocked', 'failing', 'healthy']);
     // Without the script, times stay as the server wrote them.
     assert.match((await page.textContent('.as-of time')) ?? '', /UTC$/);
+    await waitFor('the meta refresh to reload the page', async () => reloads > 0);
     // A mirror's page with the token field does not reload itself under a token being typed.
     await page.click('a.mirror-link:text-is("healthy")');
     await page.waitForURL(`${url}/mirrors/healthy`);
