@@ -107,7 +107,10 @@ async function main() {
     if (buffer.length > 0) child.stdin.write(buffer);
     if (ended) child.stdin.end(); else process.stdin.pipe(child.stdin);
     child.stdin.on('error', () => undefined);
-    await new Promise((resolve) => child.on('close', (code) => { process.exitCode = code ?? 1; resolve(); }));
+    // When the service ends, so does the connection, as with a real transport: exit at once
+    // rather than wait for git-sync to close its end (stdin, still read, would keep this process,
+    // and so its stdout, alive: git-sync would see silence instead of the end).
+    await new Promise((resolve) => child.on('close', (code) => process.stdout.write('', () => { process.exit(code ?? 1); resolve(); })));
     return;
   }
   throw new Error('unsupported command: ' + line);
