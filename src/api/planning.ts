@@ -35,6 +35,7 @@ import { assertNamedRefsListed } from './ref-selection.js';
 import { assertDifferentRepositories } from './same-repository.js';
 import type { CommonOptions, EndpointOptions } from './options.js';
 import { RunContext } from './run-context.js';
+import type { Ref } from '../types.js';
 
 /** Flags shared by sync, plan, replicate and bootstrap (docs/usage.md, "Commands"). */
 export interface SyncScopeOptions {
@@ -194,6 +195,15 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
  * Plans from both sides' listings. Also used again after a relay's pack did not prove the
  * fast-forwards it was planned on: the same sessions, the source asked this time.
  */
+/**
+ * No question's new tip is an object the target holds already (a tip or a peeled value). Built
+ * only when there are questions: a no-op over thousands of refs asks none.
+ */
+function newToTarget(questions: readonly AncestryQuestion[], targetRefs: readonly Ref[]): boolean {
+  const held = targetObjectHashes(targetRefs);
+  return questions.every((question) => !held.has(question.sourceHash));
+}
+
 async function planListed(
   context: RunContext,
   options: PlanningOptions,
@@ -215,7 +225,6 @@ async function planListed(
   const questions = ancestryQuestions(input);
   const tempRefs = target.discovery.refs.map((ref) => ref.name).filter((name) => name.startsWith(GITSYNC_TEMP_PREFIX));
   const assume = runOptions.assumeFastForwards ?? null;
-  const targetHashes = targetObjectHashes(target.discovery.refs);
   let assumed =
     questions.length > 0 &&
     assume !== null &&
@@ -229,7 +238,7 @@ async function planListed(
     tempRefs.length === 0 &&
     input.pairs.length <= assume.maxRefUpdates &&
     // A new tip the target holds already travels in no pack: nothing there could prove it.
-    questions.every((question) => !targetHashes.has(question.sourceHash))
+    newToTarget(questions, target.discovery.refs)
       ? questions
       : [];
   const planWith = (answers: ReadonlyMap<string, AncestryAnswer>) =>
