@@ -192,10 +192,6 @@ export async function planRun(context: RunContext, options: PlanningOptions, pol
 }
 
 /**
- * Plans from both sides' listings. Also used again after a relay's pack did not prove the
- * fast-forwards it was planned on: the same sessions, the source asked this time.
- */
-/**
  * No question's new tip is an object the target holds already (a tip or a peeled value). Built
  * only when there are questions: a no-op over thousands of refs asks none.
  */
@@ -204,6 +200,10 @@ function newToTarget(questions: readonly AncestryQuestion[], targetRefs: readonl
   return questions.every((question) => !held.has(question.sourceHash));
 }
 
+/**
+ * Plans from both sides' listings. Also used again after a relay's pack did not prove the
+ * fast-forwards it was planned on: the same sessions, the source asked this time.
+ */
 async function planListed(
   context: RunContext,
   options: PlanningOptions,

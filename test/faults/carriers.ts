@@ -21,7 +21,7 @@ import { startGitHttpServer } from '../helpers/http-server.js';
 import { installTestRemoteHelpers } from '../helpers/remote-helper.js';
 import { startSshServer } from '../helpers/sshd.js';
 import { startAll, type Closable } from '../helpers/system.js';
-import { buildTemplates, SOURCE_CONFIG, type CarrierName, type MatrixEnv } from './matrix.js';
+import { buildTemplates, SLOW_START_IDLE_TIMEOUT_MILLIS, SOURCE_CONFIG, type CarrierName, type MatrixEnv } from './matrix.js';
 
 export interface Matrix {
   env: MatrixEnv;
@@ -75,12 +75,9 @@ export async function startMatrix(carrier: CarrierName): Promise<Matrix> {
       process.env['GIT_SSH_COMMAND'] = streams.sshCommand!;
       url = (repo) => sshd.url(`${root.path}/${repo}.git`);
       plainUrl = (repo) => `${root.path}/${repo}.git`;
-      // The ssh connection's start (the fault wrapper's node process, then ssh's key exchange
-      // and authentication) says nothing on the pipe, so the idle timer counts it as silence: it
-      // takes ~0.4 s on a quiet 2-core machine (0.8 s more while the sessions ran the account's
-      // ~/.bashrc, see sshd.ts) and several times that with other test files at once. The stall
-      // cases pay this longer wait instead.
-      idleTimeoutMillis = 4_000;
+      // A session's start (~0.4 s on a quiet 2-core machine, several times that under load) is
+      // silence to the idle timer.
+      idleTimeoutMillis = SLOW_START_IDLE_TIMEOUT_MILLIS;
     } else if (carrier === 'git') {
       const daemon = await startGitDaemon({ root: root.path });
       closables.push(daemon);
@@ -99,10 +96,8 @@ export async function startMatrix(carrier: CarrierName): Promise<Matrix> {
         process.env['PATH'] = `${helpers.binDir}:${process.env['PATH']}`;
         url = (repo) => `testproto://${root.path}/${repo}.git`;
         plainUrl = (repo) => `${root.path}/${repo}.git`;
-        // Each of the helper's connections starts two Node programs before the first byte (the
-        // helper, then the fault wrapper behind its git service), silence to the idle timer: under
-        // load that passed 2 s and failed a clean run (CI, a push answered late).
-        idleTimeoutMillis = 4_000;
+        // The helper, then the fault wrapper behind its git service, start before the first byte.
+        idleTimeoutMillis = SLOW_START_IDLE_TIMEOUT_MILLIS;
       } else {
         url = (repo) => `${root.path}/${repo}.git`;
       }

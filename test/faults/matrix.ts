@@ -359,8 +359,9 @@ export interface MatrixEnv {
    */
   plainUrl?(repo: string): string;
   /**
-   * The carrier's idle timeout when `IDLE_TIMEOUT_MILLIS` is too short for it (ssh: its own
-   * start says nothing on the pipe, so it counts as silence to the idle timer).
+   * The carrier's idle timeout when `IDLE_TIMEOUT_MILLIS` is too short for it
+   * (`SLOW_START_IDLE_TIMEOUT_MILLIS` for ssh and the remote helper: a connection's start says
+   * nothing on the pipe, so it counts as silence to the idle timer).
    */
   idleTimeoutMillis?: number;
   /** Connections or conversations of these repositories still open. */
@@ -481,6 +482,14 @@ async function runBounded(options: SyncOptions): Promise<Outcome & { millis: num
  * are for ever), so each stall case ends in about this long.
  */
 export const IDLE_TIMEOUT_MILLIS = 2_000;
+
+/**
+ * The idle timeout of carriers whose connections start slowly and silently (ssh: the fault
+ * wrapper's node, then the key exchange; the remote helper: two Node programs before the first
+ * byte): under load their start passed 2 s and failed clean runs. Their stall cases pay this
+ * longer wait instead.
+ */
+export const SLOW_START_IDLE_TIMEOUT_MILLIS = 4_000;
 
 /**
  * The run's options: no credential helper, no retries (one fault, one failure: the retry set

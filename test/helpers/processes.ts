@@ -18,7 +18,7 @@ interface ProcessInfo {
  * 40-75 ms per scan of ~70 processes on a quiet 2-core machine, and the fault matrix scans after
  * every run (test/faults/matrix.ts, leftovers): ~20% of a case's time.
  */
-async function listProcesses(): Promise<ProcessInfo[]> {
+function listProcesses(): ProcessInfo[] {
   const out: ProcessInfo[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -38,12 +38,12 @@ async function listProcesses(): Promise<ProcessInfo[]> {
 /** Live processes (zombies excluded) whose command line contains `needle` (or one of them), this one excepted. */
 export async function processesMatching(needle: string | readonly string[]): Promise<{ pid: number; commandLine: string }[]> {
   const needles = typeof needle === 'string' ? [needle] : needle;
-  return (await listProcesses()).filter((p) => p.pid !== process.pid && p.state !== 'Z' && needles.some((n) => p.commandLine.includes(n)));
+  return listProcesses().filter((p) => p.pid !== process.pid && p.state !== 'Z' && needles.some((n) => p.commandLine.includes(n)));
 }
 
 /** Children of this process that have exited but were never waited for. */
 export async function zombieChildren(): Promise<number[]> {
-  return (await listProcesses()).filter((p) => p.ppid === process.pid && p.state === 'Z').map((p) => p.pid);
+  return listProcesses().filter((p) => p.ppid === process.pid && p.state === 'Z').map((p) => p.pid);
 }
 
 /** Polls until `check` returns an empty list or the time is up; resolves with the last list. */

@@ -110,7 +110,7 @@ async function main() {
     // When the service ends, so does the connection, as with a real transport: exit at once
     // rather than wait for git-sync to close its end (stdin, still read, would keep this process,
     // and so its stdout, alive: git-sync would see silence instead of the end).
-    await new Promise((resolve) => child.on('close', (code) => process.stdout.write('', () => { process.exit(code ?? 1); resolve(); })));
+    child.on('close', (code) => process.stdout.write('', () => process.exit(code ?? 1)));
     return;
   }
   throw new Error('unsupported command: ' + line);
