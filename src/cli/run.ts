@@ -30,9 +30,26 @@ for (const name of ownsSignals ? [] : (['SIGINT', 'SIGTERM'] as const)) {
   });
 }
 
+/**
+ * A writer that outlives its reader. A reader that goes away (`git-sync sync ... | head`) closes
+ * the pipe: node then reports EPIPE as an 'error' event, which, unhandled, ended the process with
+ * a stack trace, after the run or in the middle of it. The run goes on and ends as it would have
+ * (its exit code says how it went); what it still had to print is dropped, as the reader asked.
+ */
+function writer(stream: NodeJS.WriteStream): (text: string) => void {
+  let closed = false;
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    closed = true;
+  });
+  return (text) => {
+    if (!closed) stream.write(text);
+  };
+}
+
 const code = await main(args, {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
+  stdout: writer(process.stdout),
+  stderr: writer(process.stderr),
   env: process.env,
   terminal: process.stderr.isTTY ? process.stderr : null,
   signal: interrupted.signal,
