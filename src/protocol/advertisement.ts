@@ -10,7 +10,7 @@ import { ProtocolError, RemoteError, ResponseTooLargeError } from '../errors.js'
 import { isOid, isZeroOid, type Oid, type Ref } from '../types.js';
 import { Capabilities, parseV1Capabilities, parseV2Capabilities } from './capabilities.js';
 import { PktLineReader, describePacket, packetText, type Packet } from '../wire/pktline.js';
-import { splitRefLine } from './ref-line.js';
+import { lineStop, oidEnd } from './ref-line.js';
 
 
 export type Advertisement =
@@ -74,7 +74,6 @@ async function readV1Refs(reader: PktLineReader, first: Packet): Promise<Adverti
   const refs: Ref[] = [];
   const shallow: Oid[] = [];
   let capabilities = new Capabilities();
-  let packet = first;
   let isFirst = true;
   const addRef = (hash: Oid, name: string): void => {
     if (isFirst && name === 'capabilities^{}') {
@@ -90,20 +89,16 @@ async function readV1Refs(reader: PktLineReader, first: Packet): Promise<Adverti
       refs.push({ name, hash, peeled: null });
     }
   };
-  // The list ends with a flush, an empty repository's too: a stream that ends first was cut, and
-  // what came is not the whole list (read as one, a cut listing looked like a source without
-  // the refs it had lost).
-  while (packet.type !== 'flush') {
-    if (packet.type !== 'data') throw new ProtocolError(`unexpected ${describePacket(packet)} in the ref advertisement`);
-    const lead = packet.data.subarray(0, 8).toString('latin1');
-    if (!isFirst && !lead.startsWith('ERR ') && lead !== 'shallow ') {
+  const line = (buffer: Buffer, start: number, end: number): void => {
+    const stop = lineStop(buffer, start, end);
+    const hashEnd = isFirst ? -1 : oidEnd(buffer, start, stop);
+    if (hashEnd > 0 && hashEnd < stop) {
       // The common line, read from its bytes (protocol/ref-line.ts): thousands of them.
-      const parts = splitRefLine(packet.data);
-      const name = parts.rest === null ? parts.name : `${parts.name} ${parts.rest}`;
-      if (!isOid(parts.hash) || name.length === 0) throw malformedRefLine(packetText(packet));
-      addRef(parts.hash as Oid, name);
+      const name = buffer.toString('utf8', hashEnd + 1, stop);
+      if (name.length === 0) throw malformedRefLine(buffer.toString('utf8', start, stop));
+      addRef(buffer.toString('latin1', start, hashEnd) as Oid, name);
     } else {
-      let text = packetText(packet);
+      let text = buffer.toString('utf8', start, stop);
       if (text.startsWith('ERR ')) throw new RemoteError(text.slice(4));
       if (isFirst) {
         const nul = text.indexOf('\0');
@@ -122,7 +117,15 @@ async function readV1Refs(reader: PktLineReader, first: Packet): Promise<Adverti
       }
     }
     isFirst = false;
-    packet = reader.readBuffered() ?? (await reader.readRequired('the ref advertisement'));
+  };
+  // The list ends with a flush, an empty repository's too: a stream that ends first was cut, and
+  // what came is not the whole list (read as one, a cut listing looked like a source without
+  // the refs it had lost).
+  for (let packet = first; packet.type !== 'flush'; packet = await reader.readRequired('the ref advertisement')) {
+    if (packet.type !== 'data') throw new ProtocolError(`unexpected ${describePacket(packet)} in the ref advertisement`);
+    line(packet.data, 0, packet.data.length);
+    // What each chunk holds is read without an await or an object per packet.
+    reader.visitBufferedData(line);
   }
   const head = capabilities.symrefs().get('HEAD') ?? null;
   for (const ref of refs) {

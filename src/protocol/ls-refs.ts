@@ -5,10 +5,10 @@
  * for a HEAD whose branch has no commit yet, then flush.
  */
 import { ProtocolError, RemoteError } from '../errors.js';
-import { isOid, type Oid, type Ref } from '../types.js';
+import type { Oid, Ref } from '../types.js';
 import type { Capabilities } from './capabilities.js';
-import { DELIM_PKT, FLUSH_PKT, PktLineReader, describePacket, packetText, pktLine } from '../wire/pktline.js';
-import { splitRefLine } from './ref-line.js';
+import { DELIM_PKT, FLUSH_PKT, PktLineReader, describePacket, pktLine } from '../wire/pktline.js';
+import { bytesStartWith, lineStop, oidEnd, spaceOrStop } from './ref-line.js';
 
 export interface LsRefsOptions {
   /** Only refs starting with one of these prefixes (sent as `ref-prefix`); empty means all. */
@@ -44,42 +44,61 @@ export function lsRefsRequest(capabilities: Capabilities, options: LsRefsOptions
 }
 
 export async function readLsRefsResponse(reader: PktLineReader): Promise<LsRefsResult> {
-  const refs: Ref[] = [];
-  let head: string | null = null;
-  let headUnborn = false;
+  const result: LsRefsResult = { refs: [], head: null, headUnborn: false };
+  const line = (buffer: Buffer, start: number, end: number): void => readLsRefsLine(buffer, start, end, result);
   for (;;) {
-    // What each chunk holds is taken without an await per packet (PktLineReader.readBuffered).
-    const packet = reader.readBuffered() ?? (await reader.readRequired('the ls-refs response'));
+    // What each chunk holds is read without an await or an object per packet.
+    reader.visitBufferedData(line);
+    const packet = await reader.readRequired('the ls-refs response');
     if (packet.type === 'flush') break;
     if (packet.type !== 'data') throw new ProtocolError(`unexpected ${describePacket(packet)} in the ls-refs response`);
-    if (packet.data.subarray(0, 4).toString('latin1') === 'ERR ') throw new RemoteError(packetText(packet).slice(4));
-    const { hash, name, rest } = splitRefLine(packet.data);
-    if (name.length === 0 || (hash !== 'unborn' && !isOid(hash))) {
-      throw new ProtocolError(`malformed ls-refs line ${JSON.stringify(packetText(packet).slice(0, 80))}`);
-    }
-    let symrefTarget: string | null = null;
-    let peeled: Oid | null = null;
-    for (const attribute of rest === null ? [] : rest.split(' ')) {
-      if (attribute.startsWith('symref-target:')) symrefTarget = attribute.slice('symref-target:'.length);
-      else if (attribute.startsWith('peeled:')) {
-        const value = attribute.slice('peeled:'.length);
-        if (!isOid(value)) throw new ProtocolError(`malformed peeled value in ${JSON.stringify(packetText(packet).slice(0, 80))}`);
-        peeled = value as Oid;
-      }
-    }
-    if (name === 'HEAD') {
-      head = symrefTarget;
-      // An unborn HEAD names a branch but no object: it is not a ref anyone can fetch.
-      if (hash === 'unborn') {
-        headUnborn = true;
-        continue;
-      }
-    } else if (hash === 'unborn') {
-      continue;
-    }
-    const ref: Ref = { name, hash: hash as Oid, peeled };
-    if (symrefTarget !== null) ref.symrefTarget = symrefTarget;
-    refs.push(ref);
+    line(packet.data, 0, packet.data.length);
   }
-  return { refs, head, headUnborn };
+  return result;
+}
+
+function malformed(what: string, buffer: Buffer, start: number, stop: number): ProtocolError {
+  return new ProtocolError(`malformed ${what} ${JSON.stringify(buffer.toString('utf8', start, stop).slice(0, 80))}`);
+}
+
+/** One line of the response, from its bytes (protocol/ref-line.ts), into `into`. */
+function readLsRefsLine(buffer: Buffer, start: number, end: number, into: LsRefsResult): void {
+  const stop = lineStop(buffer, start, end);
+  let hashEnd = oidEnd(buffer, start, stop);
+  let unborn = false;
+  if (hashEnd < 0) {
+    if (bytesStartWith(buffer, start, stop, 'ERR ')) throw new RemoteError(buffer.toString('utf8', start + 4, stop));
+    if (!bytesStartWith(buffer, start, stop, 'unborn ')) throw malformed('ls-refs line', buffer, start, stop);
+    unborn = true;
+    hashEnd = start + 'unborn'.length;
+  }
+  const nameEnd = spaceOrStop(buffer, hashEnd + 1, stop);
+  if (nameEnd === hashEnd + 1) throw malformed('ls-refs line', buffer, start, stop);
+  const name = buffer.toString('utf8', hashEnd + 1, nameEnd);
+  let symrefTarget: string | null = null;
+  let peeled: Oid | null = null;
+  for (let at = nameEnd + 1; at < stop; ) {
+    const attributeEnd = spaceOrStop(buffer, at, stop);
+    if (bytesStartWith(buffer, at, attributeEnd, 'symref-target:')) {
+      symrefTarget = buffer.toString('utf8', at + 'symref-target:'.length, attributeEnd);
+    } else if (bytesStartWith(buffer, at, attributeEnd, 'peeled:')) {
+      const valueStart = at + 'peeled:'.length;
+      if (oidEnd(buffer, valueStart, attributeEnd) !== attributeEnd) throw malformed('peeled value in', buffer, start, stop);
+      peeled = buffer.toString('latin1', valueStart, attributeEnd) as Oid;
+    }
+    at = attributeEnd + 1;
+  }
+  if (name === 'HEAD') {
+    into.head = symrefTarget;
+    // An unborn HEAD names a branch but no object: it is not a ref anyone can fetch.
+    if (unborn) {
+      into.headUnborn = true;
+      return;
+    }
+  } else if (unborn) {
+    return;
+  }
+  const ref: Ref = { name, hash: buffer.toString('latin1', start, hashEnd) as Oid, peeled };
+  if (symrefTarget !== null) ref.symrefTarget = symrefTarget;
+  into.refs.push(ref);
 }

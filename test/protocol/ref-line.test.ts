@@ -1,25 +1,37 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { splitRefLine } from '../../src/protocol/ref-line.js';
+import { bytesStartWith, lineStop, oidEnd, spaceOrStop } from '../../src/protocol/ref-line.js';
 
-const oid = 'a'.repeat(40);
+const sha1 = 'a'.repeat(40);
+const sha256 = '0123456789abcdef'.repeat(4);
 
-describe('splitRefLine', () => {
-  it('splits hash, name and what follows, newline dropped', () => {
-    assert.deepEqual(splitRefLine(Buffer.from(`${oid} refs/heads/main\n`)), { hash: oid, name: 'refs/heads/main', rest: null });
-    assert.deepEqual(splitRefLine(Buffer.from(`${oid} HEAD symref-target:refs/heads/main peeled:${oid}\n`)), {
-      hash: oid,
-      name: 'HEAD',
-      rest: `symref-target:refs/heads/main peeled:${oid}`,
-    });
-    assert.deepEqual(splitRefLine(Buffer.from(`${oid} refs/tags/v1`)), { hash: oid, name: 'refs/tags/v1', rest: null });
+describe('ref line bytes', () => {
+  it('oidEnd finds a 40- or 64-digit lowercase id followed by a space or the line end', () => {
+    const line = Buffer.from(`xx${sha1} refs/heads/main`);
+    assert.equal(oidEnd(line, 2, line.length), 42);
+    assert.equal(oidEnd(Buffer.from(sha1), 0, 40), 40);
+    assert.equal(oidEnd(Buffer.from(`${sha256} x`), 0, 66), 64);
+    assert.equal(oidEnd(Buffer.from(`${sha1}\n`), 0, 40), 40, 'the stop given is where the id may end');
   });
 
-  it('decodes names as UTF-8 and leaves malformed lines to the caller (empty parts)', () => {
-    assert.equal(splitRefLine(Buffer.from(`${oid} refs/heads/caf\u00e9\n`)).name, 'refs/heads/caf\u00e9');
-    assert.deepEqual(splitRefLine(Buffer.from(`${oid}\n`)), { hash: oid, name: '', rest: null });
-    assert.deepEqual(splitRefLine(Buffer.from(`${oid}  x\n`)), { hash: oid, name: '', rest: 'x' });
-    assert.deepEqual(splitRefLine(Buffer.from(`${oid} \n`)), { hash: oid, name: '', rest: null });
-    assert.deepEqual(splitRefLine(Buffer.alloc(0)), { hash: '', name: '', rest: null });
+  it('oidEnd refuses ids of another length, in uppercase, or run into other bytes', () => {
+    for (const text of [`${'a'.repeat(39)} x`, `${'a'.repeat(41)} x`, `${'A'.repeat(40)} x`, `${sha1}x refs/heads/main`, `${sha1}\tx`, '', 'unborn HEAD', 'ERR no']) {
+      const buffer = Buffer.from(text);
+      assert.equal(oidEnd(buffer, 0, buffer.length), -1, JSON.stringify(text));
+    }
+  });
+
+  it('lineStop drops one trailing newline; spaceOrStop and bytesStartWith stay within their bounds', () => {
+    const line = Buffer.from('peeled:abc def\n');
+    assert.equal(lineStop(line, 0, line.length), line.length - 1);
+    assert.equal(lineStop(line, 0, 3), 3);
+    assert.equal(lineStop(Buffer.alloc(0), 0, 0), 0);
+    assert.equal(spaceOrStop(line, 0, line.length), 10);
+    assert.equal(spaceOrStop(line, 11, 14), 14);
+    assert.equal(spaceOrStop(line, 0, 5), 5, 'never past the stop');
+    assert.ok(bytesStartWith(line, 0, 10, 'peeled:'));
+    assert.ok(!bytesStartWith(line, 0, 6, 'peeled:'), 'not past the stop');
+    assert.ok(!bytesStartWith(line, 1, 10, 'peeled:'));
+    assert.ok(bytesStartWith(line, 11, 14, 'def'));
   });
 });

@@ -50,6 +50,54 @@ describe('pkt-line reader', () => {
     await assert.rejects(reader('0003').read(), /0003/);
   });
 
+  it('visitBufferedData hands over the whole data packets buffered, stops at anything else, and tells onPacket once', async () => {
+    const bytes = Buffer.concat([pktLine('one\n'), pktLine('two\n'), pktLine('three\n'), FLUSH_PKT, pktLine('four'), Buffer.from('00zz')]);
+    let told = 0;
+    const r = new PktLineReader(chunked(bytes, 20), { onPacket: () => (told += 1) });
+    const seen: string[] = [];
+    const visit = (buffer: Buffer, start: number, end: number): void => void seen.push(buffer.toString('latin1', start, end));
+    assert.equal(r.visitBufferedData(visit), 0, 'nothing buffered before the first read');
+    const first = await r.read();
+    assert.equal(first?.type === 'data' && packetText(first), 'one');
+    told = 0;
+    // 20-byte chunks: the first held "0008one\n0008two\n" and the start of "000athree\n".
+    assert.equal(r.visitBufferedData(visit), 1);
+    assert.deepEqual(seen, ['two\n']);
+    assert.equal(told, 1);
+    assert.equal(r.visitBufferedData(visit), 0, 'the third packet is only partly buffered');
+    assert.equal(told, 1, 'not told when nothing was consumed');
+    const third = await r.read();
+    assert.equal(third?.type === 'data' && packetText(third), 'three');
+    assert.equal(r.visitBufferedData(visit), 0, 'a flush is left for read()');
+    assert.deepEqual(await r.read(), { type: 'flush' });
+    const fourth = await r.read();
+    r.unread(fourth!);
+    assert.equal(r.visitBufferedData(visit), 0, 'a put-back packet is left for read()');
+    assert.equal(await r.read(), fourth);
+    await assert.rejects(r.read(), /invalid pkt-line length header "00zz"/);
+    const bad = reader(Buffer.concat([pktLine('x'), Buffer.from('00zz')]));
+    await bad.read();
+    await bad.peek(0);
+    assert.throws(() => bad.visitBufferedData(visit), /invalid pkt-line length header "00zz"/);
+  });
+
+  it('visitBufferedData reads a long listing the same at any chunking', async () => {
+    const lines = Array.from({ length: 300 }, (_, i) => `line ${i}\n`);
+    const bytes = Buffer.concat([...lines.map((line) => pktLine(line)), FLUSH_PKT]);
+    for (const size of [1, 7, 100, 1 << 16]) {
+      const r = reader(bytes, size);
+      const seen: string[] = [];
+      const visit = (buffer: Buffer, start: number, end: number): void => void seen.push(buffer.toString('latin1', start, end));
+      for (;;) {
+        r.visitBufferedData(visit);
+        const packet = await r.read();
+        if (packet === null || packet.type === 'flush') break;
+        if (packet.type === 'data') seen.push(packet.data.toString('latin1'));
+      }
+      assert.deepEqual(seen, lines, `chunk size ${size}`);
+    }
+  });
+
   it('returns null at a clean end of stream', async () => {
     assert.equal(await reader('').read(), null);
   });
