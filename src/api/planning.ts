@@ -223,7 +223,8 @@ async function planListed(
   };
   input.pairs = pairRefs(input.scope, input.sourceRefs, input.targetRefs);
   const questions = ancestryQuestions(input);
-  const tempRefs = target.discovery.refs.map((ref) => ref.name).filter((name) => name.startsWith(GITSYNC_TEMP_PREFIX));
+  const tempRefs: string[] = [];
+  for (const ref of target.discovery.refs) if (ref.name.startsWith(GITSYNC_TEMP_PREFIX)) tempRefs.push(ref.name);
   const assume = runOptions.assumeFastForwards ?? null;
   let assumed =
     questions.length > 0 &&
@@ -242,7 +243,7 @@ async function planListed(
       ? questions
       : [];
   const planWith = (answers: ReadonlyMap<string, AncestryAnswer>) =>
-    guardDeletions(planActions({ ...input, ancestry: ancestryFromMap(answers) }), policy.deletionGuard, managedSourceCount(policy.scope, source.discovery.refs));
+    guardDeletions(planActions({ ...input, ancestry: ancestryFromMap(answers) }), policy.deletionGuard, () => managedSourceCount(policy.scope, source.discovery.refs));
   const ask = async () => {
     if (questions.length > 0) observer.phase('ancestry');
     return answerAncestry(source, questions, { signal: context.signal, observer });

@@ -37,6 +37,8 @@ export interface MissingSourceRef {
 
 /** The names the user gave explicitly that the source does not have, in the order given. */
 export function missingSourceRefs(scope: RefScope, sourceRefs: readonly Ref[]): MissingSourceRef[] {
+  // Nothing named (all branches, no --map): no set of thousands of names to build.
+  if (!Array.isArray(scope.branches) && scope.maps.length === 0) return [];
   const listed = new Set(sourceRefs.map((ref) => ref.name));
   const missing: MissingSourceRef[] = [];
   if (Array.isArray(scope.branches)) {
@@ -70,12 +72,16 @@ export type TrippedGuard = 'empty-source' | 'max-deletes' | null;
 
 /**
  * The plans with every delete turned into a block when a guard trips: the source lists no
- * managed refs (and that is not allowed), or the deletes outnumber `maxDeletes`.
+ * managed refs (and that is not allowed), or the deletes outnumber `maxDeletes`. `sourceManaged`
+ * (managedSourceCount) may be given as a function: it is then counted only when there is a
+ * delete to guard, which a no-op over thousands of refs does not have.
  */
-export function guardDeletions(plans: readonly RefPlan[], guard: DeletionGuard, sourceManaged: number): { plans: RefPlan[]; tripped: TrippedGuard } {
-  const deletes = plans.filter((plan) => plan.action === 'delete').length;
+export function guardDeletions(plans: readonly RefPlan[], guard: DeletionGuard, sourceManaged: number | (() => number)): { plans: RefPlan[]; tripped: TrippedGuard } {
+  let deletes = 0;
+  for (const plan of plans) if (plan.action === 'delete') deletes += 1;
   let tripped: TrippedGuard = null;
-  if (deletes > 0 && sourceManaged === 0 && !guard.allowEmptySource) tripped = 'empty-source';
+  const noneManaged = (): boolean => (typeof sourceManaged === 'number' ? sourceManaged : sourceManaged()) === 0;
+  if (deletes > 0 && !guard.allowEmptySource && noneManaged()) tripped = 'empty-source';
   else if (deletes > guard.maxDeletes) tripped = 'max-deletes';
   if (tripped === null) return { plans: [...plans], tripped };
   const reason = tripped === 'empty-source' ? guardReasons.emptySource() : guardReasons.tooManyDeletes(deletes, guard.maxDeletes);

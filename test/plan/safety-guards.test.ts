@@ -28,6 +28,22 @@ describe('deletion guards', () => {
     assert.equal(managedSourceCount(policy.scope, refs({ 'refs/pull/1/head': A })), 0);
   });
 
+  it('counts the managed source refs only when there is a delete to guard', () => {
+    const guard = { maxDeletes: DEFAULT_MAX_DELETES, allowEmptySource: false };
+    let counted = 0;
+    const count = (value: number) => () => {
+      counted += 1;
+      return value;
+    };
+    const current = planActions(input({ mode: 'sync', prune: true }, { 'refs/heads/main': A }, { 'refs/heads/main': A }));
+    assert.equal(guardDeletions(current, guard, count(0)).tripped, null);
+    assert.equal(counted, 0, 'no delete: not counted');
+    const deleting = planActions(input({ mode: 'sync', prune: true }, {}, { 'refs/heads/main': A }));
+    assert.equal(guardDeletions(deleting, guard, count(0)).tripped, 'empty-source');
+    assert.equal(guardDeletions(deleting, guard, count(1)).tripped, null);
+    assert.equal(counted, 2);
+  });
+
   it('blocks every delete past maxDeletes, and only deletes', () => {
     const planned = planActions(input({ mode: 'sync', prune: true }, { 'refs/heads/main': A }, { 'refs/heads/main': A, 'refs/heads/a': A, 'refs/heads/b': A }));
     const over = guardDeletions(planned, { maxDeletes: 1, allowEmptySource: false }, 1);
