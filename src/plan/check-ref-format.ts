@@ -23,7 +23,16 @@ const FORBIDDEN_CHARACTERS: ReadonlyMap<string, string> = new Map([
 /** Control characters, DEL, and FORBIDDEN_CHARACTERS. */
 const FORBIDDEN = /[\u0000-\u001f\u007f ~^:?*[\\]/;
 
+/**
+ * Matches every name with a '/' that one of the checks below refuses (and a few more: a match
+ * only means "look closer"). A valid name, the common case, is then one native scan: every ref
+ * of both listings passes through here, 20,000 names in a no-op over 10,000 refs, in code V8
+ * runs for the first time (docs/architecture.md, "No-op runs at scale").
+ */
+const MAYBE_REFUSED = /[\u0000-\u0020\u007f~^:?*[\\]|\.\.|@\{|^\/|\/$|\/\/|\.$|^\.|\/\.|\.lock(?:$|\/)/;
+
 export function refNameProblem(name: string, options: RefFormatOptions = {}): string | null {
+  if (name.includes('/') && !MAYBE_REFUSED.test(name)) return null;
   if (name.length === 0) return 'is empty';
   if (name === '@') return "is the single character '@'";
   // One native scan for the first forbidden character: every ref a server lists is checked
