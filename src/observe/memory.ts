@@ -2,7 +2,8 @@
  * `--measure-memory`: samples RSS and heap while an operation runs and counts garbage
  * collections through the `gc` performance entries.
  */
-import { PerformanceObserver } from 'node:perf_hooks';
+import type { PerformanceObserver } from 'node:perf_hooks';
+import { lazyPerfHooks } from '../builtins.js';
 
 export interface Measurement {
   elapsedMillis: number;
@@ -23,7 +24,7 @@ export class MemorySampler {
     this.sample();
     this.timer = setInterval(() => this.sample(), intervalMillis);
     this.timer.unref();
-    this.observer = new PerformanceObserver((list) => {
+    this.observer = new (lazyPerfHooks().PerformanceObserver)((list) => {
       this.gcCount += list.getEntries().length;
     });
     this.observer.observe({ entryTypes: ['gc'] });

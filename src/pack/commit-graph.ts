@@ -4,7 +4,7 @@
  * offsets in a typed array, and — once built — parent indices in an Int32Array plus an
  * open-addressing hash table for id lookups. About 60 bytes per commit; no objects per commit.
  */
-import { createHash } from 'node:crypto';
+import { lazyCrypto } from '../builtins.js';
 import { PackFormatError } from '../errors.js';
 import { GrowableUint32 } from './growable-array.js';
 import { idBytes, isOid, type ObjectFormat } from '../types.js';
@@ -50,7 +50,7 @@ class GrowableBytes {
 
 /** The id git gives a commit: the format's hash over `commit <size>\0` and the body. */
 export function commitId(body: Buffer, format: ObjectFormat = 'sha1'): Buffer {
-  return createHash(format).update(`commit ${body.length}\0`).update(body).digest();
+  return lazyCrypto().createHash(format).update(`commit ${body.length}\0`).update(body).digest();
 }
 
 function hexToId(hex: string): Buffer {

@@ -25,7 +25,7 @@
  * needed), then applies the deltas upward, caching each result: the next delta against any of
  * them is one `applyDelta` away.
  */
-import { inflateSync } from 'node:zlib';
+import { lazyZlib } from '../builtins.js';
 import { PackFormatError } from '../errors.js';
 import { noteReleasedBytes } from '../observe/gc-pacer.js';
 import { BaseCache } from './base-cache.js';
@@ -234,7 +234,7 @@ export class DeltaBaseStore {
       // An output chunk of the exact size: zlib's default 16 KiB chunk would be allocated (and
       // kept alive by the result) for every small record.
       const size = record.inflatedLength;
-      const data = inflateSync(record.payload, { chunkSize: Math.max(64, size + 1), maxOutputLength: Math.max(1, size) });
+      const data = lazyZlib().inflateSync(record.payload, { chunkSize: Math.max(64, size + 1), maxOutputLength: Math.max(1, size) });
       if (data.length !== size) throw new Error(`inflates to ${data.length} bytes, not ${size}`);
       return data;
     } catch (error) {

@@ -4,7 +4,8 @@
  * back the last `length` bytes: whenever the stream ends, the held bytes are the trailer
  * candidate and the hash covers exactly what precedes them. No parsing state is needed.
  */
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { lazyCrypto } from '../builtins.js';
 import type { ObjectFormat } from './pack-format.js';
 import { hashLength } from './pack-format.js';
 
@@ -15,7 +16,7 @@ export class PackChecksum {
   private heldLength = 0;
 
   constructor(format: ObjectFormat) {
-    this.hash = createHash(format);
+    this.hash = lazyCrypto().createHash(format);
     this.length = hashLength(format);
     this.held = Buffer.alloc(this.length);
   }

@@ -34,7 +34,7 @@
  * `deltas.unresolved`. (git sends OFS_DELTAs to a client that asks for `ofs-delta`, as git-sync
  * always does; REF_DELTAs come from servers without it, and from thin packs.)
  */
-import { inflateSync } from 'node:zlib';
+import { lazyZlib } from '../builtins.js';
 import { AbortedError, PackFormatError, PackTooLargeError, throwIfAborted } from '../errors.js';
 import type { ObjectType, Oid } from '../types.js';
 import { ObjectTable } from './object-table.js';
@@ -485,7 +485,7 @@ export class PackReader {
     let result: { buffer: Buffer; engine: { bytesWritten: number } };
     try {
       // `info: true` returns the engine, whose bytesWritten is the compressed length.
-      result = inflateSync(input, { info: true, maxOutputLength: Math.max(size, 1), chunkSize: Math.max(64, size + 1) }) as unknown as typeof result;
+      result = lazyZlib().inflateSync(input, { info: true, maxOutputLength: Math.max(size, 1), chunkSize: Math.max(64, size + 1) }) as unknown as typeof result;
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (code === 'Z_BUF_ERROR') {

@@ -16,7 +16,7 @@
  * the file's recent pages sit in the OS page cache, so a write or a read is a memory copy and a
  * system call, not a wait on the disk.
  */
-import { randomBytes } from 'node:crypto';
+import { lazyCrypto } from '../builtins.js';
 import { closeSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,7 +189,7 @@ export class SpillLog {
   }
 
   private createFile(): void {
-    const path = join(this.directory, `git-sync-commits-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+    const path = join(this.directory, `git-sync-commits-${process.pid}-${lazyCrypto().randomBytes(6).toString('hex')}.tmp`);
     try {
       this.fd = openSync(path, 'wx+', 0o600);
     } catch (error) {

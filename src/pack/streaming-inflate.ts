@@ -9,7 +9,8 @@
  * the rest of that piece belongs to what follows. (When the stream ends exactly at the end of a
  * piece, the next piece is consumed not at all and the same rule applies.)
  */
-import { createInflate, type Inflate } from 'node:zlib';
+import type { Inflate } from 'node:zlib';
+import { lazyZlib } from '../builtins.js';
 
 /** Larger output slices mean fewer thread-pool round trips: 256 KiB inflates ~1 GB/s. */
 const OUTPUT_CHUNK = 256 * 1024;
@@ -22,7 +23,7 @@ export class StreamingInflate {
   private done = false;
 
   constructor(onOutput: (chunk: Buffer) => void) {
-    this.inflate = createInflate({ chunkSize: OUTPUT_CHUNK });
+    this.inflate = lazyZlib().createInflate({ chunkSize: OUTPUT_CHUNK });
     this.inflate.on('data', onOutput);
     this.ended = new Promise((resolve) => this.inflate.once('end', resolve));
     this.failed = new Promise((_, reject) => this.inflate.once('error', reject));

@@ -10,7 +10,7 @@
  */
 import { once } from 'node:events';
 import http, { type ClientRequest, type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import { lazyHttps } from '../builtins.js';
 import { GitSyncError, NetworkError, TimeoutError } from '../errors.js';
 import { noteStreamedBytes } from '../observe/gc-pacer.js';
 import { httpTraceEnabled, publishHttpTrace } from '../observe/http-trace.js';
@@ -18,7 +18,7 @@ import { redactUrl } from '../observe/redact.js';
 import type { Side } from '../observe/stats.js';
 import type { RunObserver } from '../observe/observer.js';
 import { networkError, requestIds, type Headers } from './http-diagnosis.js';
-import { TunnelingAgent, proxiedRequestOptions } from './http-proxy-agent.js';
+import { proxiedRequestOptions, tunnelingAgent } from './http-proxy-agent.js';
 import { IdleClock } from './idle-clock.js';
 import { proxyFor, type ProxyEnv } from './proxy-env.js';
 import type { RequestBody, RequestOptions } from './transport.js';
@@ -140,8 +140,8 @@ export class HttpClient {
     if (agent === undefined) {
       const rejectUnauthorized = !this.insecureSkipTlsVerify;
       if (url.protocol !== 'https:') agent = new http.Agent({ keepAlive: true });
-      else if (proxy === null) agent = new https.Agent({ keepAlive: true, rejectUnauthorized });
-      else agent = new TunnelingAgent(proxy, { keepAlive: true, rejectUnauthorized, connectTimeoutMillis: this.timeouts.connectMillis });
+      else if (proxy === null) agent = new (lazyHttps().Agent)({ keepAlive: true, rejectUnauthorized });
+      else agent = tunnelingAgent(proxy, { keepAlive: true, rejectUnauthorized, connectTimeoutMillis: this.timeouts.connectMillis });
       this.agents.set(key, agent);
     }
     return agent;
@@ -171,7 +171,7 @@ export class HttpClient {
       const request =
         proxy !== null && url.protocol === 'http:'
           ? http.request({ ...proxiedRequestOptions(url, proxy, headers), method, agent: this.agent(url, proxy) })
-          : (url.protocol === 'https:' ? https : http).request(url, { method, headers, agent: this.agent(url, proxy) });
+          : (url.protocol === 'https:' ? lazyHttps() : http).request(url, { method, headers, agent: this.agent(url, proxy) });
       // Failures after the answer reach the reader through the response; a later 'error' on the
       // request must never be an unhandled one.
       request.on('error', () => undefined);

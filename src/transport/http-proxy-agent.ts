@@ -10,9 +10,10 @@
  * redacted proxy URL).
  */
 import http from 'node:http';
-import https from 'node:https';
+import type { Agent, AgentOptions, RequestOptions } from 'node:https';
 import type { Duplex } from 'node:stream';
-import tls from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
+import { lazyHttps, lazyTls } from '../builtins.js';
 import { HttpAuthError, HttpStatusError, NetworkError, TimeoutError } from '../errors.js';
 import { redactUrl } from '../observe/redact.js';
 
@@ -43,73 +44,88 @@ export function proxiedRequestOptions(target: URL, proxy: URL, headers: Record<s
   };
 }
 
-export interface TunnelingAgentOptions extends https.AgentOptions {
+export interface TunnelingAgentOptions extends AgentOptions {
   /** How long the proxy may take to open the tunnel. */
   connectTimeoutMillis: number;
 }
 
-/** An https.Agent whose sockets are TLS over a CONNECT tunnel; pooled per target like any other. */
-export class TunnelingAgent extends https.Agent {
-  private readonly connectTimeoutMillis: number;
+type TunnelingAgentClass = new (proxy: URL, options: TunnelingAgentOptions) => Agent;
 
-  constructor(
-    private readonly proxy: URL,
-    options: TunnelingAgentOptions,
-  ) {
-    super(options);
-    this.connectTimeoutMillis = options.connectTimeoutMillis;
-  }
+let tunnelingAgentClass: TunnelingAgentClass | undefined;
 
-  override createConnection(options: https.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
-    const done = callback ?? (() => undefined);
-    const host = String(options.host ?? 'localhost').replace(/^\[(.*)\]$/, '$1');
-    const authority = `${host.includes(':') ? `[${host}]` : host}:${options.port ?? 443}`;
-    const where = redactUrl(this.proxy.toString());
-    const authorization = proxyAuthorization(this.proxy);
-    const connect = http.request({
-      host: hostOf(this.proxy),
-      port: portOf(this.proxy),
-      method: 'CONNECT',
-      path: authority,
-      headers: { host: authority, ...(authorization === null ? {} : { 'proxy-authorization': authorization }) },
-      agent: false,
-    });
-    let settled = false;
-    const fail = (error: Error): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      connect.destroy();
-      done(error, undefined as unknown as Duplex);
-    };
-    const timer = setTimeout(
-      () => fail(new TimeoutError('connect', where, this.connectTimeoutMillis, `proxy ${where} did not open a tunnel to ${authority} within ${this.connectTimeoutMillis} ms`)),
-      this.connectTimeoutMillis,
-    );
-    timer.unref();
-    connect.once('error', (error) => fail(new NetworkError(where, `proxy ${where}: ${error.message}`, { cause: error, transient: true })));
-    connect.once('connect', (response, socket, head) => {
-      const status = response.statusCode ?? 0;
-      if (status !== 200) {
-        socket.destroy();
-        const data = { status, url: where, requestIds: {} };
-        fail(
-          status === 407
-            ? new HttpAuthError(data, `proxy ${where} answered 407 Proxy Authentication Required to CONNECT ${authority}; put the proxy's credentials in its URL (http://user:password@proxy:port)`)
-            : new HttpStatusError(data, `proxy ${where} refused to CONNECT ${authority}: HTTP ${status}`),
-        );
-        return;
-      }
-      if (settled) {
-        socket.destroy();
-        return;
-      }
-      settled = true;
-      clearTimeout(timer);
-      if (head.length > 0) socket.unshift(head);
-      done(null, tls.connect({ ...options, host, socket } as tls.ConnectionOptions));
-    });
-    connect.end();
-    return undefined;
-  }
+/**
+ * An https.Agent whose sockets are TLS over a CONNECT tunnel; pooled per target like any other.
+ * Its class is made on first use: node:https and node:tls load only when a run needs them
+ * (src/builtins.ts).
+ */
+export function tunnelingAgent(proxy: URL, options: TunnelingAgentOptions): Agent {
+  tunnelingAgentClass ??= defineTunnelingAgent();
+  return new tunnelingAgentClass(proxy, options);
+}
+
+function defineTunnelingAgent(): TunnelingAgentClass {
+  return class TunnelingAgent extends lazyHttps().Agent {
+    private readonly connectTimeoutMillis: number;
+
+    constructor(
+      private readonly proxy: URL,
+      options: TunnelingAgentOptions,
+    ) {
+      super(options);
+      this.connectTimeoutMillis = options.connectTimeoutMillis;
+    }
+
+    override createConnection(options: RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+      const done = callback ?? (() => undefined);
+      const host = String(options.host ?? 'localhost').replace(/^\[(.*)\]$/, '$1');
+      const authority = `${host.includes(':') ? `[${host}]` : host}:${options.port ?? 443}`;
+      const where = redactUrl(this.proxy.toString());
+      const authorization = proxyAuthorization(this.proxy);
+      const connect = http.request({
+        host: hostOf(this.proxy),
+        port: portOf(this.proxy),
+        method: 'CONNECT',
+        path: authority,
+        headers: { host: authority, ...(authorization === null ? {} : { 'proxy-authorization': authorization }) },
+        agent: false,
+      });
+      let settled = false;
+      const fail = (error: Error): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        connect.destroy();
+        done(error, undefined as unknown as Duplex);
+      };
+      const timer = setTimeout(
+        () => fail(new TimeoutError('connect', where, this.connectTimeoutMillis, `proxy ${where} did not open a tunnel to ${authority} within ${this.connectTimeoutMillis} ms`)),
+        this.connectTimeoutMillis,
+      );
+      timer.unref();
+      connect.once('error', (error) => fail(new NetworkError(where, `proxy ${where}: ${error.message}`, { cause: error, transient: true })));
+      connect.once('connect', (response, socket, head) => {
+        const status = response.statusCode ?? 0;
+        if (status !== 200) {
+          socket.destroy();
+          const data = { status, url: where, requestIds: {} };
+          fail(
+            status === 407
+              ? new HttpAuthError(data, `proxy ${where} answered 407 Proxy Authentication Required to CONNECT ${authority}; put the proxy's credentials in its URL (http://user:password@proxy:port)`)
+              : new HttpStatusError(data, `proxy ${where} refused to CONNECT ${authority}: HTTP ${status}`),
+          );
+          return;
+        }
+        if (settled) {
+          socket.destroy();
+          return;
+        }
+        settled = true;
+        clearTimeout(timer);
+        if (head.length > 0) socket.unshift(head);
+        done(null, lazyTls().connect({ ...options, host, socket } as ConnectionOptions));
+      });
+      connect.end();
+      return undefined;
+    }
+  };
 }
