@@ -8,48 +8,18 @@
  */
 import { createRequire } from 'node:module';
 
-type Crypto = typeof import('node:crypto');
-type Zlib = typeof import('node:zlib');
-type Https = typeof import('node:https');
-type Tls = typeof import('node:tls');
-type V8 = typeof import('node:v8');
-type Vm = typeof import('node:vm');
-type PerfHooks = typeof import('node:perf_hooks');
-
 const load = createRequire(import.meta.url);
 
-let crypto: Crypto | undefined;
-let zlib: Zlib | undefined;
-let https: Https | undefined;
-let tls: Tls | undefined;
-let v8: V8 | undefined;
-let vm: Vm | undefined;
-let perfHooks: PerfHooks | undefined;
-
-export function lazyCrypto(): Crypto {
-  return (crypto ??= load('node:crypto') as Crypto);
+/** A getter that loads the built-in `id` on its first call and returns the same module after. */
+function onFirstUse<T>(id: string): () => T {
+  let loaded: T | undefined;
+  return () => (loaded ??= load(id) as T);
 }
 
-export function lazyZlib(): Zlib {
-  return (zlib ??= load('node:zlib') as Zlib);
-}
-
-export function lazyHttps(): Https {
-  return (https ??= load('node:https') as Https);
-}
-
-export function lazyTls(): Tls {
-  return (tls ??= load('node:tls') as Tls);
-}
-
-export function lazyV8(): V8 {
-  return (v8 ??= load('node:v8') as V8);
-}
-
-export function lazyVm(): Vm {
-  return (vm ??= load('node:vm') as Vm);
-}
-
-export function lazyPerfHooks(): PerfHooks {
-  return (perfHooks ??= load('node:perf_hooks') as PerfHooks);
-}
+export const lazyCrypto = onFirstUse<typeof import('node:crypto')>('node:crypto');
+export const lazyZlib = onFirstUse<typeof import('node:zlib')>('node:zlib');
+export const lazyHttps = onFirstUse<typeof import('node:https')>('node:https');
+export const lazyTls = onFirstUse<typeof import('node:tls')>('node:tls');
+export const lazyV8 = onFirstUse<typeof import('node:v8')>('node:v8');
+export const lazyVm = onFirstUse<typeof import('node:vm')>('node:vm');
+export const lazyPerfHooks = onFirstUse<typeof import('node:perf_hooks')>('node:perf_hooks');

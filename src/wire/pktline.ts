@@ -202,7 +202,7 @@ export class PktLineReader {
       return packet;
     }
     if (this.buffered() < 4) return undefined;
-    const length = this.headerLength();
+    const length = headerLengthAt(this.buffer, this.start);
     if (length === 0) return this.completed(this.control('flush'));
     if (length === 1) return this.completed(this.control('delim'));
     if (length === 2) return this.completed(this.control('response-end'));
@@ -238,11 +238,6 @@ export class PktLineReader {
     return count;
   }
 
-  /** The length the buffered header (4 bytes at least) declares, checked. */
-  private headerLength(): number {
-    return headerLengthAt(this.buffer, this.start);
-  }
-
   /** The next packet, or null at a clean end of stream (no partial packet pending). */
   async read(): Promise<Packet | null> {
     const ready = this.readBuffered();
@@ -251,7 +246,7 @@ export class PktLineReader {
       if (this.buffered() === 0) return null;
       throw cutShort(`truncated pkt-line: stream ended inside a length header (${this.buffered()} of 4 bytes)`);
     }
-    const length = this.headerLength();
+    const length = headerLengthAt(this.buffer, this.start);
     if (length > 3 && !(await this.ensure(length))) {
       throw cutShort(`truncated pkt-line: expected ${length} bytes, stream ended after ${this.buffered()}`);
     }

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { createRepo } from '../helpers/fixtures.js';
 import { forEachRef, makeTempDir, type TempDir } from '../helpers/git.js';
 import { sampleRepo, type SampleRepo } from '../helpers/sample-repo.js';
-import { BIN } from './run-cli.js';
+import { BIN, cliEnv } from './run-cli.js';
 
 interface ClosedRun {
   code: number | null;
@@ -24,7 +24,7 @@ interface ClosedRun {
 function runWithClosedPipes(args: readonly string[], closeStderr: boolean): Promise<ClosedRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', NO_COLOR: '1', GIT_ASKPASS: '' },
+      env: cliEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout.destroy();

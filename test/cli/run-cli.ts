@@ -21,10 +21,15 @@ const HERMETIC: Record<string, string | undefined> = {
   GIT_ASKPASS: '', SSH_ASKPASS: undefined, GITSYNC_HTTP_TRACE: undefined,
 };
 
+/** The environment of a CLI run: this process's, made hermetic, plus what the test sets. */
+export function cliEnv(env: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, ...HERMETIC, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', NO_COLOR: '1', ...env };
+}
+
 export function runCli(args: readonly string[], env: Record<string, string | undefined> = {}, cwd?: string): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, ...HERMETIC, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', NO_COLOR: '1', ...env },
+      env: cliEnv(env),
       stdio: ['ignore', 'pipe', 'pipe'],
       cwd,
     });
@@ -49,7 +54,7 @@ export interface RunningCli {
 /** Starts `bin/git-sync` as runCli does, without waiting for it. */
 export function startCli(args: readonly string[], env: Record<string, string | undefined> = {}): RunningCli {
   const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, ...HERMETIC, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', NO_COLOR: '1', ...env },
+    env: cliEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
