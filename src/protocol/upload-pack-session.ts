@@ -9,7 +9,7 @@ import { screenListedRefs } from '../plan/index.js';
 import type { InvalidRefName, Oid, ProtocolPreference, ProtocolVersion, Ref } from '../types.js';
 import { AGENT } from '../version.js';
 import { readAdvertisement } from './advertisement.js';
-import type { Capabilities } from './capabilities.js';
+import { Capabilities } from './capabilities.js';
 import { lsRefsRequest, readLsRefsResponse } from './ls-refs.js';
 import {
   fetchRequestV1,
@@ -20,6 +20,7 @@ import {
   type FetchResponse,
 } from './upload-pack.js';
 import type { ProgressCallback } from '../wire/sideband.js';
+import type { PktLineReader } from '../wire/pktline.js';
 
 export interface UploadPackDiscovery {
   protocol: ProtocolVersion;
@@ -56,6 +57,28 @@ export interface SessionFetchOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * What a current git server offers, as far as an `ls-refs` request depends on it: `agent`,
+ * `ls-refs=unborn` (git 2.31 on) and SHA-1. The guess is sent only where the request built from
+ * the real advertisement comes out the same, byte for byte.
+ */
+const LIKELY_V2_CAPABILITIES = new Capabilities([
+  ['agent', null],
+  ['ls-refs', 'unborn'],
+  ['object-format', 'sha1'],
+]);
+
+/** The answer to the speculated request when it is `body`, else null (and it is dropped). */
+async function takeSpeculated(connection: GitConnection, body: Buffer, guess: Buffer | null): Promise<PktLineReader | null> {
+  const speculated = connection.speculated;
+  if (speculated === undefined) return null;
+  if (guess === null || !body.equals(guess)) {
+    speculated.drop();
+    return null;
+  }
+  return speculated.take();
+}
+
 export class UploadPackSession {
   /** A v0/v1 server on a stateful channel answers one fetch and hangs up. */
   private spent = false;
@@ -81,14 +104,21 @@ export class UploadPackSession {
     const requested: ProtocolVersion = options.protocol === 'v1' ? 'v1' : 'v2';
     const advertisementPhase = options.listingPhase === 'target' ? 'target info-refs' : 'source info-refs';
     const lsRefsPhase = options.listingPhase === 'target' ? 'target info-refs' : 'source ls-refs';
+    // HEAD matches no `refs/` prefix: ask for it too, or its symref target would be lost.
+    const prefixes = options.refPrefixes && options.refPrefixes.length > 0 ? [...new Set(['HEAD', ...options.refPrefixes])] : [];
+    // The ls-refs a current git server will be asked, sent with the advertisement's request where
+    // the transport can (docs/architecture.md, "One round trip for a listing").
+    const guess = requested === 'v2' ? lsRefsRequest(LIKELY_V2_CAPABILITIES, { refPrefixes: prefixes, agent: AGENT }) : null;
     const connection = await transport.connect('git-upload-pack', {
       protocol: requested,
       phase: advertisementPhase,
       signal: options.signal,
+      ...(guess === null ? {} : { speculate: { body: guess, phase: lsRefsPhase } }),
     });
     try {
       const advertisement = await readAdvertisement(connection.advertisement);
       if (advertisement.version === 'v1') {
+        connection.speculated?.drop();
         if (options.protocol === 'v2') {
           throw new UnsupportedError(`${transport.displayUrl} does not speak protocol v2; use --protocol auto or v1`);
         }
@@ -108,10 +138,8 @@ export class UploadPackSession {
       }
       const capabilities = advertisement.capabilities;
       if (connection.stateless) await connection.advertisement.close();
-      // HEAD matches no `refs/` prefix: ask for it too, or its symref target would be lost.
-      const prefixes = options.refPrefixes && options.refPrefixes.length > 0 ? [...new Set(['HEAD', ...options.refPrefixes])] : [];
       const body = lsRefsRequest(capabilities, { refPrefixes: prefixes, agent: AGENT });
-      const reader = await connection.request(body, { phase: lsRefsPhase, signal: options.signal });
+      const reader = (await takeSpeculated(connection, body, guess)) ?? (await connection.request(body, { phase: lsRefsPhase, signal: options.signal }));
       const listed = await readLsRefsResponse(reader);
       if (connection.stateless) await reader.close();
       const screened = screenListedRefs(listed.refs, listed.head);
@@ -122,6 +150,7 @@ export class UploadPackSession {
         options.observer ?? QUIET_OBSERVER,
       );
     } catch (error) {
+      connection.speculated?.drop();
       await connection.close().catch(() => undefined);
       throw error;
     }

@@ -19,6 +19,7 @@ import type { RunObserver } from '../observe/observer.js';
 import type { Service } from '../types.js';
 import { AGENT } from '../version.js';
 import { PktLineReader, packetText } from '../wire/pktline.js';
+import { Speculation } from './speculation.js';
 import { DEFAULT_HTTP_TIMEOUTS, HttpClient, readErrorSnippet, type BodyLimit, type Exchange, type HttpTimeouts } from './http-client.js';
 import { contentTypeError, describeRequestIds, headerValue, isRedirect, requestIds, statusError, type AuthContext } from './http-diagnosis.js';
 import type { ProxyEnv } from './proxy-env.js';
@@ -26,6 +27,9 @@ import { DEFAULT_MAX_REF_LISTING_BYTES, isListingPhase, refListingTooLarge, type
 
 export type { HttpAuth } from '../auth/http-authenticator.js';
 export { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './http-client.js';
+
+/** A speculative request answered in a way that says nothing about the request it stands for. */
+class SpeculationVoid extends Error {}
 
 /** Redirects followed for one `info/refs` request (Go's net/http default). */
 export const MAX_REDIRECTS = 10;
@@ -70,6 +74,13 @@ interface HttpRequest {
 interface Answer extends Exchange {
   url: URL;
   authorization: Authorization | null;
+}
+
+/** A speculated request, kept or dropped by `decide` once the advertisement's GET is over. */
+interface PendingGuess {
+  request: Speculation;
+  /** `key`: where and how a request would go now (speculationKey), or null when the GET failed. */
+  decide(key: string | null): void;
 }
 
 /** Sends the request to a URL; a policy wraps one Send in another. */
@@ -155,21 +166,70 @@ export class HttpTransport implements Transport {
   async connect(service: Service, options: ConnectOptions): Promise<GitConnection> {
     const requested = this.endpoint('info/refs', service);
     const request: HttpRequest = { method: 'GET', body: null, protocol: options.protocol, headers: {}, phase: options.phase, signal: options.signal };
-    const answer = await this.send(request, requested, true);
-    const { url } = answer;
-    this.expectContentType(answer, `application/x-${service}-advertisement`);
-    if (this.followInfoRefsRedirect) this.adoptRedirect(requested, answer);
-    const body = this.client.countedBody(answer, options.phase, url, this.listingLimit(options.phase), options.signal);
-    const protocol = options.protocol;
-    const advertisement = new PktLineReader(body, { onPacket: () => answer.activity.touch() });
-    await skipServiceHeader(advertisement, service);
+    // The GET goes out first (its trace line comes first), the guessed request right behind it.
+    const asked = this.send(request, requested, true);
+    const speculation = options.speculate === undefined ? null : this.speculate(service, options, options.speculate);
+    try {
+      const answer = await asked;
+      const { url } = answer;
+      this.expectContentType(answer, `application/x-${service}-advertisement`);
+      if (this.followInfoRefsRedirect) this.adoptRedirect(requested, answer);
+      // Void unless the request would go now as the guess went: to the same URL, with the same
+      // credentials (a 401 to the advertisement had the credential provider fill some).
+      speculation?.decide(this.speculationKey(service));
+      const body = this.client.countedBody(answer, options.phase, url, this.listingLimit(options.phase), options.signal);
+      const protocol = options.protocol;
+      const advertisement = new PktLineReader(body, { onPacket: () => answer.activity.touch() });
+      await skipServiceHeader(advertisement, service);
+      return {
+        advertisement,
+        stateless: true,
+        ...(speculation === null ? {} : { speculated: speculation.request }),
+        request: (requestBody: RequestBody, requestOptions: RequestOptions) => this.post(service, protocol, requestBody, requestOptions),
+        // Each request is its own HTTP exchange: nothing stays open between them.
+        close: async () => undefined,
+      };
+    } catch (error) {
+      speculation?.decide(null);
+      throw error;
+    }
+  }
+
+  /**
+   * Sends `speculate` now, in parallel with `GET info/refs` (docs/architecture.md, "One round trip
+   * for a listing"), except where later requests follow the advertisement's redirect (their URL
+   * is not known yet). Once the GET is answered, `decide` keeps the guess if a request sent now
+   * would go as it went (same URL, same credentials), else drops it. A 401 to it waits for that
+   * decision before the credential policy acts on it: the GET's own 401 is what asks for
+   * credentials, and a guess that went without the ones it brought is void, not refused.
+   */
+  private speculate(service: Service, options: ConnectOptions, { body, phase }: NonNullable<ConnectOptions['speculate']>): PendingGuess | null {
+    if (this.followInfoRefsRedirect) return null;
+    const sentAs = this.speculationKey(service);
+    let decided!: (keep: boolean) => void;
+    const verdict = new Promise<boolean>((resolve) => (decided = resolve));
+    const request = new Speculation(async (signal) => {
+      try {
+        return await this.post(service, options.protocol, body, { phase, signal }, () => verdict);
+      } catch (error) {
+        if (error instanceof SpeculationVoid) return null;
+        throw error;
+      }
+    }, options.signal);
     return {
-      advertisement,
-      stateless: true,
-      request: (requestBody: RequestBody, requestOptions: RequestOptions) => this.post(service, protocol, requestBody, requestOptions),
-      // Each request is its own HTTP exchange: nothing stays open between them.
-      close: async () => undefined,
+      request,
+      decide: (key) => {
+        const keep = key === sentAs;
+        decided(keep);
+        if (!keep) request.drop();
+      },
     };
+  }
+
+  /** Where a POST to `service` goes now, and with which credentials. */
+  private speculationKey(service: Service): string {
+    const url = this.endpoint(service);
+    return `${url.href} ${this.authenticator.authorization(url)?.header ?? ''}`;
   }
 
   /** Later requests go where `info/refs` was redirected to, as git does (`http.followRedirects`). */
@@ -190,13 +250,13 @@ export class HttpTransport implements Transport {
     this.base = base;
   }
 
-  private async post(service: Service, protocol: ConnectOptions['protocol'], body: RequestBody, options: RequestOptions): Promise<PktLineReader> {
+  private async post(service: Service, protocol: ConnectOptions['protocol'], body: RequestBody, options: RequestOptions, speculative?: () => Promise<boolean>): Promise<PktLineReader> {
     const headers = {
       'content-type': `application/x-${service}-request`,
       accept: `application/x-${service}-result`,
     };
     const request: HttpRequest = { method: 'POST', body, protocol, headers, phase: options.phase, signal: options.signal };
-    const answer = await this.send(request, this.endpoint(service), false);
+    const answer = await this.send(request, this.endpoint(service), false, speculative);
     this.expectContentType(answer, `application/x-${service}-result`);
     // The server's progress is a whole packet, not a byte (IdleClock).
     return new PktLineReader(this.client.countedBody(answer, options.phase, answer.url, this.listingLimit(options.phase), options.signal), {
@@ -215,8 +275,10 @@ export class HttpTransport implements Transport {
    * One request, with what it takes to get an answer: the exchange itself wrapped in the
    * credential policy and, for `info/refs`, the redirect policy. Resolves with the response below
    * 300, its body left to the caller, and the URL that answered; anything else is a typed error.
+   * A `speculative` request answered 401 without credentials waits for the guess to be kept
+   * before the credential policy acts, and throws SpeculationVoid when it is not.
    */
-  private async send(request: HttpRequest, url: URL, followRedirects: boolean): Promise<Answer> {
+  private async send(request: HttpRequest, url: URL, followRedirects: boolean, speculative?: () => Promise<boolean>): Promise<Answer> {
     const replayable = request.body === null || Buffer.isBuffer(request.body);
     const once: Send = async (target) => {
       const authorization = this.authenticator.authorization(target);
@@ -224,7 +286,7 @@ export class HttpTransport implements Transport {
       const exchange = await this.client.exchange(request.method, target, request.body, headers, request.phase, request.signal);
       return { ...exchange, url: target, authorization };
     };
-    const withCredentials = this.credentialPolicy(once, replayable, request.signal);
+    const withCredentials = this.credentialPolicy(once, replayable, request.signal, speculative);
     const answer = await (followRedirects ? this.redirectPolicy(withCredentials) : withCredentials)(url);
     const status = answer.response.statusCode ?? 0;
     if (status >= 300) {
@@ -238,12 +300,17 @@ export class HttpTransport implements Transport {
   /**
    * Credentials: a 401 to an anonymous request asks the credential provider once, and the request
    * goes again with what it filled, when its body can be replayed (a streamed push cannot, which
-   * is why discovery's `info/refs` is where a host that gates pushes asks for them).
+   * is why discovery's `info/refs` is where a host that gates pushes asks for them). A speculated
+   * request acts on its 401 only once its guess is `kept`; a guess not kept is void.
    */
-  private credentialPolicy(next: Send, replayable: boolean, signal: AbortSignal | undefined): Send {
+  private credentialPolicy(next: Send, replayable: boolean, signal: AbortSignal | undefined, kept?: () => Promise<boolean>): Send {
     return async (url) => {
       const answer = await next(url);
       if (answer.response.statusCode !== 401 || answer.authorization !== null || !replayable) return answer;
+      if (kept !== undefined && !(await kept())) {
+        this.client.discard(answer);
+        throw new SpeculationVoid();
+      }
       if (!(await this.authenticator.fill(url, repositoryPath(url), signal))) return answer;
       this.client.discard(answer);
       return next(url);

@@ -50,6 +50,28 @@ export interface ConnectOptions {
    * branch, so a clone of the new repository checks it out). Default: SHA-1 and git's default.
    */
   createAs?: NewRepository;
+  /**
+   * The request the caller expects to send first, when it can guess it before the advertisement
+   * (a v2 `ls-refs`). A transport whose requests are independent exchanges (smart HTTP) sends it
+   * now, alongside the advertisement's, and offers its answer as `GitConnection.speculated`; the
+   * others ignore it (docs/architecture.md, "One round trip for a listing").
+   */
+  speculate?: { body: Buffer; phase: PhaseName };
+}
+
+/**
+ * The answer to `ConnectOptions.speculate`. The caller takes it only when the request it means to
+ * send is the guess byte for byte, and drops it otherwise; either way, once.
+ */
+export interface SpeculatedRequest {
+  /**
+   * The answer, as `request` would have given it (its errors too), or null when the transport
+   * found the guess sent under other conditions than the request would be (the advertisement
+   * was redirected, or needed credentials the guess went without): send the request then.
+   */
+  take(): Promise<PktLineReader | null>;
+  /** Not wanted: stops it and releases what came. */
+  drop(): void;
 }
 
 /** What a repository created by a transport is like. */
@@ -80,6 +102,8 @@ export interface GitConnection {
   readonly stateless: boolean;
   /** A read-only connection to a target that does not exist yet (it advertises no refs). */
   readonly missing?: boolean;
+  /** The answer to `ConnectOptions.speculate`, where the transport sent it. */
+  readonly speculated?: SpeculatedRequest;
   request(body: RequestBody, options: RequestOptions): Promise<PktLineReader>;
   close(): Promise<void>;
 }
