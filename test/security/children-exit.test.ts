@@ -88,9 +88,11 @@ describe('children are ended on every exit path', () => {
     const pidFile = path.join(dir.path, 'library-ssh.pid');
     const program = [
       `const { probe } = await import(${JSON.stringify(path.join(repoRoot, 'dist', 'src', 'index.js'))});`,
-      `const { existsSync } = await import('node:fs');`,
+      `const { existsSync, readFileSync } = await import('node:fs');`,
       `probe({ source: { url: 'ssh://hostile.invalid/repo.git' } }).catch(() => undefined);`,
-      `setInterval(() => { if (existsSync(${JSON.stringify(pidFile)})) process.exit(0); }, 20);`,
+      // Once the pid is written, not once the file exists: the shell creates it before it writes,
+      // and a host that exits in between ends the stand-in before it has said who it is.
+      `setInterval(() => { if (existsSync(${JSON.stringify(pidFile)}) && readFileSync(${JSON.stringify(pidFile)}, 'utf8').trim() !== '') process.exit(0); }, 20);`,
     ].join('\n');
     const child = spawn(process.execPath, ['--input-type=module', '-e', program], {
       env: { ...process.env, GIT_SSH_COMMAND: `echo $$ > '${pidFile}'; exec sleep 300 #` },
