@@ -142,6 +142,7 @@ export class UploadPackSession {
       const reader = (await takeSpeculated(connection, body, guess)) ?? (await connection.request(body, { phase: lsRefsPhase, signal: options.signal }));
       const listed = await readLsRefsResponse(reader);
       if (connection.stateless) await reader.close();
+      connection.speculated?.drop();
       const screened = screenListedRefs(listed.refs, listed.head);
       return new UploadPackSession(
         transport,

@@ -10,12 +10,19 @@ export class Speculation implements SpeculatedRequest {
   private readonly controller = new AbortController();
   private readonly outcome: Promise<PktLineReader | null>;
   private settled = false;
+  /** Stops following the caller's signal (a long-lived one, a fleet's, must not gather listeners). */
+  private readonly unlink: () => void;
 
   /** `send` makes the request under the signal it is given; null means the guess is void. */
   constructor(send: (signal: AbortSignal) => Promise<PktLineReader | null>, signal: AbortSignal | undefined) {
-    if (signal !== undefined) {
-      if (signal.aborted) this.controller.abort(signal.reason);
-      else signal.addEventListener('abort', () => this.controller.abort(signal.reason), { once: true });
+    if (signal === undefined) this.unlink = () => undefined;
+    else if (signal.aborted) {
+      this.controller.abort(signal.reason);
+      this.unlink = () => undefined;
+    } else {
+      const follow = (): void => this.controller.abort(signal.reason);
+      signal.addEventListener('abort', follow, { once: true });
+      this.unlink = () => signal.removeEventListener('abort', follow);
     }
     this.outcome = send(this.controller.signal);
     // Held until taken: an error before then is not an unhandled one.
@@ -29,6 +36,7 @@ export class Speculation implements SpeculatedRequest {
   }
 
   drop(): void {
+    this.unlink();
     if (this.settled) return;
     this.settled = true;
     this.controller.abort();

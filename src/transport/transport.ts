@@ -70,7 +70,10 @@ export interface SpeculatedRequest {
    * was redirected, or needed credentials the guess went without): send the request then.
    */
   take(): Promise<PktLineReader | null>;
-  /** Not wanted: stops it and releases what came. */
+  /**
+   * Not wanted: stops it and releases what came. After `take`, once its answer is read: lets go
+   * of the caller's signal. Always called, once or more.
+   */
   drop(): void;
 }
 

@@ -5,6 +5,7 @@
  * http-backend on loopback; Speculation itself (transport/speculation.ts) on its own.
  */
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { UploadPackSession } from '../../src/protocol/upload-pack-session.js';
 import { HttpTransport } from '../../src/transport/http.js';
@@ -20,10 +21,10 @@ function calls(server: GitHttpServer, repo = 'source'): string[] {
   return server.requests.filter((entry) => entry.kind.repo === `${repo}.git`).map((entry) => `${entry.method} ${entry.kind.phase} ${entry.status}`);
 }
 
-async function listing(url: string, protocol: 'auto' | 'v2' = 'auto'): Promise<UploadPackSession> {
+async function listing(url: string, protocol: 'auto' | 'v2' = 'auto', signal?: AbortSignal): Promise<UploadPackSession> {
   const transport = new HttpTransport(new URL(url), { side: 'source' });
   try {
-    return await UploadPackSession.open(transport, { protocol, refPrefixes: ['refs/heads/', 'refs/tags/'] });
+    return await UploadPackSession.open(transport, { protocol, refPrefixes: ['refs/heads/', 'refs/tags/'], signal });
   } finally {
     await transport.close();
   }
@@ -122,6 +123,20 @@ describe('HTTP: the ls-refs sent alongside the advertisement', { timeout: 120_00
     assert.equal((await lsRemote(`${open.root}/sha256.git`)).refs.get('refs/heads/main')?.length, 64);
   });
 
+  it("lets go of the caller's signal: a long-lived one (a fleet's) gathers no listener, however many listings", async () => {
+    const fleet = new AbortController();
+    for (const [server, repo] of [
+      [open, 'source'],
+      [noUnborn, 'source'],
+      [v0Only, 'source'],
+      [open, 'sha256'],
+    ] as const) {
+      for (let i = 0; i < 4; i++) await listing(server.url(repo), 'auto', fleet.signal);
+    }
+    await Promise.all([open, noUnborn, v0Only].map((server) => server.idle()));
+    assert.equal(getEventListeners(fleet.signal, 'abort').length, 0);
+  });
+
   it('drops the guess when the server answers protocol v0 (protocol auto), and lists from the advertisement', async () => {
     v0Only.clearLog();
     const session = await listing(v0Only.url('source'));
@@ -183,6 +198,17 @@ describe('Speculation', () => {
     came.drop();
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(closed, true);
+  });
+
+  it("stops following the caller's signal once dropped, taken or not", async () => {
+    const caller = new AbortController();
+    const taken = new Speculation(async () => reader(), caller.signal);
+    const dropped = new Speculation(async () => reader(), caller.signal);
+    assert.equal(getEventListeners(caller.signal, 'abort').length, 2);
+    await taken.take();
+    taken.drop();
+    dropped.drop();
+    assert.equal(getEventListeners(caller.signal, 'abort').length, 0);
   });
 
   it("follows the caller's signal", async () => {
