@@ -271,18 +271,27 @@ function openEnded(pack: AsyncGenerator<Buffer>): AsyncIterable<Buffer> {
   };
 }
 
+/** What stopped a relayed pack, when that is the source's: a corrupt or truncated pack (side `source`). */
+function sourcePackFault(failure: unknown): GitSyncError | null {
+  return failure instanceof GitSyncError && failure.code === 'PACK_FORMAT' ? onSide(failure, 'source') : null;
+}
+
 /**
  * Reads what is left of a relayed pack through its checks without sending it anywhere: the
  * source's failure (a corrupt or truncated pack, side `source`), or null when the pack is sound
  * or reading it failed for another reason.
+ *
+ * The push may still be reading the same pack (its read of the next chunk was asked before ours
+ * and is answered first): the failure then reaches the push's read, and ours only sees the pack
+ * end. Either way observedPack recorded it in `sent.failure`, which is what this answers from.
  */
-async function packFaultBehind(pack: AsyncGenerator<Buffer>): Promise<GitSyncError | null> {
+async function packFaultBehind(pack: AsyncGenerator<Buffer>, sent: PackProgress): Promise<GitSyncError | null> {
   try {
     for await (const chunk of pack) void chunk;
-    return null;
-  } catch (error) {
-    return error instanceof GitSyncError && error.code === 'PACK_FORMAT' ? onSide(error, 'source') : null;
+  } catch {
+    // Recorded in sent.failure, whichever read met it.
   }
+  return sourcePackFault(sent.failure);
 }
 
 /**
@@ -340,12 +349,7 @@ export async function relayPush(context: RelayContext, request: RelayRequest): P
         // The target answered before it took the whole pack. When it could not unpack it, the
         // fault may be the source's (a corrupt byte the target met before our checksum at the
         // pack's end): read the rest through the same checks, so the error names who broke it.
-        const sourceFault =
-          sent.failure instanceof GitSyncError && sent.failure.code === 'PACK_FORMAT'
-            ? onSide(sent.failure, 'source')
-            : report.unpackOk
-              ? null
-              : await packFaultBehind(pack);
+        const sourceFault = sourcePackFault(sent.failure) ?? (report.unpackOk ? null : await packFaultBehind(pack, sent));
         controller.abort(sourceFault ?? new Error('the target answered before the whole pack was sent'));
         await pack.return(undefined).catch(() => undefined);
         if (sourceFault !== null) throw sourceFault;
@@ -366,6 +370,9 @@ export async function relayPush(context: RelayContext, request: RelayRequest): P
       await pack.return(undefined).catch(() => undefined);
       // Stopped by the proof: that is the failure, whatever either side said after it.
       if (controller.signal.reason instanceof AncestryUnprovenError) throw controller.signal.reason;
+      // A corrupt source pack is the source's failure, whatever the target said when it met it.
+      const sourceFault = sourcePackFault(sent.failure);
+      if (sourceFault !== null) throw sourceFault;
       // A host that refuses the body for its size or duration: say how far the pack got and
       // what size the host named, for the batched relay that answers it.
       if (error instanceof HttpStatusError && PUSH_REFUSAL_STATUSES.includes(error.status)) {
