@@ -3,6 +3,7 @@
  * deadline, and the retries of attempts that failed for a transient reason.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { linkedAbort } from '../abort.js';
 import { childEnv } from '../auth/child-env.js';
 import { abortError, GitSyncError, TimeoutError, throwIfAborted } from '../errors.js';
 import { MemorySampler } from '../observe/memory.js';
@@ -61,6 +62,8 @@ export class RunContext {
   readonly signal: AbortSignal | undefined;
   private readonly deadlineAt: number | null;
   private readonly deadlineTimer: NodeJS.Timeout | undefined;
+  /** Lets go of the caller's signal. */
+  private readonly released: () => void = () => undefined;
 
   /**
    * The environment of every process this run starts (docs/security.md, "git's own protocol
@@ -81,17 +84,22 @@ export class RunContext {
     });
     this.sampler = options.measureMemory ? new MemorySampler() : undefined;
     const deadline = options.deadlineMillis ?? null;
-    if (deadline === null) {
-      this.signal = options.signal;
+    if (deadline === null && options.signal === undefined) {
+      this.signal = undefined;
       this.deadlineAt = null;
     } else {
-      const expired = new AbortController();
-      this.deadlineAt = performance.now() + deadline;
-      this.deadlineTimer = setTimeout(() => {
-        expired.abort(new TimeoutError('deadline', null, deadline, `the run did not finish within its deadline of ${deadline} ms`));
-      }, deadline);
-      this.deadlineTimer.unref();
-      this.signal = options.signal === undefined ? expired.signal : AbortSignal.any([options.signal, expired.signal]);
+      // The run's own signal: what it hangs listeners on goes with the run, while the caller's
+      // may live for days (a fleet's shutdown signal), followed only until close().
+      const run = linkedAbort(options.signal);
+      this.released = run.release;
+      this.signal = run.signal;
+      this.deadlineAt = deadline === null ? null : performance.now() + deadline;
+      if (deadline !== null) {
+        this.deadlineTimer = setTimeout(() => {
+          run.abort(new TimeoutError('deadline', null, deadline, `the run did not finish within its deadline of ${deadline} ms`));
+        }, deadline);
+        this.deadlineTimer.unref();
+      }
     }
   }
 
@@ -176,6 +184,7 @@ export class RunContext {
   /** Closes every transport this run opened (connection pools, helper processes). */
   async close(): Promise<void> {
     clearTimeout(this.deadlineTimer);
+    this.released();
     const transports = this.transports.splice(0);
     await Promise.all(transports.map((transport) => transport.close?.().catch(() => undefined)));
   }

@@ -3,28 +3,20 @@
  * runs under a signal of its own, tied to the caller's, so that dropping it stops it whatever
  * stage it is at; its outcome, answer or error, waits until it is taken or dropped.
  */
+import { linkedAbort, type LinkedAbort } from '../abort.js';
 import type { PktLineReader } from '../wire/pktline.js';
 import type { SpeculatedRequest } from './transport.js';
 
 export class Speculation implements SpeculatedRequest {
-  private readonly controller = new AbortController();
+  /** Its own signal, following the caller's until dropped (a fleet's must not gather listeners). */
+  private readonly abort: LinkedAbort;
   private readonly outcome: Promise<PktLineReader | null>;
   private settled = false;
-  /** Stops following the caller's signal (a long-lived one, a fleet's, must not gather listeners). */
-  private readonly unlink: () => void;
 
   /** `send` makes the request under the signal it is given; null means the guess is void. */
   constructor(send: (signal: AbortSignal) => Promise<PktLineReader | null>, signal: AbortSignal | undefined) {
-    if (signal === undefined) this.unlink = () => undefined;
-    else if (signal.aborted) {
-      this.controller.abort(signal.reason);
-      this.unlink = () => undefined;
-    } else {
-      const follow = (): void => this.controller.abort(signal.reason);
-      signal.addEventListener('abort', follow, { once: true });
-      this.unlink = () => signal.removeEventListener('abort', follow);
-    }
-    this.outcome = send(this.controller.signal);
+    this.abort = linkedAbort(signal);
+    this.outcome = send(this.abort.signal);
     // Held until taken: an error before then is not an unhandled one.
     this.outcome.catch(() => undefined);
   }
@@ -36,10 +28,10 @@ export class Speculation implements SpeculatedRequest {
   }
 
   drop(): void {
-    this.unlink();
+    this.abort.release();
     if (this.settled) return;
     this.settled = true;
-    this.controller.abort();
+    this.abort.abort(new Error('speculated request dropped'));
     this.outcome.then(
       (reader) => reader?.close().catch(() => undefined),
       () => undefined,
