@@ -12,6 +12,9 @@
  * - the library's `sync` in-process (bench/child/noop-sync.ts), warmed up, as the fleet calls it;
  *   its first, cold call is shown too.
  *
+ * Then the listings, the CLI and in-process again through a latency proxy that adds a 20 ms
+ * round trip (loopback has none), where the round trips each side takes show.
+ *
  * Goals: in-process <= 1.5 x the parallel ls-remotes; the CLI <= node's start + that; no pack
  * fetched.
  */
@@ -25,6 +28,7 @@ import type { NoopSyncOutput } from '../child/noop-sync.js';
 import { cached } from '../lib/cache.js';
 import { FastImport } from '../lib/fast-import.js';
 import { GIT_SYNC_BIN } from '../lib/git-sync.js';
+import { startLatencyProxy, type LatencyProxy } from '../lib/latency-proxy.js';
 import { runChecked } from '../lib/process.js';
 import { count, median, ratio, spread, type Goal, type ScenarioReport, type Table } from '../lib/report.js';
 import { forEachRef, git, initBare, isolatedGitEnv } from '../lib/repos.js';
@@ -32,6 +36,8 @@ import type { Scenario, ScenarioContext } from '../lib/scenario.js';
 
 const NOOP_CHILD = fileURLToPath(new URL('../child/noop-sync.js', import.meta.url));
 const MAX_IN_PROCESS_RATIO = 1.5;
+/** The round trip the latency proxy adds: a host in the same region. */
+const ROUND_TRIP_MILLIS = 20;
 
 interface Shape {
   label: string;
@@ -83,6 +89,8 @@ interface Row {
   first: number[];
   fetches: number;
   relayModes: Set<string>;
+  /** The same, through the latency proxy. */
+  far: { lsRemote: number[]; cli: number[]; inProcess: number[] };
 }
 
 export const scenario: Scenario = {
@@ -103,7 +111,7 @@ export const scenario: Scenario = {
         server = await startGitHttpServer({ root: root.path, config: { 'uploadpack.allowFilter': 'true' } });
         const source = server.url('source');
         const target = server.url('mirror');
-        const row: Row = { label: shape.label, refs: meta.refs, node: [], version: [], lsRemote: [], cli: [], inProcess: [], first: [], fetches: 0, relayModes: new Set() };
+        const row: Row = { label: shape.label, refs: meta.refs, node: [], version: [], lsRemote: [], cli: [], inProcess: [], first: [], fetches: 0, relayModes: new Set(), far: { lsRemote: [], cli: [], inProcess: [] } };
         for (let r = 0; r < runs; r++) {
           context.log(`noop ${shape.label}: run ${r + 1}/${runs}`);
           row.node.push((await runChecked(process.execPath, ['-e', '0'])).wallMillis);
@@ -121,6 +129,28 @@ export const scenario: Scenario = {
         row.first.push(output.firstMillis);
         row.fetches += output.sourceFetchRequests;
         row.relayModes.add(output.relayMode);
+        // The same runs where a round trip costs what it does to a host in the same region.
+        let proxy: LatencyProxy | null = null;
+        try {
+          proxy = await startLatencyProxy(server.port, ROUND_TRIP_MILLIS);
+          const via = (url: string): string => url.replace(`:${server!.port}/`, `:${proxy!.port}/`);
+          const [farSource, farTarget] = [via(source), via(target)];
+          for (let r = 0; r < runs; r++) {
+            context.log(`noop ${shape.label}, ${ROUND_TRIP_MILLIS} ms round trip: run ${r + 1}/${runs}`);
+            const started = performance.now();
+            await Promise.all([runChecked('git', ['ls-remote', farSource], { env }), runChecked('git', ['ls-remote', farTarget], { env })]);
+            row.far.lsRemote.push(performance.now() - started);
+            const cli = await runChecked(process.execPath, [GIT_SYNC_BIN, 'sync', '--tags', farSource, farTarget], { env });
+            if (!cli.stdout.includes('relay=none')) throw new Error(`git-sync sync on a current mirror did not report relay=none:\n${cli.stdout.slice(-500)}`);
+            row.far.cli.push(cli.wallMillis);
+          }
+          const farChild = JSON.parse((await runChecked(process.execPath, [NOOP_CHILD, farSource, farTarget, String(runs)], { env })).stdout) as NoopSyncOutput;
+          row.far.inProcess.push(...farChild.walls);
+          row.fetches += farChild.sourceFetchRequests;
+          row.relayModes.add(farChild.relayMode);
+        } finally {
+          await proxy?.close();
+        }
         const [sourceRefs, targetRefs] = await Promise.all([forEachRef(join(root.path, 'source.git')), forEachRef(join(root.path, 'mirror.git'))]);
         if (JSON.stringify([...sourceRefs]) !== JSON.stringify([...targetRefs])) throw new Error('the mirror changed during a no-op');
         rows.push(row);
@@ -154,6 +184,22 @@ export const scenario: Scenario = {
         return [row.label, ms(node + ls), ms(cli), ms(cli - node - ls), ms(version - node), ms(cli - inProcess - version), ms(version + ls), ratio(cli / (version + ls))];
       }),
     };
+    const far: Table = {
+      title: `the same through a latency proxy adding a ${ROUND_TRIP_MILLIS} ms round trip (bench/lib/latency-proxy.ts; median of ${runs})`,
+      columns: ['repository', 'ls-remote x2 parallel', 'CLI sync --tags', 'in-process sync', 'in-process / ls-remote x2', 'CLI - ls-remote x2', 'the same on loopback'],
+      rows: rows.map((row) => {
+        const [ls, cli, inProcess] = [median(row.far.lsRemote), median(row.far.cli), median(row.far.inProcess)];
+        return [
+          row.label,
+          spread(row.far.lsRemote),
+          spread(row.far.cli),
+          spread(row.far.inProcess),
+          ratio(inProcess / ls),
+          `${(cli - ls).toFixed(0)} ms`,
+          `${(median(row.cli) - median(row.lsRemote)).toFixed(0)} ms`,
+        ];
+      }),
+    };
     for (const row of rows) {
       const ls = median(row.lsRemote);
       const inProcess = median(row.inProcess);
@@ -165,13 +211,14 @@ export const scenario: Scenario = {
     }
     return {
       scenario: 'noop',
-      tables: [table, floors],
+      tables: [table, floors, far],
       goals,
       notes: [
         'every wall is a whole process (node, git-sync, both git ls-remote together) except in-process, which is one sync() call in a warm process',
         'the target is a copy of the source, so every run is a no-op (relay=none); it is compared with the source after the runs',
         'cold code = what the CLI spends beyond the module load and a warm call: the same work run by V8 for the first time (interpreted, then compiled as it gets hot)',
         'floor = a process that only starts and loads git-sync (--version), then waits for the same two listings git ls-remote gets: what any CLI run of this program costs before it reads a single ref; the goal (node + ls-remote x2) lies below it by the module load',
+        `round trips: git ls-remote of a v2 HTTP source connects, asks info/refs, then ls-refs (about 2.5 round trips); git-sync sends its ls-refs with info/refs (about 1.5, docs/architecture.md, "One round trip for a listing"); a receive-pack listing is one request either way`,
       ],
     };
   },
