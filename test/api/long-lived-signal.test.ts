@@ -40,6 +40,7 @@ describe('a long-lived caller signal', { timeout: 120_000 }, () => {
     }
     await server.idle();
     assert.deepEqual(await forEachRef(`${server.root}/mirror.git`, ['refs/heads/', 'refs/tags/']), await forEachRef(`${server.root}/source.git`, ['refs/heads/', 'refs/tags/']));
+    // A listener goes when its run closes: none is waited for.
     assert.equal(getEventListeners(fleet.signal, 'abort').length, 0, 'abort listeners left on the caller signal');
     assert.equal(dependants(fleet.signal), 0, 'signals kept on the caller signal');
   });
