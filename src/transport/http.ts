@@ -168,6 +168,7 @@ export class HttpTransport implements Transport {
     const request: HttpRequest = { method: 'GET', body: null, protocol: options.protocol, headers: {}, phase: options.phase, signal: options.signal };
     // The GET goes out first (its trace line comes first), the guessed request right behind it.
     const asked = this.send(request, requested, true);
+    asked.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
     const speculation = options.speculate === undefined ? null : this.speculate(service, options, options.speculate);
     try {
       const answer = await asked;
