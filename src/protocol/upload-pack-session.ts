@@ -68,6 +68,28 @@ const LIKELY_V2_CAPABILITIES = new Capabilities([
   ['object-format', 'sha1'],
 ]);
 
+/**
+ * What each repository answered last in this process: its v2 capabilities, or `v1` when it spoke
+ * v0/v1 to a v2 request. A process that lists the same repositories again (a fleet, a service)
+ * guesses from that, so a server that is not what LIKELY_V2_CAPABILITIES says is not sent a
+ * request it will not take every time. Bounded: the oldest entry goes first.
+ */
+const lastAnswers = new Map<string, Capabilities | 'v1'>();
+const MAX_REMEMBERED = 10_000;
+
+function remember(repository: string, answer: Capabilities | 'v1'): void {
+  lastAnswers.delete(repository);
+  lastAnswers.set(repository, answer);
+  if (lastAnswers.size > MAX_REMEMBERED) lastAnswers.delete(lastAnswers.keys().next().value!);
+}
+
+/** The `ls-refs` to send with the advertisement's request, or null when none should go. */
+function guessLsRefs(repository: string, prefixes: readonly string[]): Buffer | null {
+  const last = lastAnswers.get(repository) ?? LIKELY_V2_CAPABILITIES;
+  if (last === 'v1' || !last.has('ls-refs')) return null;
+  return lsRefsRequest(last, { refPrefixes: prefixes, agent: AGENT });
+}
+
 /** The answer to the speculated request when it is `body`, else null (and it is dropped). */
 async function takeSpeculated(connection: GitConnection, body: Buffer, guess: Buffer | null): Promise<PktLineReader | null> {
   const speculated = connection.speculated;
@@ -108,7 +130,7 @@ export class UploadPackSession {
     const prefixes = options.refPrefixes && options.refPrefixes.length > 0 ? [...new Set(['HEAD', ...options.refPrefixes])] : [];
     // The ls-refs a current git server will be asked, sent with the advertisement's request where
     // the transport can (docs/architecture.md, "One round trip for a listing").
-    const guess = requested === 'v2' ? lsRefsRequest(LIKELY_V2_CAPABILITIES, { refPrefixes: prefixes, agent: AGENT }) : null;
+    const guess = requested === 'v2' ? guessLsRefs(transport.displayUrl, prefixes) : null;
     const connection = await transport.connect('git-upload-pack', {
       protocol: requested,
       phase: advertisementPhase,
@@ -119,6 +141,7 @@ export class UploadPackSession {
       const advertisement = await readAdvertisement(connection.advertisement);
       if (advertisement.version === 'v1') {
         connection.speculated?.drop();
+        if (requested === 'v2') remember(transport.displayUrl, 'v1');
         if (options.protocol === 'v2') {
           throw new UnsupportedError(`${transport.displayUrl} does not speak protocol v2; use --protocol auto or v1`);
         }
@@ -137,6 +160,7 @@ export class UploadPackSession {
         throw new ProtocolError(`${transport.displayUrl} answered with protocol v2 although v1 was requested`);
       }
       const capabilities = advertisement.capabilities;
+      remember(transport.displayUrl, capabilities);
       if (connection.stateless) await connection.advertisement.close();
       const body = lsRefsRequest(capabilities, { refPrefixes: prefixes, agent: AGENT });
       const reader = (await takeSpeculated(connection, body, guess)) ?? (await connection.request(body, { phase: lsRefsPhase, signal: options.signal }));

@@ -124,6 +124,22 @@ describe('HTTP: the ls-refs sent alongside the advertisement', { timeout: 120_00
     assert.equal((await lsRemote(`${open.root}/sha256.git`)).refs.get('refs/heads/main')?.length, 64);
   });
 
+  it('remembers what a repository answered: the next listing guesses from it (one POST without unborn, none to a v0 server)', async () => {
+    for (const [server, repo, posts] of [
+      [noUnborn, 'source', ['POST rpc 200']],
+      [open, 'sha256', ['POST rpc 200']],
+      [v0Only, 'source', []],
+    ] as const) {
+      await listing(server.url(repo));
+      await server.idle();
+      server.clearLog();
+      const again = await listing(server.url(repo));
+      await server.idle();
+      assert.deepEqual(listed(again), await gitListing(`${server.root}/${repo}.git`), repo);
+      assert.deepEqual(calls(server, repo).sort(), ['GET advertisement 200', ...posts], repo);
+    }
+  });
+
   it("lets go of the caller's signal: a long-lived one (a fleet's) gathers no listener, however many listings", async () => {
     const fleet = new AbortController();
     for (const [server, repo] of [
