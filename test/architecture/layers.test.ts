@@ -13,7 +13,7 @@ const SRC = path.join(repoRoot, 'src');
 
 /** Lower numbers are lower layers; a folder may import only from strictly lower ones. */
 const LAYER: Readonly<Record<string, number>> = {
-  core: 0, // types.ts, errors.ts, version.ts
+  core: 0, // types.ts, errors.ts, version.ts, builtins.ts, abort.ts
   observe: 1,
   wire: 2,
   pack: 2,
