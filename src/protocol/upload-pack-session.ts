@@ -140,7 +140,6 @@ export class UploadPackSession {
     try {
       const advertisement = await readAdvertisement(connection.advertisement);
       if (advertisement.version === 'v1') {
-        connection.speculated?.drop();
         if (requested === 'v2') remember(transport.displayUrl, 'v1');
         if (options.protocol === 'v2') {
           throw new UnsupportedError(`${transport.displayUrl} does not speak protocol v2; use --protocol auto or v1`);
@@ -166,7 +165,6 @@ export class UploadPackSession {
       const reader = (await takeSpeculated(connection, body, guess)) ?? (await connection.request(body, { phase: lsRefsPhase, signal: options.signal }));
       const listed = await readLsRefsResponse(reader);
       if (connection.stateless) await reader.close();
-      connection.speculated?.drop();
       const screened = screenListedRefs(listed.refs, listed.head);
       return new UploadPackSession(
         transport,
@@ -175,9 +173,11 @@ export class UploadPackSession {
         options.observer ?? QUIET_OBSERVER,
       );
     } catch (error) {
-      connection.speculated?.drop();
       await connection.close().catch(() => undefined);
       throw error;
+    } finally {
+      // Taken and read, not wanted, or the listing failed: either way, let go of it.
+      connection.speculated?.drop();
     }
   }
 

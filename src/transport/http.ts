@@ -169,7 +169,7 @@ export class HttpTransport implements Transport {
     // The GET goes out first (its trace line comes first), the guessed request right behind it.
     const asked = this.send(request, requested, true);
     asked.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
-    const speculation = options.speculate === undefined ? null : this.speculate(service, options, options.speculate);
+    const speculation = this.speculate(service, options);
     try {
       const answer = await asked;
       const { url } = answer;
@@ -204,8 +204,9 @@ export class HttpTransport implements Transport {
    * decision before the credential policy acts on it: the GET's own 401 is what asks for
    * credentials, and a guess that went without the ones it brought is void, not refused.
    */
-  private speculate(service: Service, options: ConnectOptions, { body, phase }: NonNullable<ConnectOptions['speculate']>): PendingGuess | null {
-    if (this.followInfoRefsRedirect) return null;
+  private speculate(service: Service, options: ConnectOptions): PendingGuess | null {
+    if (options.speculate === undefined || this.followInfoRefsRedirect) return null;
+    const { body, phase } = options.speculate;
     const sentAs = this.speculationKey(service);
     let decided!: (keep: boolean) => void;
     const verdict = new Promise<boolean>((resolve) => (decided = resolve));
@@ -251,13 +252,13 @@ export class HttpTransport implements Transport {
     this.base = base;
   }
 
-  private async post(service: Service, protocol: ConnectOptions['protocol'], body: RequestBody, options: RequestOptions, speculative?: () => Promise<boolean>): Promise<PktLineReader> {
+  private async post(service: Service, protocol: ConnectOptions['protocol'], body: RequestBody, options: RequestOptions, kept?: () => Promise<boolean>): Promise<PktLineReader> {
     const headers = {
       'content-type': `application/x-${service}-request`,
       accept: `application/x-${service}-result`,
     };
     const request: HttpRequest = { method: 'POST', body, protocol, headers, phase: options.phase, signal: options.signal };
-    const answer = await this.send(request, this.endpoint(service), false, speculative);
+    const answer = await this.send(request, this.endpoint(service), false, kept);
     this.expectContentType(answer, `application/x-${service}-result`);
     // The server's progress is a whole packet, not a byte (IdleClock).
     return new PktLineReader(this.client.countedBody(answer, options.phase, answer.url, this.listingLimit(options.phase), options.signal), {
@@ -276,10 +277,10 @@ export class HttpTransport implements Transport {
    * One request, with what it takes to get an answer: the exchange itself wrapped in the
    * credential policy and, for `info/refs`, the redirect policy. Resolves with the response below
    * 300, its body left to the caller, and the URL that answered; anything else is a typed error.
-   * A `speculative` request answered 401 without credentials waits for the guess to be kept
-   * before the credential policy acts, and throws SpeculationVoid when it is not.
+   * A speculated request (`kept` given) answered 401 without credentials waits for its guess to
+   * be kept before the credential policy acts, and throws SpeculationVoid when it is not.
    */
-  private async send(request: HttpRequest, url: URL, followRedirects: boolean, speculative?: () => Promise<boolean>): Promise<Answer> {
+  private async send(request: HttpRequest, url: URL, followRedirects: boolean, kept?: () => Promise<boolean>): Promise<Answer> {
     const replayable = request.body === null || Buffer.isBuffer(request.body);
     const once: Send = async (target) => {
       const authorization = this.authenticator.authorization(target);
@@ -287,7 +288,7 @@ export class HttpTransport implements Transport {
       const exchange = await this.client.exchange(request.method, target, request.body, headers, request.phase, request.signal);
       return { ...exchange, url: target, authorization };
     };
-    const withCredentials = this.credentialPolicy(once, replayable, request.signal, speculative);
+    const withCredentials = this.credentialPolicy(once, replayable, request.signal, kept);
     const answer = await (followRedirects ? this.redirectPolicy(withCredentials) : withCredentials)(url);
     const status = answer.response.statusCode ?? 0;
     if (status >= 300) {
