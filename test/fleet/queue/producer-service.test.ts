@@ -56,13 +56,17 @@ describe('fleet serve --queue (the producer service)', { skip: missingRedis() },
       assert.equal(unknown.status, 404);
       const forged = await fetch(`${service.url}/hooks/beta`, { method: 'POST', headers: { authorization: 'Bearer wrong-token' } });
       assert.equal(forged.status, 401);
-      // The hook's job is on the queue (waiting: no worker runs here), and only one.
-      // (The endpoint queues it after answering: poll, with room for a busy machine.)
+      // The hook's job is on the queue (waiting: no worker runs here), and only one. The endpoint
+      // queues it after answering, so wait for the service to say it did (its log line), with
+      // room for a busy machine. (Counting waiting jobs is no sign: each new `every` schedule
+      // queues its first run at once, so the count is not zero before the hook's job lands.)
       const queuedBy = Date.now() + 30_000;
-      while ((await producer.jobCounts()).waiting === 0) {
+      const hookLine = () => logger.lines.find((line) => (line.fields as { event?: string; mirror?: string }).event === 'trigger' && (line.fields as { mirror?: string }).mirror === 'beta');
+      while (hookLine() === undefined) {
         assert.ok(Date.now() < queuedBy, 'the hook never queued its job');
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
+      assert.equal((hookLine()!.fields as { result?: string }).result, 'queued');
       assert.equal(await producer.trigger('beta', 'hook'), 'already-queued');
 
       await writeFile(manifest, manifestText(['alpha']));
