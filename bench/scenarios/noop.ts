@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { createDeltifiedHistory } from '../../test/helpers/deltified-history.js';
 import { makeTempDir } from '../../test/helpers/git.js';
 import { startGitHttpServer, type GitHttpServer } from '../../test/helpers/http-server.js';
+import type { MinimalListingOutput } from '../child/minimal-listing.js';
 import type { NoopSyncOutput } from '../child/noop-sync.js';
 import { cached } from '../lib/cache.js';
 import { FastImport } from '../lib/fast-import.js';
@@ -35,6 +36,7 @@ import { forEachRef, git, initBare, isolatedGitEnv } from '../lib/repos.js';
 import type { Scenario, ScenarioContext } from '../lib/scenario.js';
 
 const NOOP_CHILD = fileURLToPath(new URL('../child/noop-sync.js', import.meta.url));
+const MINIMAL_CHILD = fileURLToPath(new URL('../child/minimal-listing.js', import.meta.url));
 const MAX_IN_PROCESS_RATIO = 1.5;
 /** The round trip the latency proxy adds: a host in the same region. */
 const ROUND_TRIP_MILLIS = 20;
@@ -85,6 +87,8 @@ interface Row {
   version: number[];
   lsRemote: number[];
   cli: number[];
+  /** bench/child/minimal-listing.ts, cold: the least a Node.js program does to find the mirror current. */
+  minimal: number[];
   inProcess: number[];
   first: number[];
   fetches: number;
@@ -111,7 +115,7 @@ export const scenario: Scenario = {
         server = await startGitHttpServer({ root: root.path, config: { 'uploadpack.allowFilter': 'true' } });
         const source = server.url('source');
         const target = server.url('mirror');
-        const row: Row = { label: shape.label, refs: meta.refs, node: [], version: [], lsRemote: [], cli: [], inProcess: [], first: [], fetches: 0, relayModes: new Set(), far: { lsRemote: [], cli: [], inProcess: [] } };
+        const row: Row = { label: shape.label, refs: meta.refs, node: [], version: [], lsRemote: [], cli: [], minimal: [], inProcess: [], first: [], fetches: 0, relayModes: new Set(), far: { lsRemote: [], cli: [], inProcess: [] } };
         for (let r = 0; r < runs; r++) {
           context.log(`noop ${shape.label}: run ${r + 1}/${runs}`);
           row.node.push((await runChecked(process.execPath, ['-e', '0'])).wallMillis);
@@ -122,6 +126,10 @@ export const scenario: Scenario = {
           const cli = await runChecked(process.execPath, [GIT_SYNC_BIN, 'sync', '--tags', source, target], { env });
           if (!cli.stdout.includes('relay=none')) throw new Error(`git-sync sync on a current mirror did not report relay=none:\n${cli.stdout.slice(-500)}`);
           row.cli.push(cli.wallMillis);
+          const minimal = await runChecked(process.execPath, [MINIMAL_CHILD, source, target], { env });
+          const listed = JSON.parse(minimal.stdout) as MinimalListingOutput;
+          if (listed.differing !== 0 || listed.sourceRefs === 0) throw new Error(`the minimal client did not find the mirror current: ${minimal.stdout}`);
+          row.minimal.push(minimal.wallMillis);
         }
         const child = await runChecked(process.execPath, [NOOP_CHILD, source, target, String(runs)], { env });
         const output = JSON.parse(child.stdout) as NoopSyncOutput;
@@ -163,8 +171,8 @@ export const scenario: Scenario = {
     const goals: Goal[] = [];
     const table: Table = {
       title: `median (min-max) of ${runs} runs each; in-process: ${runs} calls after 3 warm-up calls in one process`,
-      columns: ['repository', 'refs', 'node -e 0', 'git-sync --version', 'ls-remote x2 parallel', 'CLI sync --tags', 'in-process sync', 'in-process first call'],
-      rows: rows.map((row) => [row.label, count(row.refs), spread(row.node), spread(row.version), spread(row.lsRemote), spread(row.cli), spread(row.inProcess), spread(row.first)]),
+      columns: ['repository', 'refs', 'node -e 0', 'git-sync --version', 'ls-remote x2 parallel', 'CLI sync --tags', 'minimal node client', 'in-process sync', 'in-process first call'],
+      rows: rows.map((row) => [row.label, count(row.refs), spread(row.node), spread(row.version), spread(row.lsRemote), spread(row.cli), spread(row.minimal), spread(row.inProcess), spread(row.first)]),
     };
     const floors: Table = {
       title: 'where the CLI goes past node start + the listings (medians)',
@@ -177,11 +185,13 @@ export const scenario: Scenario = {
         'CLI - in-process - --version (cold code)',
         'floor (--version + ls-remote x2)',
         'CLI / floor',
+        'minimal node client / (node + ls-remote x2)',
+        'CLI - minimal node client',
       ],
       rows: rows.map((row) => {
-        const [node, version, ls, cli, inProcess] = [median(row.node), median(row.version), median(row.lsRemote), median(row.cli), median(row.inProcess)];
+        const [node, version, ls, cli, inProcess, minimal] = [median(row.node), median(row.version), median(row.lsRemote), median(row.cli), median(row.inProcess), median(row.minimal)];
         const ms = (value: number): string => `${value.toFixed(0)} ms`;
-        return [row.label, ms(node + ls), ms(cli), ms(cli - node - ls), ms(version - node), ms(cli - inProcess - version), ms(version + ls), ratio(cli / (version + ls))];
+        return [row.label, ms(node + ls), ms(cli), ms(cli - node - ls), ms(version - node), ms(cli - inProcess - version), ms(version + ls), ratio(cli / (version + ls)), ratio(minimal / (node + ls)), ms(cli - minimal)];
       }),
     };
     const far: Table = {
@@ -217,6 +227,7 @@ export const scenario: Scenario = {
         'every wall is a whole process (node, git-sync, both git ls-remote together) except in-process, which is one sync() call in a warm process',
         'the target is a copy of the source, so every run is a no-op (relay=none); it is compared with the source after the runs',
         'cold code = what the CLI spends beyond the module load and a warm call: the same work run by V8 for the first time (interpreted, then compiled as it gets hot)',
+        'minimal node client = bench/child/minimal-listing.ts, one cold process per run: node:http only, both listings sent as git-sync sends them, every ref line read into a map and compared, one JSON line out; what any Node.js program pays to find a mirror current, without a CLI framework, git\'s protocol policy, a plan or a report',
         'floor = a process that only starts and loads git-sync (--version), then waits for the same two listings git ls-remote gets: what any CLI run of this program costs before it reads a single ref; the goal (node + ls-remote x2) lies below it by the module load',
         `round trips: git ls-remote of a v2 HTTP source connects, asks info/refs, then ls-refs (about 2.5 round trips); git-sync sends its ls-refs with info/refs (about 1.5, docs/architecture.md, "One round trip for a listing"); a receive-pack listing is one request either way`,
       ],
