@@ -23,6 +23,7 @@ export type { Measurement } from './observe/memory.js';
 export { VERSION } from './version.js';
 export { enableGcPacing } from './observe/gc-pacer.js';
 export type { SideCredentials } from './transport/open.js';
+export { ConnectionPool, DEFAULT_POOL_IDLE_MILLIS, type ConnectionPoolOptions } from './transport/connection-pool.js';
 export type { Credential, CredentialProvider, CredentialRequest } from './auth/credential-provider.js';
 export { GitCredentialHelper, type GitCredentialHelperOptions } from './auth/credential-helper.js';
 export { HTTP_TRACE_CHANNEL, formatHttpTrace, traceHttp, type HttpTraceEvent } from './observe/http-trace.js';

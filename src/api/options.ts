@@ -2,6 +2,7 @@
 import type { Measurement } from '../observe/memory.js';
 import type { ProgressEvent } from '../observe/progress.js';
 import type { StatsReport } from '../observe/stats.js';
+import type { ConnectionPool } from '../transport/connection-pool.js';
 import type { HttpTimeouts } from '../transport/http.js';
 import type { SideCredentials } from '../transport/open.js';
 import type { ProtocolPreference } from '../types.js';
@@ -68,6 +69,13 @@ export interface CommonOptions {
    * own protocol rules"); a program that takes URLs from others should pass its own list.
    */
   allowedProtocols?: readonly string[] | null;
+  /**
+   * HTTP(S) connections to keep for the next run (`new ConnectionPool()`, docs/api.md): a
+   * program that runs many syncs against the same hosts (a fleet) passes one pool to all of
+   * them, and each run takes the connections the last one left idle instead of opening new ones.
+   * Default: the run keeps its own connections and closes them when it ends.
+   */
+  connectionPool?: ConnectionPool | null;
 }
 
 /** Which source refs an operation reads (docs/usage.md, "Commands", §3). */

@@ -161,6 +161,7 @@ export class RunContext {
       timeouts: this.options.timeouts,
       maxRefListingBytes: this.options.maxRefListingBytes,
       env: this.childEnv,
+      connectionPool: this.options.connectionPool,
     });
     const transport = gateTransport(opened, endpoint, side, this.protocols);
     this.transports.push(transport);

@@ -10,6 +10,7 @@
  */
 import { once } from 'node:events';
 import http, { type ClientRequest, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { lazyHttps } from '../builtins.js';
 import { GitSyncError, NetworkError, TimeoutError } from '../errors.js';
 import { noteStreamedBytes } from '../observe/gc-pacer.js';
@@ -17,6 +18,7 @@ import { httpTraceEnabled, publishHttpTrace } from '../observe/http-trace.js';
 import { redactUrl } from '../observe/redact.js';
 import type { Side } from '../observe/stats.js';
 import type { RunObserver } from '../observe/observer.js';
+import type { ConnectionPool } from './connection-pool.js';
 import { networkError, requestIds, type Headers } from './http-diagnosis.js';
 import { proxiedRequestOptions, tunnelingAgent } from './http-proxy-agent.js';
 import { IdleClock } from './idle-clock.js';
@@ -108,6 +110,8 @@ export interface HttpClientOptions {
   observer: RunObserver | undefined;
   /** Strings never to show in an error (the credentials in use). */
   secrets: () => string[];
+  /** Connections shared with other runs (connection-pool.ts); absent: this client's own, closed with it. */
+  pool?: ConnectionPool | null;
 }
 
 export class HttpClient {
@@ -117,6 +121,7 @@ export class HttpClient {
   private readonly insecureSkipTlsVerify: boolean;
   private readonly proxyEnv: ProxyEnv;
   private readonly observer: RunObserver | undefined;
+  private readonly pool: ConnectionPool | null;
   readonly secrets: () => string[];
 
   constructor(options: HttpClientOptions) {
@@ -126,22 +131,41 @@ export class HttpClient {
     this.timeouts = options.timeouts;
     this.observer = options.observer;
     this.secrets = options.secrets;
+    this.pool = options.pool ?? null;
   }
 
+  /** Closes this client's own connections; a shared pool's stay for the next run. */
   close(): void {
     for (const agent of this.agents.values()) agent.destroy();
     this.agents.clear();
   }
 
-  /** One keep-alive pool per scheme and proxy: discovery, fetches and pushes reuse connections. */
+  /**
+   * One keep-alive pool per scheme and proxy: discovery, fetches and pushes reuse connections.
+   * With a shared pool, its agent for the same scheme, proxy and TLS settings.
+   */
   agent(url: URL, proxy: URL | null): http.Agent {
+    const rejectUnauthorized = !this.insecureSkipTlsVerify;
+    const connectTimeoutMillis = this.timeouts.connectMillis;
+    const make = (extra: { keepAlive: true; timeout?: number }): http.Agent => {
+      const agent =
+        url.protocol !== 'https:'
+          ? new http.Agent(extra)
+          : proxy === null
+            ? new (lazyHttps().Agent)({ ...extra, rejectUnauthorized })
+            : tunnelingAgent(proxy, { ...extra, rejectUnauthorized, connectTimeoutMillis });
+      agent.on('free', noteFreed);
+      return agent;
+    };
     const key = `${url.protocol}${proxy === null ? '' : ` via ${proxy.href}`}`;
+    if (this.pool !== null) {
+      // TLS verification and the tunnel's connect timeout are the connection's: part of the key.
+      const shared = this.pool.agent(url.protocol === 'https:' ? `${key} verify=${rejectUnauthorized}${proxy === null ? '' : ` connect=${connectTimeoutMillis}`}` : key, make);
+      if (shared !== null) return shared;
+    }
     let agent = this.agents.get(key);
     if (agent === undefined) {
-      const rejectUnauthorized = !this.insecureSkipTlsVerify;
-      if (url.protocol !== 'https:') agent = new http.Agent({ keepAlive: true });
-      else if (proxy === null) agent = new (lazyHttps().Agent)({ keepAlive: true, rejectUnauthorized });
-      else agent = tunnelingAgent(proxy, { keepAlive: true, rejectUnauthorized, connectTimeoutMillis: this.timeouts.connectMillis });
+      agent = make({ keepAlive: true });
       this.agents.set(key, agent);
     }
     return agent;
@@ -166,61 +190,41 @@ export class HttpClient {
       trace = new ExchangeTrace(this.side, method, redactUrl(url.toString()), proxy);
       const sent = trace;
       const streamed = body !== null && !Buffer.isBuffer(body);
-      if (Buffer.isBuffer(body)) headers['content-length'] = String(body.length);
-      // No `signal` option here: abortOnSignal ties the signal to the request instead.
-      const request =
-        proxy !== null && url.protocol === 'http:'
-          ? http.request({ ...proxiedRequestOptions(url, proxy, headers), method, agent: this.agent(url, proxy) })
-          : (url.protocol === 'https:' ? lazyHttps() : http).request(url, { method, headers, agent: this.agent(url, proxy) });
-      // Failures after the answer reach the reader through the response; a later 'error' on the
-      // request must never be an unhandled one.
-      request.on('error', () => undefined);
-      const response = await new Promise<IncomingMessage>((resolve, reject) => {
-        const timers = new RequestTimers(request, this.timeouts, url, this.side);
-        abortOnSignal(request, signal, (reason) => {
-          timers.clear();
-          reject(reason);
+      if (Buffer.isBuffer(body)) {
+        headers['content-length'] = String(body.length);
+        if (phase) phase.requestBytes += body.length;
+        sent.requestBytes += body.length;
+      }
+      const readsOnly = !streamed && (method === 'GET' || url.pathname.endsWith('/git-upload-pack'));
+      let response: IncomingMessage;
+      for (let attempt = 1; ; attempt++) {
+        // No `signal` option here: abortOnSignal ties the signal to the request instead.
+        const request =
+          proxy !== null && url.protocol === 'http:'
+            ? http.request({ ...proxiedRequestOptions(url, proxy, headers), method, agent: this.agent(url, proxy) })
+            : (url.protocol === 'https:' ? lazyHttps() : http).request(url, { method, headers, agent: this.agent(url, proxy) });
+        // Failures after the answer reach the reader through the response; a later 'error' on the
+        // request must never be an unhandled one.
+        request.on('error', () => undefined);
+        let idleMillis = 0;
+        request.once('socket', (socket: Socket) => {
+          const freed = freedAt.get(socket);
+          idleMillis = freed === undefined ? 0 : performance.now() - freed;
         });
-        request.once('response', (incoming) => {
-          timers.clear();
-          resolve(incoming);
-        });
-        request.once('error', (error) => {
-          timers.clear();
-          // A server that refuses a streamed body (nginx over its client_max_body_size) answers
-          // early and closes while the body is still being sent: the write then fails with EPIPE
-          // or a reset, and the answer, already received, is parsed just after. Wait for it a
-          // moment: the 413 is the truth, the broken pipe only its consequence.
-          const code = (error as { code?: unknown }).code;
-          if (streamed && (code === 'EPIPE' || code === 'ECONNRESET')) {
-            setTimeout(() => reject(error), EARLY_RESPONSE_GRACE_MS).unref();
-            return;
-          }
-          reject(error);
-        });
-        if (body === null) {
-          request.end();
-          timers.awaitHeaders();
-        } else if (Buffer.isBuffer(body)) {
-          if (phase) phase.requestBytes += body.length;
-          sent.requestBytes += body.length;
-          request.end(body);
-          timers.awaitHeaders();
-        } else {
-          const counted = countRequestBody(body, (bytes) => {
+        try {
+          response = await this.answer(request, body, streamed, url, signal, activity, (bytes) => {
             if (phase) phase.requestBytes += bytes;
             sent.requestBytes += bytes;
-            activity.touch();
           });
-          const idle = this.timeouts.bodyIdleMillis;
-          const where = redactUrl(url.toString());
-          const stalled = (): Error => new TimeoutError('idle', where, idle, `${where}: no progress either way for ${idle} ms; the ${this.side} server stopped reading`);
-          writeStreamed(request, counted, activity, idle, stalled).then(
-            () => timers.awaitHeaders(),
-            (error: unknown) => request.destroy(error instanceof Error ? error : new Error(String(error))),
-          );
+          break;
+        } catch (error) {
+          // A kept connection its server closed just as this request went out. A request that
+          // only reads (a GET, an upload-pack POST) and whose body is still held is sent again,
+          // on a new connection; one that writes (receive-pack) never is.
+          if (readsOnly && attempt < MAX_STALE_ATTEMPTS && staleConnection(request, idleMillis, error, signal)) continue;
+          throw error;
         }
-      });
+      }
       return { response, trace, activity };
     } catch (error) {
       const classified = networkError(error, redactUrl(url.toString()), this.side, signal, this.secrets());
@@ -229,6 +233,58 @@ export class HttpClient {
     } finally {
       if (phase) phase.elapsedMillis += performance.now() - started;
     }
+  }
+
+  /** Sends `request`'s body; resolves with the response headers, whatever the status. */
+  private answer(
+    request: ClientRequest,
+    body: RequestBody | null,
+    streamed: boolean,
+    url: URL,
+    signal: AbortSignal | undefined,
+    activity: IdleClock,
+    countStreamed: (bytes: number) => void,
+  ): Promise<IncomingMessage> {
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const timers = new RequestTimers(request, this.timeouts, url, this.side);
+      abortOnSignal(request, signal, (reason) => {
+        timers.clear();
+        reject(reason);
+      });
+      request.once('response', (incoming) => {
+        timers.clear();
+        resolve(incoming);
+      });
+      request.once('error', (error) => {
+        timers.clear();
+        // A server that refuses a streamed body (nginx over its client_max_body_size) answers
+        // early and closes while the body is still being sent: the write then fails with EPIPE
+        // or a reset, and the answer, already received, is parsed just after. Wait for it a
+        // moment: the 413 is the truth, the broken pipe only its consequence.
+        const code = (error as { code?: unknown }).code;
+        if (streamed && (code === 'EPIPE' || code === 'ECONNRESET')) {
+          setTimeout(() => reject(error), EARLY_RESPONSE_GRACE_MS).unref();
+          return;
+        }
+        reject(error);
+      });
+      if (body === null || Buffer.isBuffer(body)) {
+        request.end(body ?? undefined);
+        timers.awaitHeaders();
+      } else {
+        const counted = countRequestBody(body, (bytes) => {
+          countStreamed(bytes);
+          activity.touch();
+        });
+        const idle = this.timeouts.bodyIdleMillis;
+        const where = redactUrl(url.toString());
+        const stalled = (): Error => new TimeoutError('idle', where, idle, `${where}: no progress either way for ${idle} ms; the ${this.side} server stopped reading`);
+        writeStreamed(request, counted, activity, idle, stalled).then(
+          () => timers.awaitHeaders(),
+          (error: unknown) => request.destroy(error instanceof Error ? error : new Error(String(error))),
+        );
+      }
+    });
   }
 
   /** Drops the body of a response that is not used (a redirect, a 401 about to be answered). */
@@ -284,15 +340,88 @@ export class HttpClient {
         throw failure;
       } finally {
         if (phase) phase.elapsedMillis += performance.now() - started;
-        // A complete response is drained so that its connection goes back to the pool; a partial one is cut.
+        // The connection goes back to the pool once the response has ended. A reader that stops
+        // at its protocol's end (a flush packet) stops before HTTP's (the last chunk's few
+        // bytes, often a moment behind): that rest is read, a little of it, for a while, or the
+        // connection is cut. A failed body is cut at once.
         if (!response.destroyed) {
           if (response.complete) response.resume();
+          else if (failure === undefined && signal?.aborted !== true) drainRest(response);
           else response.destroy();
         }
         trace.end({ status: response.statusCode ?? 0, headers: response.headers, responseBytes: total, error: failure });
       }
     })();
   }
+}
+
+/**
+ * How much of a response its reader left is read to keep the connection (drainRest): what a
+ * server sends after the last packet of a git response is HTTP's end, a few bytes, at once.
+ */
+const DRAIN_MAX_BYTES = 64 * 1024;
+const DRAIN_MAX_MILLIS = 1000;
+
+/**
+ * Reads what is left of a response its reader stopped reading, so that the response ends and
+ * its connection goes back to the keep-alive pool; more than DRAIN_MAX_BYTES, or no end within
+ * DRAIN_MAX_MILLIS, and the connection is cut instead. Without this, every listing read up to
+ * its flush packet cost its connection, and the next request (the push after the target's
+ * listing, the next run's with a shared pool) a new one: over HTTPS, a TCP and a TLS handshake.
+ * Read with read() on 'readable': the reader's async iterator, left suspended, keeps a
+ * 'readable' listener, which makes resume() do nothing.
+ */
+function drainRest(response: IncomingMessage): void {
+  let left = DRAIN_MAX_BYTES;
+  const timer = setTimeout(() => response.destroy(), DRAIN_MAX_MILLIS);
+  timer.unref();
+  const read = (): void => {
+    for (let chunk: Buffer | null = response.read() as Buffer | null; chunk !== null; chunk = response.read() as Buffer | null) {
+      left -= chunk.length;
+      if (left < 0) {
+        response.destroy();
+        return;
+      }
+    }
+  };
+  response.on('error', () => undefined);
+  response.once('close', () => clearTimeout(timer));
+  response.on('readable', read);
+  read();
+}
+
+/**
+ * Sends of one request on kept connections that turn out closed, before it goes on a new one. A
+ * closed kept connection fails at once; after a few, the rest of the pool is likely closed too
+ * (a server restarted), and the agent opens a new one anyway once its free ones are gone.
+ */
+const MAX_STALE_ATTEMPTS = 4;
+
+/**
+ * How long a kept connection must have been idle for its failure to be taken for its server's
+ * keep-alive timer (servers close idle connections after seconds: Apache 5, Node 5, nginx 75),
+ * and not for a fault of the server, which a request on a connection just used meets as any
+ * other request does.
+ */
+const STALE_MIN_IDLE_MILLIS = 1000;
+
+/** When each kept connection was last handed back to its agent (its 'free' event). */
+const freedAt = new WeakMap<Socket, number>();
+
+function noteFreed(socket: Socket): void {
+  freedAt.set(socket, performance.now());
+}
+
+/**
+ * True when `request` failed because the kept connection it was given, idle `idleMillis`
+ * before it, had been closed by its server (reset, broken pipe, or closed without an answer:
+ * Node's "socket hang up"), and not because the caller gave up. Node's own advice for keep-alive
+ * agents (`request.reusedSocket`), for connections idle long enough (STALE_MIN_IDLE_MILLIS).
+ */
+function staleConnection(request: ClientRequest, idleMillis: number, error: unknown, signal: AbortSignal | undefined): boolean {
+  if (!request.reusedSocket || idleMillis < STALE_MIN_IDLE_MILLIS || signal?.aborted === true) return false;
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED';
 }
 
 /**

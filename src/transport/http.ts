@@ -19,6 +19,7 @@ import type { RunObserver } from '../observe/observer.js';
 import type { Service } from '../types.js';
 import { AGENT } from '../version.js';
 import { PktLineReader, packetText } from '../wire/pktline.js';
+import type { ConnectionPool } from './connection-pool.js';
 import { Speculation } from './speculation.js';
 import { DEFAULT_HTTP_TIMEOUTS, HttpClient, readErrorSnippet, type BodyLimit, type Exchange, type HttpTimeouts } from './http-client.js';
 import { contentTypeError, describeRequestIds, headerValue, isRedirect, requestIds, statusError, type AuthContext } from './http-diagnosis.js';
@@ -58,6 +59,8 @@ export interface HttpTransportOptions {
   maxRefListingBytes?: number;
   /** Where the bytes this transport moves are counted. */
   observer?: RunObserver;
+  /** Keep-alive connections shared with other runs (connection-pool.ts); absent: this transport's own. */
+  connectionPool?: ConnectionPool | null;
 }
 
 /** One request of this transport, everything but where it goes (the policies decide that). */
@@ -131,6 +134,7 @@ export class HttpTransport implements Transport {
       timeouts: { ...DEFAULT_HTTP_TIMEOUTS, ...options.timeouts },
       observer: options.observer,
       secrets: () => this.authenticator.secrets(),
+      pool: options.connectionPool ?? null,
     });
   }
 

@@ -7,6 +7,7 @@ import { GitCredentialHelper } from '../auth/credential-helper.js';
 import type { Side } from '../observe/stats.js';
 import type { RunObserver } from '../observe/observer.js';
 import type { Endpoint } from './endpoint.js';
+import type { ConnectionPool } from './connection-pool.js';
 import { GitDaemonTransport } from './daemon.js';
 import { DEFAULT_HTTP_TIMEOUTS, HttpTransport, type HttpAuth, type HttpTimeouts } from './http.js';
 import { LocalTransport } from './local.js';
@@ -53,6 +54,8 @@ export interface OpenTransportOptions {
    * Default: this process's environment.
    */
   env?: NodeJS.ProcessEnv;
+  /** HTTP(S) connections shared with other runs (connection-pool.ts); absent: the transport's own. */
+  connectionPool?: ConnectionPool | null;
 }
 
 /** Bearer first, then a token (or a password embedded in the URL) as basic auth, else none. */
@@ -79,6 +82,7 @@ export function openTransport(endpoint: Endpoint, options: OpenTransportOptions)
         observer: options.observer,
         timeouts: { ...idleTimeouts(options.idleMillis), ...options.timeouts },
         maxRefListingBytes: options.maxRefListingBytes,
+        connectionPool: options.connectionPool,
       });
     }
     case 'ssh':
