@@ -10,6 +10,7 @@ import { Writable } from 'node:stream';
 import type { QueueProducerService } from '../fleet/queue/producer-service.js';
 import type { FleetWorker } from '../fleet/queue/worker.js';
 import { UsageError } from '../errors.js';
+import { ConnectionPool } from '../transport/connection-pool.js';
 import { EXIT_OK, errorLine, errorReport, exitCodeFor } from './exit-codes.js';
 import { toJson } from './render.js';
 
@@ -73,6 +74,8 @@ export async function runWorker(manifestPath: string, flags: Record<string, unkn
   const { createFleetLogger } = await import('../fleet/runner.js');
   const queue = await import('../fleet/queue/index.js');
   const logger = createFleetLogger(stderrStream(io));
+  // Connections one run leaves idle for the next, closed once every run has settled.
+  const pool = new ConnectionPool();
   let worker: FleetWorker;
   let metricsServer: Server | null = null;
   try {
@@ -83,7 +86,7 @@ export async function runWorker(manifestPath: string, flags: Record<string, unkn
     worker = await queue.FleetWorker.start({
       manifest,
       address,
-      run: queue.mirrorRunner({ env: io.env, logger }),
+      run: queue.mirrorRunner({ env: io.env, logger, connectionPool: pool }),
       ...(flags['concurrency'] === undefined ? {} : { concurrency: flags['concurrency'] as number }),
       ...(flags['perHost'] === undefined ? {} : { perHost: flags['perHost'] as number }),
       leaseMillis: flags['lease'] as number,
@@ -99,6 +102,7 @@ export async function runWorker(manifestPath: string, flags: Record<string, unkn
     logger.info({ event: 'started', worker: worker.id, queue: address.display, mirrors: manifest.mirrors.length }, `worker: started on ${address.display}`);
   } catch (error) {
     metricsServer?.close();
+    pool.close();
     return failed(error, io);
   }
   // The first SIGTERM/SIGINT stops taking jobs and lets running ones finish (or, after
@@ -114,6 +118,7 @@ export async function runWorker(manifestPath: string, flags: Record<string, unkn
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+  pool.close();
   await new Promise<void>((resolve) => (metricsServer === null ? resolve() : metricsServer.close(() => resolve())));
   return EXIT_OK;
 }

@@ -10,6 +10,7 @@ import { fanOut, type FanOutResult } from '../api/fan-out.js';
 import type { EndpointOptions } from '../api/options.js';
 import type { SyncResult } from '../api/plan.js';
 import { replicate, sync, type SyncOptions } from '../api/sync.js';
+import { ConnectionPool } from '../transport/connection-pool.js';
 import { GitSyncError, UsageError, throwIfAborted } from '../errors.js';
 import { redactSecrets, redactUrl } from '../observe/redact.js';
 import type { StatsReport } from '../observe/stats.js';
@@ -79,6 +80,11 @@ export interface RunMirrorOptions {
   env?: NodeJS.ProcessEnv;
   /** The clock, for tests. */
   now?: () => Date;
+  /**
+   * HTTP(S) connections runs leave for the next (CommonOptions.connectionPool); null: none kept.
+   * runFleet makes one for its pass when this is absent; a service keeps one for its life.
+   */
+  connectionPool?: ConnectionPool | null;
 }
 
 export interface RunFleetOptions extends Omit<RunMirrorOptions, 'trigger'> {
@@ -202,6 +208,7 @@ export async function runMirror(spec: MirrorSpec, options: RunMirrorOptions): Pr
       signal: options.signal,
       env,
       cwd: spec.cwd,
+      connectionPool: options.connectionPool ?? null,
     };
     if (targetEndpoints.length === 1) {
       const run = spec.mode === 'replicate' ? replicate : sync;
@@ -302,27 +309,36 @@ export async function runFleet(manifest: FleetManifest, options: RunFleetOptions
     perHost: options.perHostConcurrency ?? manifest.concurrency.perHost ?? DEFAULT_PER_HOST_CONCURRENCY,
   };
   const limiter = options.limiter ?? new HostLimiter(limits);
+  // The pass's mirrors share connections (most fleets sync many repositories of a few hosts),
+  // in a pool of the pass's own unless the caller gives one, or null for none.
+  const ownPool = options.connectionPool === undefined ? new ConnectionPool() : null;
+  const pool = options.connectionPool ?? ownPool;
   const startedAt = now();
   options.state?.syncMirrors(manifest.mirrors.map((mirror) => mirror.id));
-  const mirrors = await Promise.all(
-    manifest.mirrors.map(async (spec) => {
-      let release: (() => void) | null = null;
-      try {
-        release = await limiter.acquire([spec.source, ...spec.targets], options.signal);
-      } catch {
-        // Aborted while waiting for a slot: runMirror records an aborted run and asks nothing of
-        // a server once the signal has fired.
-      }
-      let result: MirrorRunResult;
-      try {
-        result = await runMirror(spec, { ...options, trigger: options.trigger ?? 'once' });
-      } finally {
-        release?.();
-      }
-      options.onMirrorDone?.(result);
-      return result;
-    }),
-  );
+  let mirrors: MirrorRunResult[];
+  try {
+    mirrors = await Promise.all(
+      manifest.mirrors.map(async (spec) => {
+        let release: (() => void) | null = null;
+        try {
+          release = await limiter.acquire([spec.source, ...spec.targets], options.signal);
+        } catch {
+          // Aborted while waiting for a slot: runMirror records an aborted run and asks nothing of
+          // a server once the signal has fired.
+        }
+        let result: MirrorRunResult;
+        try {
+          result = await runMirror(spec, { ...options, connectionPool: pool, trigger: options.trigger ?? 'once' });
+        } finally {
+          release?.();
+        }
+        options.onMirrorDone?.(result);
+        return result;
+      }),
+    );
+  } finally {
+    ownPool?.close();
+  }
   if (options.state !== undefined && options.state !== null) options.state.prune({ retainRuns: manifest.state.retainRuns, retainDays: manifest.state.retainDays, now: now() });
   const counts: Record<RunOutcome, number> = { success: 0, noop: 0, failed: 0, blocked: 0, aborted: 0 };
   for (const mirror of mirrors) counts[mirror.outcome] += 1;

@@ -11,6 +11,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { GitSyncError, UsageError } from '../errors.js';
 import { redactUrl } from '../observe/redact.js';
+import { ConnectionPool } from '../transport/connection-pool.js';
 import { loadManifest, type FleetManifest, type MirrorSpec } from './manifest.js';
 import { FleetMetrics } from './metrics.js';
 import { HostLimiter } from './host-limiter.js';
@@ -30,7 +31,10 @@ export interface RunSummary {
 }
 
 /** Runs one mirror once, recording it in `state`; resolves (never rejects) with its summary. */
-export type MirrorRunner = (spec: MirrorSpec, context: { signal: AbortSignal; trigger: RunTrigger; state: FleetState; logger: FleetLogger; env: NodeJS.ProcessEnv }) => Promise<RunSummary>;
+export type MirrorRunner = (
+  spec: MirrorSpec,
+  context: { signal: AbortSignal; trigger: RunTrigger; state: FleetState; logger: FleetLogger; env: NodeJS.ProcessEnv; connectionPool: ConnectionPool },
+) => Promise<RunSummary>;
 
 /** The runner's runMirror (one JSON log line per run, the run recorded in the state). */
 export const runMirrorForServe: MirrorRunner = async (spec, context) => {
@@ -155,6 +159,8 @@ export class FleetService {
   private readonly limiter: HostLimiter;
   /** Aborts the runs in progress (the grace period is over, or a second signal). */
   private readonly aborter = new AbortController();
+  /** Connections one run leaves idle for the next (docs/architecture.md, "Connections kept across runs"). */
+  private readonly pool = new ConnectionPool();
   /** Cancels the runs still waiting for a slot: a stopping service starts nothing more. */
   private readonly waiting = new AbortController();
   private readonly knownSince = new Map<string, number>();
@@ -267,7 +273,7 @@ export class FleetService {
     const started = this.now();
     let summary: RunSummary;
     try {
-      summary = await this.runner(spec, { signal: this.aborter.signal, trigger, state: this.state, logger: this.options.logger, env: this.options.env ?? process.env });
+      summary = await this.runner(spec, { signal: this.aborter.signal, trigger, state: this.state, logger: this.options.logger, env: this.options.env ?? process.env, connectionPool: this.pool });
     } finally {
       release();
     }
@@ -403,6 +409,7 @@ export class FleetService {
       const timer = setTimeout(() => this.abortRuns('the stop grace period is over'), grace);
       await this.scheduler.stop();
       clearTimeout(timer);
+      this.pool.close();
       await this.server?.close();
       this.state.close();
       this.options.logger.info({ event: 'stopped' }, 'stopped');

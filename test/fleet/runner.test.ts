@@ -13,7 +13,7 @@ import { createFleetLogger, runFleet, runMirror } from '../../src/fleet/runner.j
 import { FleetState } from '../../src/fleet/state.js';
 import { cloneRepo, createRepo } from '../helpers/fixtures.js';
 import { forEachRef, fsck, makeTempDir, type TempDir } from '../helpers/git.js';
-import { startGitHttpServer, type GitHttpServer } from '../helpers/http-server.js';
+import { startGitHttpServer, type GitHttpServer, type Middleware } from '../helpers/http-server.js';
 import { sampleRepo, type SampleRepo } from '../helpers/sample-repo.js';
 
 const TOKEN = 'tok-runner-s3cr3t';
@@ -184,5 +184,45 @@ describe('fleet runner', () => {
     assert.deepEqual(done.sort(), ['blocked', 'boot']);
     assert.deepEqual(state.mirrorStatuses().map((s) => s.id), ['blocked', 'boot']);
     assert.equal(state.recentRuns('boot', 10).length, 1);
+  });
+});
+
+describe('fleet runner: connections', () => {
+  let dir: TempDir;
+  let server: GitHttpServer;
+  const sockets = new Set<unknown>();
+  const count: Middleware = (req, _res, next) => {
+    sockets.add(req.socket);
+    next();
+  };
+
+  before(async () => {
+    dir = makeTempDir('gitsync-runner-pool-');
+    server = await startGitHttpServer({ onRequest: count });
+    await sampleRepo(server.root);
+    for (const id of ['a', 'b', 'c', 'd']) await createRepo({ parentDir: server.root, name: `target-${id}` });
+  });
+  after(async () => {
+    await server.close();
+    await dir.remove();
+  });
+
+  it("shares one pass's connections between its mirrors (docs/architecture.md, \"Connections kept across runs\")", async () => {
+    const manifest = parseManifest(
+      `mirrors:\n${['a', 'b', 'c', 'd'].map((id) => `  - {id: ${id}, source: "${server.url('source')}", target: "${server.url(`target-${id}`)}", credential-helper: false}\n`).join('')}`,
+      path.join(dir.path, 'mirrors.yaml'),
+    );
+    const first = await runFleet(manifest, { concurrency: 1 });
+    assert.deepEqual(first.mirrors.map((m) => m.outcome), ['success', 'success', 'success', 'success']);
+    // Each no-op lists both sides: three connections a run on its own (the source's info/refs
+    // and its ls-refs, sent at once, and the target's listing).
+    sockets.clear();
+    const own = await runFleet(manifest, { concurrency: 1, connectionPool: null });
+    assert.deepEqual(own.mirrors.map((m) => m.outcome), ['noop', 'noop', 'noop', 'noop']);
+    assert.ok(sockets.size >= 4 * 3, `four runs with their own connections opened ${sockets.size}`);
+    sockets.clear();
+    const shared = await runFleet(manifest, { concurrency: 1 });
+    assert.deepEqual(shared.mirrors.map((m) => m.outcome), ['noop', 'noop', 'noop', 'noop']);
+    assert.ok(sockets.size <= 2 * 3, `four runs sharing the pass's connections opened ${sockets.size}`);
   });
 });
