@@ -3,9 +3,12 @@
  * calls it, against a target that is already current. The first calls warm the process up
  * (module loading, the JIT); the rest are timed one by one. Prints one JSON line.
  *
- *   node dist/bench/child/noop-sync.js <source-url> <target-url> <runs>
+ * With `pool`, every call is given one ConnectionPool, as the fleet gives its runs: a call takes
+ * the connections the last one left instead of opening its own.
+ *
+ *   node dist/bench/child/noop-sync.js <source-url> <target-url> <runs> [pool]
  */
-import { sync } from '../../src/index.js';
+import { ConnectionPool, sync } from '../../src/index.js';
 
 export interface NoopSyncOutput {
   /** Wall time of the first call: module code cold, as in a fresh CLI process. */
@@ -21,10 +24,10 @@ export interface NoopSyncOutput {
 const WARM_UP = 3;
 
 async function main(): Promise<void> {
-  const [source, target, runsText] = process.argv.slice(2);
+  const [source, target, runsText, poolText] = process.argv.slice(2);
   const runs = Number(runsText);
   if (source === undefined || target === undefined || !Number.isInteger(runs) || runs < 1) {
-    process.stderr.write('usage: noop-sync <source-url> <target-url> <runs>\n');
+    process.stderr.write('usage: noop-sync <source-url> <target-url> <runs> [pool]\n');
     process.exitCode = 2;
     return;
   }
@@ -33,9 +36,10 @@ async function main(): Promise<void> {
   let relayMode = '';
   let plans = 0;
   let sourceFetchRequests = 0;
+  const connectionPool = poolText === 'pool' ? new ConnectionPool() : null;
   for (let i = 0; i < WARM_UP + runs; i++) {
     const started = performance.now();
-    const result = await sync({ source: { url: source }, target: { url: target }, tags: true, stats: true });
+    const result = await sync({ source: { url: source }, target: { url: target }, tags: true, stats: true, connectionPool });
     const wall = performance.now() - started;
     if (i === 0) firstMillis = wall;
     if (i >= WARM_UP) walls.push(wall);
@@ -43,6 +47,7 @@ async function main(): Promise<void> {
     plans = result.plans.length;
     sourceFetchRequests += result.stats?.phases['source fetch']?.requests ?? 0;
   }
+  connectionPool?.close();
   const output: NoopSyncOutput = { firstMillis, walls, relayMode, plans, sourceFetchRequests };
   process.stdout.write(`${JSON.stringify(output)}\n`);
 }

@@ -94,7 +94,7 @@ interface Row {
   fetches: number;
   relayModes: Set<string>;
   /** The same, through the latency proxy. */
-  far: { lsRemote: number[]; cli: number[]; inProcess: number[] };
+  far: { lsRemote: number[]; cli: number[]; inProcess: number[]; pooled: number[] };
 }
 
 export const scenario: Scenario = {
@@ -115,7 +115,7 @@ export const scenario: Scenario = {
         server = await startGitHttpServer({ root: root.path, config: { 'uploadpack.allowFilter': 'true' } });
         const source = server.url('source');
         const target = server.url('mirror');
-        const row: Row = { label: shape.label, refs: meta.refs, node: [], version: [], lsRemote: [], cli: [], minimal: [], inProcess: [], first: [], fetches: 0, relayModes: new Set(), far: { lsRemote: [], cli: [], inProcess: [] } };
+        const row: Row = { label: shape.label, refs: meta.refs, node: [], version: [], lsRemote: [], cli: [], minimal: [], inProcess: [], first: [], fetches: 0, relayModes: new Set(), far: { lsRemote: [], cli: [], inProcess: [], pooled: [] } };
         for (let r = 0; r < runs; r++) {
           context.log(`noop ${shape.label}: run ${r + 1}/${runs}`);
           row.node.push((await runChecked(process.execPath, ['-e', '0'])).wallMillis);
@@ -156,6 +156,12 @@ export const scenario: Scenario = {
           row.far.inProcess.push(...farChild.walls);
           row.fetches += farChild.sourceFetchRequests;
           row.relayModes.add(farChild.relayMode);
+          // As the fleet calls it: every call given one connection pool (docs/architecture.md,
+          // "Connections kept across runs"), so a call opens no connection.
+          const pooled = JSON.parse((await runChecked(process.execPath, [NOOP_CHILD, farSource, farTarget, String(runs), 'pool'], { env })).stdout) as NoopSyncOutput;
+          row.far.pooled.push(...pooled.walls);
+          row.fetches += pooled.sourceFetchRequests;
+          row.relayModes.add(pooled.relayMode);
         } finally {
           await proxy?.close();
         }
@@ -196,15 +202,27 @@ export const scenario: Scenario = {
     };
     const far: Table = {
       title: `the same through a latency proxy adding a ${ROUND_TRIP_MILLIS} ms round trip (bench/lib/latency-proxy.ts; median of ${runs})`,
-      columns: ['repository', 'ls-remote x2 parallel', 'CLI sync --tags', 'in-process sync', 'in-process / ls-remote x2', 'CLI - ls-remote x2', 'the same on loopback'],
+      columns: [
+        'repository',
+        'ls-remote x2 parallel',
+        'CLI sync --tags',
+        'in-process sync',
+        'in-process, shared pool',
+        'in-process / ls-remote x2',
+        'shared pool / ls-remote x2',
+        'CLI - ls-remote x2',
+        'the same on loopback',
+      ],
       rows: rows.map((row) => {
-        const [ls, cli, inProcess] = [median(row.far.lsRemote), median(row.far.cli), median(row.far.inProcess)];
+        const [ls, cli, inProcess, pooled] = [median(row.far.lsRemote), median(row.far.cli), median(row.far.inProcess), median(row.far.pooled)];
         return [
           row.label,
           spread(row.far.lsRemote),
           spread(row.far.cli),
           spread(row.far.inProcess),
+          spread(row.far.pooled),
           ratio(inProcess / ls),
+          ratio(pooled / ls),
           `${(cli - ls).toFixed(0)} ms`,
           `${(median(row.cli) - median(row.lsRemote)).toFixed(0)} ms`,
         ];
@@ -229,6 +247,7 @@ export const scenario: Scenario = {
         'cold code = what the CLI spends beyond the module load and a warm call: the same work run by V8 for the first time (interpreted, then compiled as it gets hot)',
         'minimal node client = bench/child/minimal-listing.ts, one cold process per run: node:http only, both listings sent as git-sync sends them, every ref line read into a map and compared, one JSON line out; what any Node.js program pays to find a mirror current, without a CLI framework, git\'s protocol policy, a plan or a report',
         'floor = a process that only starts and loads git-sync (--version), then waits for the same two listings git ls-remote gets: what any CLI run of this program costs before it reads a single ref; the goal (node + ls-remote x2) lies below it by the module load',
+        'shared pool: the in-process calls given one ConnectionPool, as the fleet gives its runs; each takes the connections the last one left (the proxy charges a new connection one more round trip, for the handshake)',
         `round trips: git ls-remote of a v2 HTTP source connects, asks info/refs, then ls-refs (about 2.5 round trips); git-sync sends its ls-refs with info/refs (about 1.5, docs/architecture.md, "One round trip for a listing"); a receive-pack listing is one request either way`,
       ],
     };
