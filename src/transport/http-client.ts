@@ -118,6 +118,8 @@ export class HttpClient {
   readonly side: Side;
   readonly timeouts: HttpTimeouts;
   private readonly agents = new Map<string, http.Agent>();
+  /** Responses still open (their reader neither finished nor cut them), cut at close(). */
+  private readonly open = new Set<IncomingMessage>();
   private readonly insecureSkipTlsVerify: boolean;
   private readonly proxyEnv: ProxyEnv;
   private readonly observer: RunObserver | undefined;
@@ -134,8 +136,14 @@ export class HttpClient {
     this.pool = options.pool ?? null;
   }
 
-  /** Closes this client's own connections; a shared pool's stay for the next run. */
+  /**
+   * Closes this client's own connections. A shared pool's stay for the next run, but not with a
+   * response of this run still on them: one its reader left unfinished is cut (what drainRest is
+   * reading to its end is left to finish, bounded).
+   */
   close(): void {
+    for (const response of this.open) if (!draining.has(response)) response.destroy();
+    this.open.clear();
     for (const agent of this.agents.values()) agent.destroy();
     this.agents.clear();
   }
@@ -225,6 +233,8 @@ export class HttpClient {
           throw error;
         }
       }
+      this.open.add(response);
+      response.once('close', () => this.open.delete(response));
       return { response, trace, activity };
     } catch (error) {
       const classified = networkError(error, redactUrl(url.toString()), this.side, signal, this.secrets());
@@ -361,6 +371,8 @@ export class HttpClient {
  */
 const DRAIN_MAX_BYTES = 64 * 1024;
 const DRAIN_MAX_MILLIS = 1000;
+/** Responses drainRest is reading to their end. */
+const draining = new WeakSet<IncomingMessage>();
 
 /**
  * Reads what is left of a response its reader stopped reading, so that the response ends and
@@ -372,6 +384,7 @@ const DRAIN_MAX_MILLIS = 1000;
  * 'readable' listener, which makes resume() do nothing.
  */
 function drainRest(response: IncomingMessage): void {
+  draining.add(response);
   let left = DRAIN_MAX_BYTES;
   const timer = setTimeout(() => response.destroy(), DRAIN_MAX_MILLIS);
   timer.unref();

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { sync } from '../../src/api/sync.js';
 import { GitSyncError } from '../../src/errors.js';
 import { ConnectionPool } from '../../src/transport/connection-pool.js';
+import { DEFAULT_HTTP_TIMEOUTS, HttpClient } from '../../src/transport/http-client.js';
 import { createRepo, type FixtureRepo } from '../helpers/fixtures.js';
 import { forEachRef } from '../helpers/git.js';
 import { startGitHttpServer, type GitHttpServer, type Middleware } from '../helpers/http-server.js';
@@ -196,6 +197,44 @@ describe('connections kept across runs (ConnectionPool)', { timeout: 120_000 }, 
     assert.equal(result.relayMode, 'none');
     assert.equal(pool.idleConnections(), 0);
     assert.throws(() => new ConnectionPool({ idleMillis: 0 }), RangeError);
+  });
+});
+
+describe('a run that leaves a response unfinished', { timeout: 30_000 }, () => {
+  let server: GitHttpServer;
+  let closed: Promise<void>;
+
+  before(async () => {
+    let socketClosed: () => void = () => undefined;
+    closed = new Promise<void>((resolve) => (socketClosed = resolve));
+    // An advertisement that never ends: one packet, then nothing.
+    const endless: Middleware = (req, res) => {
+      req.socket.once('close', () => socketClosed());
+      res.writeHead(200, { 'content-type': 'application/x-git-upload-pack-advertisement' });
+      res.write('001e# service=git-upload-pack\n');
+    };
+    server = await startGitHttpServer({ onRequest: endless });
+  });
+  after(async () => {
+    await server?.close();
+  });
+
+  it('has it cut when the run closes, even on a shared pool, so no pooled connection stays taken', async () => {
+    const pool = new ConnectionPool();
+    const client = new HttpClient({ side: 'source', insecureSkipTlsVerify: false, proxyEnv: {}, timeouts: DEFAULT_HTTP_TIMEOUTS, observer: undefined, secrets: () => [], pool });
+    try {
+      const url = new URL(`${server.url('endless')}/info/refs?service=git-upload-pack`);
+      const exchange = await client.exchange('GET', url, null, {}, 'source info-refs', undefined);
+      const body = client.countedBody(exchange, 'source info-refs', url, null, undefined);
+      assert.equal((await body.next()).done, false);
+      // The reader goes away without finishing or returning the body, as a failed run may.
+      client.close();
+      assert.equal(exchange.response.destroyed, true);
+      await closed;
+      assert.equal(pool.idleConnections(), 0);
+    } finally {
+      pool.close();
+    }
   });
 });
 
