@@ -138,11 +138,12 @@ export class HttpClient {
 
   /**
    * Closes this client's own connections. A shared pool's stay for the next run, but not with a
-   * response of this run still on them: one its reader left unfinished is cut (what drainRest is
-   * reading to its end is left to finish, bounded).
+   * response of this run still on them: one its reader left unfinished is cut. One that has all
+   * its bytes (its end event a tick away) or that drainRest is reading to its end is left to
+   * end, and its connection goes back to the pool.
    */
   close(): void {
-    for (const response of this.open) if (!draining.has(response)) response.destroy();
+    for (const response of this.open) if (!response.complete && !draining.has(response)) response.destroy();
     this.open.clear();
     for (const agent of this.agents.values()) agent.destroy();
     this.agents.clear();
@@ -367,10 +368,12 @@ export class HttpClient {
 
 /**
  * How much of a response its reader left is read to keep the connection (drainRest): what a
- * server sends after the last packet of a git response is HTTP's end, a few bytes, at once.
+ * server sends after the last packet of a git response is HTTP's end, a few bytes, as soon as
+ * its git process has exited (which a loaded server may take a moment to see). Until then the
+ * connection is only unavailable, not waited for: a request meanwhile takes another.
  */
 const DRAIN_MAX_BYTES = 64 * 1024;
-const DRAIN_MAX_MILLIS = 1000;
+const DRAIN_MAX_MILLIS = 5000;
 /** Responses drainRest is reading to their end. */
 const draining = new WeakSet<IncomingMessage>();
 
@@ -416,7 +419,7 @@ const MAX_STALE_ATTEMPTS = 4;
  * and not for a fault of the server, which a request on a connection just used meets as any
  * other request does.
  */
-const STALE_MIN_IDLE_MILLIS = 1000;
+export const STALE_MIN_IDLE_MILLIS = 1000;
 
 /** When each kept connection was last handed back to its agent (its 'free' event). */
 const freedAt = new WeakMap<Socket, number>();
@@ -431,7 +434,7 @@ function noteFreed(socket: Socket): void {
  * Node's "socket hang up"), and not because the caller gave up. Node's own advice for keep-alive
  * agents (`request.reusedSocket`), for connections idle long enough (STALE_MIN_IDLE_MILLIS).
  */
-function staleConnection(request: ClientRequest, idleMillis: number, error: unknown, signal: AbortSignal | undefined): boolean {
+export function staleConnection(request: Pick<ClientRequest, 'reusedSocket'>, idleMillis: number, error: unknown, signal: AbortSignal | undefined): boolean {
   if (!request.reusedSocket || idleMillis < STALE_MIN_IDLE_MILLIS || signal?.aborted === true) return false;
   const code = (error as { code?: unknown } | null)?.code;
   return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED';

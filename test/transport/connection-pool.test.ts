@@ -2,8 +2,8 @@
  * Connections kept across runs (docs/architecture.md): a listing read up to its flush packet
  * still hands its connection back, runs sharing a ConnectionPool take the connections the last
  * one left, a kept connection its server closed while idle is replaced for requests that only
- * read and never for a push (a connection just used that fails is a fault, as without a pool),
- * idle connections expire, and a connection made without TLS verification is
+ * read and never for a push (a connection just used that fails is a fault, as without a pool:
+ * staleConnection on its own, and the fault matrix), idle connections expire, and a connection made without TLS verification is
  * never given to a run that verifies. Against git http-backend on loopback, connections counted
  * by the server.
  */
@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { sync } from '../../src/api/sync.js';
 import { GitSyncError } from '../../src/errors.js';
 import { ConnectionPool } from '../../src/transport/connection-pool.js';
-import { DEFAULT_HTTP_TIMEOUTS, HttpClient } from '../../src/transport/http-client.js';
+import { DEFAULT_HTTP_TIMEOUTS, HttpClient, STALE_MIN_IDLE_MILLIS, staleConnection } from '../../src/transport/http-client.js';
 import { createRepo, type FixtureRepo } from '../helpers/fixtures.js';
 import { forEachRef } from '../helpers/git.js';
 import { startGitHttpServer, type GitHttpServer, type Middleware } from '../helpers/http-server.js';
@@ -86,16 +86,18 @@ describe('connections kept across runs (ConnectionPool)', { timeout: 120_000 }, 
     const target = await freshTarget('noop-target');
     await sync({ source: { url: server.url('source') }, target: { url: target } });
     const pool = new ConnectionPool();
+    // A no-op uses three connections at once: the source's info/refs and its ls-refs, sent
+    // together, and the target's listing. Each comes back to the pool once its response has
+    // ended, a moment after the run (the last HTTP chunk follows the git process's exit).
+    const allBack = (): Promise<void> => until('the run has handed its three connections back', () => pool.idleConnections() >= 3);
     try {
       await sync({ source: { url: server.url('source') }, target: { url: target }, connectionPool: pool });
-      // Every connection the run used is idle in the pool once its responses have ended.
-      await until('the first run has handed its connections back', () => pool.idleConnections() >= 2);
+      await allBack();
       const before = log.accepted;
-      const idle = pool.idleConnections();
       for (let i = 0; i < 3; i++) {
         const result = await sync({ source: { url: server.url('source') }, target: { url: target }, connectionPool: pool });
         assert.equal(result.relayMode, 'none');
-        await until('the run has handed its connections back', () => pool.idleConnections() >= idle);
+        await allBack();
       }
       assert.equal(log.accepted - before, 0, 'three runs on a warm pool open no new connection');
     } finally {
@@ -139,28 +141,6 @@ describe('connections kept across runs (ConnectionPool)', { timeout: 120_000 }, 
     }
   });
 
-  it('takes a reset on a connection just used for a fault of the server: the run fails, nothing sent again', async () => {
-    const target = await freshTarget('fault-target');
-    const pool = new ConnectionPool();
-    try {
-      await sync({ source: { url: server.url('source') }, target: { url: target }, connectionPool: pool });
-      await until('the connections are idle', () => pool.idleConnections() >= 2);
-      const kept = new Set(log.sockets.keys());
-      log.resetKept = (req) => kept.has(req.socket);
-      const resetsBefore = log.resets;
-      const from = log.requests.length;
-      await assert.rejects(
-        sync({ source: { url: server.url('source') }, target: { url: target }, connectionPool: pool, retries: 0 }),
-        (error: unknown) => error instanceof GitSyncError && error.code === 'NETWORK',
-      );
-      assert.ok(log.resets - resetsBefore >= 1);
-      assert.deepEqual(log.sentAgain(from), [], 'no request reset on a connection just used was sent again');
-    } finally {
-      log.resetKept = null;
-      pool.close();
-    }
-  });
-
   it('never sends a push again: a kept connection reset under the receive-pack POST fails the run, target unchanged', async () => {
     const target = await freshTarget('push-target');
     const pool = new ConnectionPool();
@@ -197,6 +177,32 @@ describe('connections kept across runs (ConnectionPool)', { timeout: 120_000 }, 
     assert.equal(result.relayMode, 'none');
     assert.equal(pool.idleConnections(), 0);
     assert.throws(() => new ConnectionPool({ idleMillis: 0 }), RangeError);
+  });
+});
+
+describe('staleConnection: which failures are a kept connection its server closed', () => {
+  const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+  const kept = { reusedSocket: true };
+
+  it('is a reset, a broken pipe or a hang-up on a kept connection idle long enough', () => {
+    for (const code of ['ECONNRESET', 'EPIPE', 'ECONNABORTED']) {
+      assert.equal(staleConnection(kept, STALE_MIN_IDLE_MILLIS, Object.assign(new Error(code), { code }), undefined), true, code);
+    }
+    assert.equal(staleConnection(kept, 60_000, reset, new AbortController().signal), true);
+  });
+
+  it('is not a failure on a connection just used (a fault of the server, as the fault matrix expects), nor on a new one', () => {
+    assert.equal(staleConnection(kept, STALE_MIN_IDLE_MILLIS - 1, reset, undefined), false);
+    assert.equal(staleConnection(kept, 5, reset, undefined), false);
+    assert.equal(staleConnection({ reusedSocket: false }, 60_000, reset, undefined), false);
+  });
+
+  it('is not a timeout, a refusal or a caller that gave up', () => {
+    assert.equal(staleConnection(kept, 60_000, Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }), undefined), false);
+    assert.equal(staleConnection(kept, 60_000, new Error('timed out'), undefined), false);
+    const aborted = new AbortController();
+    aborted.abort();
+    assert.equal(staleConnection(kept, 60_000, reset, aborted.signal), false);
   });
 });
 
