@@ -137,16 +137,27 @@ export class HttpClient {
   }
 
   /**
-   * Closes this client's own connections. A shared pool's stay for the next run, but not with a
-   * response of this run still on them: one its reader left unfinished is cut. One that has all
-   * its bytes (its end event a tick away) or that drainRest is reading to its end is left to
-   * end, and its connection goes back to the pool.
+   * Closes this client's own connections, and resolves once none of this run's responses is
+   * left on a connection. A shared pool's connections stay for the next run, but not with a
+   * response of this run still on them: one its reader left unfinished is cut; one that has all
+   * its bytes, or that drainRest is reading to its end, is waited for (bounded, drainRest), so
+   * that a run is over on its servers when it returns (a fleet's per-host limit counts on it)
+   * and its connections are back in the pool.
    */
-  close(): void {
-    for (const response of this.open) if (!response.complete && !draining.has(response)) response.destroy();
+  async close(): Promise<void> {
+    const ending: Promise<unknown>[] = [];
+    for (const response of this.open) {
+      if (this.pool === null || (!response.complete && !draining.has(response))) {
+        response.destroy();
+        continue;
+      }
+      if (!draining.has(response)) drainRest(response);
+      if (!response.destroyed) ending.push(new Promise((resolve) => response.once('close', resolve)));
+    }
     this.open.clear();
     for (const agent of this.agents.values()) agent.destroy();
     this.agents.clear();
+    await Promise.all(ending);
   }
 
   /**

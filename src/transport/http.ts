@@ -139,7 +139,7 @@ export class HttpTransport implements Transport {
   }
 
   async close(): Promise<void> {
-    this.client.close();
+    await this.client.close();
   }
 
   /** The operation succeeded: credentials the provider filled may be stored (`git credential approve`). */

@@ -234,7 +234,7 @@ describe('a run that leaves a response unfinished', { timeout: 30_000 }, () => {
       const body = client.countedBody(exchange, 'source info-refs', url, null, undefined);
       assert.equal((await body.next()).done, false);
       // The reader goes away without finishing or returning the body, as a failed run may.
-      client.close();
+      await client.close();
       assert.equal(exchange.response.destroyed, true);
       await closed;
       assert.equal(pool.idleConnections(), 0);

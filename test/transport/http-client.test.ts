@@ -52,7 +52,7 @@ describe('HttpClient', () => {
       await body.next().catch((error: unknown) => assert.ok(error instanceof GitSyncError, String(error)));
     } finally {
       process.off('uncaughtException', onUncaught);
-      client.close();
+      await client.close();
     }
   });
 });
