@@ -120,6 +120,8 @@ export class HttpClient {
   private readonly agents = new Map<string, http.Agent>();
   /** Responses still open (their reader neither finished nor cut them), cut at close(). */
   private readonly open = new Set<IncomingMessage>();
+  /** Connections this client has sent on: a failure on one is never taken for a stale one. */
+  private readonly used = new WeakSet<Socket>();
   private readonly insecureSkipTlsVerify: boolean;
   private readonly proxyEnv: ProxyEnv;
   private readonly observer: RunObserver | undefined;
@@ -227,9 +229,14 @@ export class HttpClient {
         // request must never be an unhandled one.
         request.on('error', () => undefined);
         let idleMillis = 0;
+        let inherited = false;
         request.once('socket', (socket: Socket) => {
           const freed = freedAt.get(socket);
           idleMillis = freed === undefined ? 0 : performance.now() - freed;
+          // Left in a shared pool by an earlier run: only such a connection may have been
+          // closed by its server unseen; one this run used fails as any request would.
+          inherited = freed !== undefined && !this.used.has(socket);
+          this.used.add(socket);
         });
         try {
           response = await this.answer(request, body, streamed, url, signal, activity, (bytes) => {
@@ -241,7 +248,7 @@ export class HttpClient {
           // A kept connection its server closed just as this request went out. A request that
           // only reads (a GET, an upload-pack POST) and whose body is still held is sent again,
           // on a new connection; one that writes (receive-pack) never is.
-          if (readsOnly && attempt < MAX_STALE_ATTEMPTS && staleConnection(request, idleMillis, error, signal)) continue;
+          if (readsOnly && inherited && attempt < MAX_STALE_ATTEMPTS && staleConnection(request, idleMillis, error, signal)) continue;
           throw error;
         }
       }
