@@ -372,10 +372,10 @@ export class HttpClient {
         // The connection goes back to the pool once the response has ended. A reader that stops
         // at its protocol's end (a flush packet) stops before HTTP's (the last chunk's few
         // bytes, often a moment behind): that rest is read, a little of it, for a while, or the
-        // connection is cut. A failed body is cut at once.
+        // connection is cut. A complete response is read to its end the same way (resume()
+        // does nothing while the suspended iterator listens). A failed body is cut at once.
         if (!response.destroyed) {
-          if (response.complete) response.resume();
-          else if (failure === undefined && signal?.aborted !== true) drainRest(response);
+          if (response.complete || (failure === undefined && signal?.aborted !== true)) drainRest(response);
           else response.destroy();
         }
         trace.end({ status: response.statusCode ?? 0, headers: response.headers, responseBytes: total, error: failure });
