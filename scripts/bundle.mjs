@@ -6,11 +6,6 @@
 // small repository, which fleets of mirrors run thousands of times. The library (the package
 // root) stays unbundled. Run by `npm run build` after tsc.
 //
-// The library's verbs (src/cli/library.ts, imported with `import()` once a command's flags are
-// read) go into chunks of their own too: `--version`, `--help` and usage errors never load them,
-// and a run reads git's protocol rules while they load (docs/architecture.md, "No-op runs at
-// scale").
-//
 // Fleet mode (src/cli/fleet.ts, imported with `import()`) goes into a chunk of its own under
 // dist/chunks/, loaded only when a fleet command runs: a one-shot `sync` never reads SQLite,
 // pino or the YAML parser. better-sqlite3 (a native addon) and pino (which resolves its own

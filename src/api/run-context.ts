@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { linkedAbort } from '../abort.js';
-import { runChildEnv, type RunSides } from '../auth/child-env.js';
+import { childEnv } from '../auth/child-env.js';
 import { abortError, GitSyncError, TimeoutError, throwIfAborted } from '../errors.js';
 import { MemorySampler } from '../observe/memory.js';
 import { ListeningObserver } from '../observe/observer.js';
@@ -19,6 +19,30 @@ import { DEFAULT_RETRIES, DEFAULT_RETRY_DELAY_MILLIS, retryDecision } from './re
 
 /** Idle timeout when none is given (docs/usage.md, "Timeouts and retries"). */
 export const DEFAULT_IDLE_TIMEOUT_MILLIS = 120_000;
+
+/** The sides a verb's options name: their secrets are kept from every child process. */
+export interface RunSides {
+  source?: EndpointOptions | null;
+  target?: EndpointOptions | null;
+  targets?: readonly EndpointOptions[];
+}
+
+/** Every secret the sides carry: tokens, and passwords embedded in their URLs. */
+function secretsOf(sides: RunSides): string[] {
+  const all = [sides.source, sides.target, ...(sides.targets ?? [])].filter((side): side is EndpointOptions => side !== undefined && side !== null);
+  const out: string[] = [];
+  for (const side of all) {
+    if (side.token) out.push(side.token);
+    if (side.bearerToken) out.push(side.bearerToken);
+    try {
+      const password = decodeURIComponent(new URL(side.url).password);
+      if (password !== '') out.push(password);
+    } catch {
+      // Not a URL with a password (a path, scp-like): nothing to hide.
+    }
+  }
+  return out;
+}
 
 export class RunContext {
   /** What every layer of this run reports to: counters, decisions, phases, server progress. */
@@ -51,7 +75,7 @@ export class RunContext {
 
   constructor(readonly options: CommonOptions & RunSides) {
     throwIfAborted(options.signal);
-    this.childEnv = runChildEnv(options);
+    this.childEnv = childEnv(options.env ?? process.env, secretsOf(options));
     this.protocols = new ProtocolPolicy({ allowedProtocols: options.allowedProtocols, env: this.childEnv, cwd: options.cwd });
     this.observer = new ListeningObserver({
       stats: options.stats === true,

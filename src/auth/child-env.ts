@@ -23,39 +23,3 @@ export function childEnv(base: NodeJS.ProcessEnv, secrets: readonly (string | nu
   }
   return env;
 }
-
-/** What of a side's options (api/options.ts, EndpointOptions) can hold a secret. */
-export interface SideSecrets {
-  url: string;
-  token?: string | null;
-  bearerToken?: string | null;
-}
-
-/** The sides a verb's options name: their secrets are kept from every child process. */
-export interface RunSides {
-  source?: SideSecrets | null;
-  target?: SideSecrets | null;
-  targets?: readonly SideSecrets[];
-}
-
-/** Every secret the sides carry: tokens, and passwords embedded in their URLs. */
-export function runSecrets(sides: RunSides): string[] {
-  const all = [sides.source, sides.target, ...(sides.targets ?? [])].filter((side): side is SideSecrets => side !== undefined && side !== null);
-  const out: string[] = [];
-  for (const side of all) {
-    if (side.token) out.push(side.token);
-    if (side.bearerToken) out.push(side.bearerToken);
-    try {
-      const password = decodeURIComponent(new URL(side.url).password);
-      if (password !== '') out.push(password);
-    } catch {
-      // Not a URL with a password (a path, scp-like): nothing to hide.
-    }
-  }
-  return out;
-}
-
-/** The environment of every child process of a run with these options. */
-export function runChildEnv(options: { env?: NodeJS.ProcessEnv | undefined } & RunSides): NodeJS.ProcessEnv {
-  return childEnv(options.env ?? process.env, runSecrets(options));
-}

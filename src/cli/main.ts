@@ -3,14 +3,13 @@
  * exit code. No logic lives here.
  */
 import { Command, CommanderError, Help } from 'commander';
-import type { FetchOptions } from '../api/fetch.js';
+import { fetch, type FetchOptions } from '../api/fetch.js';
 import type { CommonOptions, EndpointOptions, RefSelection } from '../api/options.js';
-import type { PlanOptions } from '../api/plan.js';
+import { plan, type PlanOptions } from '../api/plan.js';
 import type { SyncScopeOptions } from '../api/planning.js';
-import { prepareRun } from '../api/prepare.js';
-import type { ProbeOptions } from '../api/probe.js';
-import type { SyncOptions } from '../api/sync.js';
-import type { FanOutOptions, FanOutResult } from '../api/fan-out.js';
+import { probe, type ProbeOptions } from '../api/probe.js';
+import { bootstrap, replicate, sync, type SyncOptions } from '../api/sync.js';
+import { fanOut, type FanOutOptions, type FanOutResult } from '../api/fan-out.js';
 import { GitSyncError } from '../errors.js';
 import { httpTraceRequested, traceHttp } from '../observe/http-trace.js';
 import { redactSecrets, redactUrl } from '../observe/redact.js';
@@ -41,17 +40,6 @@ export interface CliIo {
   terminal?: ProgressTerminal | null;
   /** Fired when the run must stop (SIGINT, SIGTERM): the run ends, its children with it, with ABORTED. */
   signal?: AbortSignal;
-}
-
-type Library = typeof import('./library.js');
-
-/**
- * The library's verbs, for a run with these options: the run's first step starts (api/prepare.ts),
- * then the library's code loads while it goes on (src/cli/library.ts).
- */
-async function library(options: Parameters<typeof prepareRun>[0]): Promise<Library> {
-  prepareRun(options);
-  return import('./library.js');
 }
 
 /** Parsed flag values, keyed by commander's camelCase attribute names. */
@@ -265,13 +253,13 @@ export async function main(argv: readonly string[], rawIo: CliIo): Promise<numbe
       source: side(flags, 'source', source),
       target: target === undefined ? null : side(flags, 'target', target),
     };
-    exitCode = await run(flags, io, view, async () => (await library(options)).probe(options), renderProbeText, (error) => failedProbeJson(safeDisplay(source), error));
+    exitCode = await run(flags, io, view, () => probe(options), renderProbeText, (error) => failedProbeJson(safeDisplay(source), error));
   });
 
   const syncCommands = [
-    { name: 'sync', description: 'make target refs follow source refs safely; bootstraps an empty target automatically' },
-    { name: 'replicate', description: 'make target refs equal source refs (overwrite; delete with --prune)' },
-    { name: 'bootstrap', description: 'seed an empty target: create refs only, refusing if a managed ref exists' },
+    { name: 'sync', run: sync, description: 'make target refs follow source refs safely; bootstraps an empty target automatically' },
+    { name: 'replicate', run: replicate, description: 'make target refs equal source refs (overwrite; delete with --prune)' },
+    { name: 'bootstrap', run: bootstrap, description: 'seed an empty target: create refs only, refusing if a managed ref exists' },
   ] as const;
   for (const command of syncCommands) {
     withOptions(
@@ -299,7 +287,7 @@ export async function main(argv: readonly string[], rawIo: CliIo): Promise<numbe
         atomic: flags.atomic !== false,
         bootstrapStrategy: flags.bootstrapStrategy as SyncOptions['bootstrapStrategy'],
       };
-      exitCode = await run(flags, io, view, async () => (await library(options))[command.name](options), renderSyncText, (error) =>
+      exitCode = await run(flags, io, view, () => command.run(options), renderSyncText, (error) =>
         failedSyncJson(command.name, command.name, false, { source: safeDisplay(source), target: safeDisplay(target) }, error),
       );
     });
@@ -327,7 +315,7 @@ export async function main(argv: readonly string[], rawIo: CliIo): Promise<numbe
       source: side(flags, 'source', source),
       target: side(flags, 'target', target),
     };
-    exitCode = await run(flags, io, view, async () => (await library(options)).plan(options), renderSyncText, (error) =>
+    exitCode = await run(flags, io, view, () => plan(options), renderSyncText, (error) =>
       failedSyncJson('plan', (flags.mode as PlanOptions['mode']) ?? 'sync', true, { source: safeDisplay(source), target: safeDisplay(target) }, error),
     );
   });
@@ -348,7 +336,7 @@ export async function main(argv: readonly string[], rawIo: CliIo): Promise<numbe
       haveRefs: (flags.haveRef as string[] | undefined) ?? [],
       haves: (flags.have as string[] | undefined) ?? [],
     };
-    exitCode = await run(flags, io, view, async () => (await library(options)).fetch(options), renderFetchText, (error) => failedFetchJson(safeDisplay(source), error));
+    exitCode = await run(flags, io, view, () => fetch(options), renderFetchText, (error) => failedFetchJson(safeDisplay(source), error));
   });
 
   // Fleet mode (docs/fleet.md): its module, with SQLite, pino and the YAML parser, is loaded
@@ -494,7 +482,7 @@ async function runFanOut(flags: Flags, io: CliIo, operation: 'sync' | 'replicate
   };
   let result: FanOutResult;
   try {
-    result = await (await library(options)).fanOut(options);
+    result = await fanOut(options);
   } catch (error) {
     // Refused before any target was tried (usage).
     view?.finish(true);

@@ -124,51 +124,6 @@ function readProtocolConfig(env: NodeJS.ProcessEnv, cwd: string | undefined): Pr
   });
 }
 
-/**
- * A read of git's configuration started ahead of the run that will need it (prefetchProtocolConfig):
- * the one-shot CLI starts it as soon as its flags are read, so that `git config` runs while the
- * library's code loads instead of after it (docs/architecture.md, "No-op runs at scale").
- */
-interface PrefetchedConfig {
-  env: NodeJS.ProcessEnv;
-  cwd: string | undefined;
-  lines: Promise<string>;
-  startedAt: number;
-}
-
-/** A prefetched read older than this is not used: the configuration may have changed since. */
-const PREFETCH_MAX_AGE_MILLIS = 10_000;
-
-let prefetched: PrefetchedConfig | null = null;
-
-function needsConfig(options: ProtocolPolicyOptions): boolean {
-  return (options.allowedProtocols ?? null) === null && options.env['GIT_ALLOW_PROTOCOL'] === undefined;
-}
-
-function sameEnv(a: NodeJS.ProcessEnv, b: NodeJS.ProcessEnv): boolean {
-  const keys = Object.keys(a);
-  if (keys.length !== Object.keys(b).length) return false;
-  return keys.every((key) => a[key] === b[key]);
-}
-
-/**
- * Starts reading git's `protocol.*` configuration for the next run whose policy has exactly these
- * options (the same child environment, variable for variable, and working directory). That run
- * takes the read instead of starting its own; a run with other options, or one starting more than
- * 10 s later, reads again. Only one read is kept, and only one run takes it.
- */
-export function prefetchProtocolConfig(options: ProtocolPolicyOptions): void {
-  if (!needsConfig(options)) return;
-  prefetched = { env: { ...options.env }, cwd: options.cwd, lines: readProtocolConfig(options.env, options.cwd), startedAt: performance.now() };
-}
-
-function takePrefetched(options: ProtocolPolicyOptions): Promise<string> | null {
-  const taken = prefetched;
-  prefetched = null;
-  if (taken === null || taken.cwd !== options.cwd || performance.now() - taken.startedAt > PREFETCH_MAX_AGE_MILLIS) return null;
-  return sameEnv(taken.env, options.env) ? taken.lines : null;
-}
-
 export interface ProtocolPolicyOptions {
   /** Exactly these protocols, whatever the environment and git's configuration say. */
   allowedProtocols?: readonly string[] | null;
@@ -187,8 +142,8 @@ export class ProtocolPolicy {
     if (this.rules === null) {
       const { env, cwd } = this.options;
       const allowed = this.options.allowedProtocols ?? null;
-      const lines = needsConfig(this.options) ? (takePrefetched(this.options) ?? readProtocolConfig(env, cwd)) : Promise.resolve('');
-      this.rules = lines.then((configLines) => protocolRules(configLines, env, allowed));
+      const needsConfig = allowed === null && env['GIT_ALLOW_PROTOCOL'] === undefined;
+      this.rules = (needsConfig ? readProtocolConfig(env, cwd) : Promise.resolve('')).then((lines) => protocolRules(lines, env, allowed));
     }
     return this.rules;
   }
