@@ -11,7 +11,8 @@
 // pino or the YAML parser. better-sqlite3 (a native addon) and pino (which resolves its own
 // files at run time) are not bundled at all: they load from node_modules, as dependencies.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -37,3 +38,41 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+
+// The same CLI as one CommonJS script, dist/git-sync.cjs, which bin/git-sync runs for one-shot
+// commands through V8's code cache (src/cli/launch.ts; docs/architecture.md, "The CLI's compile
+// cache"): V8 caches the compiled code of scripts, not of ES modules. Fleet and worker commands
+// run from the ES module bundle above, so here their modules are stubs that say so. Beside it,
+// dist/git-sync.cjs.hash names its content: the cache of one bundle is never taken for another's.
+const FLEET_MODULES = /^\.\/(fleet|fleet-queue|fleet-serve)\.js$/;
+const cjs = 'dist/git-sync.cjs';
+await build({
+  absWorkingDir: root,
+  entryPoints: ['dist/src/cli/run.js'],
+  outfile: cjs,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['better-sqlite3', 'pino', 'bullmq', 'ioredis'],
+  define: { 'import.meta.url': '__gitSyncImportMetaUrl' },
+  banner: { js: "const __gitSyncImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [
+    {
+      name: 'fleet-from-the-module-bundle',
+      setup(builder) {
+        builder.onResolve({ filter: FLEET_MODULES }, (args) => ({ path: args.path, namespace: 'fleet-stub' }));
+        builder.onLoad({ filter: /.*/, namespace: 'fleet-stub' }, (args) => ({
+          contents: `throw new Error(${JSON.stringify(`git-sync: ${args.path} runs from dist/git-sync.mjs (src/cli/launch.ts)`)});`,
+          loader: 'js',
+        }));
+      },
+    },
+  ],
+  sourcemap: 'linked',
+  logLevel: 'warning',
+});
+const text = readFileSync(new URL(`../${cjs}`, import.meta.url), 'utf8');
+// A script run by vm.Script has no module loader for import(): nothing may be left to one.
+if (/\bimport\(/.test(text.replace(/\/\/[^\n]*|\/\*[\s\S]*?\*\//g, ''))) throw new Error(`${cjs} holds an import() a vm.Script cannot run`);
+writeFileSync(new URL(`../${cjs}.hash`, import.meta.url), `${createHash('sha256').update(text).digest('hex').slice(0, 16)}\n`);

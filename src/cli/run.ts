@@ -1,6 +1,7 @@
 /**
- * The body of the `git-sync` executable. `bin/git-sync` loads the bundle built from this module
- * (`scripts/bundle.mjs`); it is not part of the library (importing it would run the CLI).
+ * The body of the `git-sync` executable. `bin/git-sync` runs one of the two bundles built from
+ * this module (`scripts/bundle.mjs`, src/cli/launch.ts); it is not part of the library (importing
+ * it would run the CLI).
  */
 import { constants } from 'node:os';
 import { AbortedError } from '../errors.js';
@@ -47,11 +48,14 @@ function writer(stream: NodeJS.WriteStream): (text: string) => void {
   };
 }
 
-const code = await main(args, {
+// No top-level await: the same module is bundled as CommonJS too, for V8's code cache
+// (src/cli/launch.ts).
+void main(args, {
   stdout: writer(process.stdout),
   stderr: writer(process.stderr),
   env: process.env,
   terminal: process.stderr.isTTY ? process.stderr : null,
   signal: interrupted.signal,
+}).then((code) => {
+  process.exitCode = caught === null ? code : 128 + constants.signals[caught];
 });
-process.exitCode = caught === null ? code : 128 + constants.signals[caught];

@@ -16,6 +16,9 @@ type GcFunction = (options?: { type?: 'minor' | 'major'; execution?: 'sync' | 'a
 
 const PACE_BYTES = 2 * 1024 * 1024;
 
+/** Set on globalThis once the pacer has changed V8's flags (gcFunction). */
+export const V8_FLAGS_CHANGED = Symbol.for('git-sync.v8-flags-changed');
+
 let enabled = false;
 let collect: GcFunction | null = null;
 let sinceLast = 0;
@@ -32,6 +35,9 @@ export function enableGcPacing(): void {
  */
 function gcFunction(): GcFunction {
   if (collect === null) {
+    // V8 refuses a code cache made under other flags: the CLI's launcher writes none once the
+    // flags below have changed (src/cli/launch.ts, which reads this mark by its name).
+    (globalThis as Record<symbol, unknown>)[V8_FLAGS_CHANGED] = true;
     const v8 = lazyV8();
     v8.setFlagsFromString('--semi-space-growth-factor=1');
     v8.setFlagsFromString('--max-semi-space-size=1');
