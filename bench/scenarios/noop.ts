@@ -8,7 +8,8 @@
  * Measured side by side, through one loopback `git http-backend`:
  * - `node -e 0` (the start any Node.js CLI pays) and `git-sync --version` (start + module load);
  * - `git ls-remote SOURCE` and `git ls-remote TARGET` in parallel;
- * - the CLI, `git-sync sync --tags SOURCE TARGET`, text output, as cron runs it;
+ * - the CLI, `git-sync sync --tags SOURCE TARGET`, text output, as cron runs it, with its compile
+ *   cache (src/cli/launch.ts; written by one unmeasured run first) and with it turned off;
  * - the library's `sync` in-process (bench/child/noop-sync.ts), warmed up, as the fleet calls it;
  *   its first, cold call is shown too.
  *
@@ -87,6 +88,8 @@ interface Row {
   version: number[];
   lsRemote: number[];
   cli: number[];
+  /** The CLI with GITSYNC_COMPILE_CACHE=off: every run compiles the CLI's code again. */
+  cliNoCache: number[];
   /** bench/child/minimal-listing.ts, cold: the least a Node.js program does to find the mirror current. */
   minimal: number[];
   inProcess: number[];
@@ -115,7 +118,9 @@ export const scenario: Scenario = {
         server = await startGitHttpServer({ root: root.path, config: { 'uploadpack.allowFilter': 'true' } });
         const source = server.url('source');
         const target = server.url('mirror');
-        const row: Row = { label: shape.label, refs: meta.refs, node: [], version: [], lsRemote: [], cli: [], minimal: [], inProcess: [], first: [], fetches: 0, relayModes: new Set(), far: { lsRemote: [], cli: [], inProcess: [], pooled: [] } };
+        const row: Row = { label: shape.label, refs: meta.refs, node: [], version: [], lsRemote: [], cli: [], cliNoCache: [], minimal: [], inProcess: [], first: [], fetches: 0, relayModes: new Set(), far: { lsRemote: [], cli: [], inProcess: [], pooled: [] } };
+        // Writes the compile cache (in the isolated home), as a mirror's first run would.
+        await runChecked(process.execPath, [GIT_SYNC_BIN, 'sync', '--tags', source, target], { env });
         for (let r = 0; r < runs; r++) {
           context.log(`noop ${shape.label}: run ${r + 1}/${runs}`);
           row.node.push((await runChecked(process.execPath, ['-e', '0'])).wallMillis);
@@ -126,6 +131,7 @@ export const scenario: Scenario = {
           const cli = await runChecked(process.execPath, [GIT_SYNC_BIN, 'sync', '--tags', source, target], { env });
           if (!cli.stdout.includes('relay=none')) throw new Error(`git-sync sync on a current mirror did not report relay=none:\n${cli.stdout.slice(-500)}`);
           row.cli.push(cli.wallMillis);
+          row.cliNoCache.push((await runChecked(process.execPath, [GIT_SYNC_BIN, 'sync', '--tags', source, target], { env: { ...env, GITSYNC_COMPILE_CACHE: 'off' } })).wallMillis);
           const minimal = await runChecked(process.execPath, [MINIMAL_CHILD, source, target], { env });
           const listed = JSON.parse(minimal.stdout) as MinimalListingOutput;
           if (listed.differing !== 0 || listed.sourceRefs === 0) throw new Error(`the minimal client did not find the mirror current: ${minimal.stdout}`);
@@ -177,8 +183,8 @@ export const scenario: Scenario = {
     const goals: Goal[] = [];
     const table: Table = {
       title: `median (min-max) of ${runs} runs each; in-process: ${runs} calls after 3 warm-up calls in one process`,
-      columns: ['repository', 'refs', 'node -e 0', 'git-sync --version', 'ls-remote x2 parallel', 'CLI sync --tags', 'minimal node client', 'in-process sync', 'in-process first call'],
-      rows: rows.map((row) => [row.label, count(row.refs), spread(row.node), spread(row.version), spread(row.lsRemote), spread(row.cli), spread(row.minimal), spread(row.inProcess), spread(row.first)]),
+      columns: ['repository', 'refs', 'node -e 0', 'git-sync --version', 'ls-remote x2 parallel', 'CLI sync --tags', 'CLI, compile cache off', 'minimal node client', 'in-process sync', 'in-process first call'],
+      rows: rows.map((row) => [row.label, count(row.refs), spread(row.node), spread(row.version), spread(row.lsRemote), spread(row.cli), spread(row.cliNoCache), spread(row.minimal), spread(row.inProcess), spread(row.first)]),
     };
     const floors: Table = {
       title: 'where the CLI goes past node start + the listings (medians)',
@@ -193,11 +199,12 @@ export const scenario: Scenario = {
         'CLI / floor',
         'minimal node client / (node + ls-remote x2)',
         'CLI - minimal node client',
+        'compile cache saves',
       ],
       rows: rows.map((row) => {
         const [node, version, ls, cli, inProcess, minimal] = [median(row.node), median(row.version), median(row.lsRemote), median(row.cli), median(row.inProcess), median(row.minimal)];
         const ms = (value: number): string => `${value.toFixed(0)} ms`;
-        return [row.label, ms(node + ls), ms(cli), ms(cli - node - ls), ms(version - node), ms(cli - inProcess - version), ms(version + ls), ratio(cli / (version + ls)), ratio(minimal / (node + ls)), ms(cli - minimal)];
+        return [row.label, ms(node + ls), ms(cli), ms(cli - node - ls), ms(version - node), ms(cli - inProcess - version), ms(version + ls), ratio(cli / (version + ls)), ratio(minimal / (node + ls)), ms(cli - minimal), ms(median(row.cliNoCache) - cli)];
       }),
     };
     const far: Table = {

@@ -16,12 +16,12 @@
  * Node version and architecture, under `$GITSYNC_COMPILE_CACHE`, else `$XDG_CACHE_HOME/git-sync`,
  * else `~/.cache/git-sync`; `GITSYNC_COMPILE_CACHE=off` turns it off. It is written after a run
  * of a command that talks to a repository when there was none or V8 refused it (another V8, other
- * flags): atomically (a temporary file renamed), the directory 0700 and the file 0600, files of
- * other bundles removed. It holds V8's bytecode of git-sync's own code, nothing of the run (no
+ * flags): atomically (a temporary file renamed), the directory 0700 and the file 0600, other bundles' files
+ * removed once a month old. It holds V8's bytecode of git-sync's own code, nothing of the run (no
  * URL, ref or credential). Any failure to read or write it only costs the time it would have
  * saved: nothing is printed.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -33,6 +33,8 @@ const MODULE_COMMANDS = new Set(['fleet', 'worker']);
 /** Commands whose run writes the cache: the ones that talk to repositories, so it holds their code. */
 const CACHING_COMMANDS = new Set(['sync', 'replicate', 'bootstrap', 'plan', 'probe', 'fetch']);
 const OFF = new Set(['0', 'false', 'no', 'off']);
+/** Another bundle's cache not written for this long is removed when this one's is written. */
+const STALE_CACHE_MILLIS = 30 * 24 * 60 * 60 * 1000;
 /**
  * Set on globalThis by the GC pacer (observe/gc-pacer.ts, `V8_FLAGS_CHANGED`) once it has changed
  * V8's flags: a cache made then carries their mark, and V8 would refuse it at every later start.
@@ -75,8 +77,15 @@ function writeCache(dir: string, name: string, data: Buffer): void {
     const temporary = path.join(dir, `.${name}.${process.pid}.tmp`);
     writeFileSync(temporary, data, { mode: 0o600 });
     renameSync(temporary, path.join(dir, name));
+    // Other bundles' caches go once they are old: a cache in use is never written again, so a
+    // second installation sharing the home (another version) only writes its own again after a
+    // month, where removing every other one would have two installations replace each other's
+    // at every run.
+    const stale = Date.now() - STALE_CACHE_MILLIS;
     for (const entry of readdirSync(dir)) {
-      if (entry !== name && entry.startsWith('cli-') && entry.endsWith('.v8')) rmSync(path.join(dir, entry), { force: true });
+      if (entry === name || !entry.startsWith('cli-') || !entry.endsWith('.v8')) continue;
+      const other = path.join(dir, entry);
+      if (statSync(other).mtimeMs < stale) rmSync(other, { force: true });
     }
   } catch {
     // A cache that cannot be written costs the next run its compile time, nothing else.

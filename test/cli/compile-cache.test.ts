@@ -5,7 +5,7 @@
  * run but its time.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -62,18 +62,25 @@ describe("the CLI's compile cache", () => {
     assert.equal(kept.mtimeMs, written.mtimeMs);
   });
 
-  it('replaces a cache V8 refuses (damaged, or of another bundle left under this name), and the run goes on', async () => {
+  it('replaces a cache V8 refuses (damaged, or of another bundle left under this name), and the run goes on; removes month-old caches of other bundles', async () => {
     const cacheDir = path.join(dir.path, 'cache-b');
     await mkdir(cacheDir, { mode: 0o700 });
     const file = path.join(cacheDir, CACHE_NAME);
     const garbage = Buffer.alloc(4096, 0x5a);
     writeFileSync(file, garbage, { mode: 0o600 });
-    // A cache of another bundle: removed when this one's is written.
-    writeFileSync(path.join(cacheDir, 'cli-0000000000000000-node0.0.0-x64.v8'), garbage);
+    // Caches of other bundles (another installed version): a month old, removed when this one's
+    // is written; recent, kept (removing it would have two installations replace each other's
+    // at every run).
+    const old = path.join(cacheDir, 'cli-0000000000000000-node0.0.0-x64.v8');
+    const recent = path.join(cacheDir, 'cli-1111111111111111-node0.0.0-x64.v8');
+    writeFileSync(old, garbage);
+    writeFileSync(recent, garbage);
+    const monthAgo = new Date(Date.now() - 31 * 24 * 60 * 60 * 1000);
+    utimesSync(old, monthAgo, monthAgo);
     const run = await runCli(['sync', source.path, target()], { GITSYNC_COMPILE_CACHE: cacheDir });
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stderr, '');
-    assert.deepEqual(cacheFiles(cacheDir), [CACHE_NAME]);
+    assert.deepEqual(cacheFiles(cacheDir).sort(), [CACHE_NAME, path.basename(recent)].sort());
     assert.notDeepEqual(readFileSync(file), garbage);
   });
 
