@@ -16,10 +16,12 @@
  * Node version and architecture, under `$GITSYNC_COMPILE_CACHE`, else `$XDG_CACHE_HOME/git-sync`,
  * else `~/.cache/git-sync`; `GITSYNC_COMPILE_CACHE=off` turns it off. It is written after a run
  * of a command that talks to a repository when there was none or V8 refused it (another V8, other
- * flags): atomically (a temporary file renamed), the directory created 0700 and the file 0600, other bundles' files
- * removed once a month old. It holds V8's bytecode of git-sync's own code, nothing of the run (no
- * URL, ref or credential). Any failure to read or write it only costs the time it would have
- * saved: nothing is printed.
+ * flags, a damaged file), but not after a usage error, nor after a relay whose GC pacing changed
+ * V8's flags (V8 would refuse that cache at every later start). It is written atomically (a
+ * temporary file renamed), 0600, in a directory created 0700; other bundles' files are removed
+ * once a month old. It holds V8's bytecode of git-sync's own code, nothing of the run (no URL,
+ * ref or credential). Any failure to read or write it only costs the time it would have saved:
+ * nothing is printed.
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
