@@ -75,4 +75,9 @@ await build({
 const text = readFileSync(new URL(`../${cjs}`, import.meta.url), 'utf8');
 // A script run by vm.Script has no module loader for import(): nothing may be left to one.
 if (/\bimport\(/.test(text.replace(/\/\/[^\n]*|\/\*[\s\S]*?\*\//g, ''))) throw new Error(`${cjs} holds an import() a vm.Script cannot run`);
+// ASCII only: esbuild writes strings with escapes, but keeps some comments as they are. One
+// character past ASCII makes the whole script a two-byte string, slower to decode at every start
+// (9.3 against 7.4 ms here) and twice the memory.
+const wide = text.split('\n').findIndex((line) => /[^\x00-\x7f]/.test(line));
+if (wide !== -1) throw new Error(`${cjs}:${wide + 1} holds a character past ASCII, in a comment esbuild kept: write that comment in ASCII`);
 writeFileSync(new URL(`../${cjs}.hash`, import.meta.url), `${createHash('sha256').update(text).digest('hex').slice(0, 16)}\n`);

@@ -96,7 +96,7 @@ export class ProgressState {
     return span > 0 ? ((last.bytes - first.bytes) * 1000) / span : 0;
   }
 
-  /** `github.com → 12.3 MiB @ 4.1 MiB/s · 12.1 MiB @ 4.0 MiB/s → mirror.example.com · pushing batch 2/5 · 0:42` */
+  /** `github.com -> 12.3 MiB @ 4.1 MiB/s . 12.1 MiB @ 4.0 MiB/s -> mirror.example.com . pushing batch 2/5 . 0:42` (arrows and dots as U+2192, U+00B7) */
   statusLine(elapsedMillis: number): string {
     const parts = [`${this.labels.source} → ${this.amount('source', false)}`];
     if (this.labels.target !== null) parts.push(`${this.amount('target', false)} → ${this.labels.target}`);

@@ -97,7 +97,7 @@ export class CommitGraphBuilder {
 
   /**
    * Sizes the arrays for about `commits` commits at once (a pack header declares its object
-   * count), so they do not grow by doubling — which would briefly hold two copies. At most
+   * count), so they do not grow by doubling, which would briefly hold two copies. At most
    * MAX_RESERVED_COMMITS: past it they grow as commits really arrive.
    */
   reserve(declared: number): void {
