@@ -64,10 +64,21 @@ export function compileCacheName(bundleHash: string): string {
   return `cli-${bundleHash}-node${process.versions.node}-${process.arch}.v8`;
 }
 
-function readCache(file: string | null): Buffer | undefined {
-  if (file === null) return undefined;
+/** Where this bundle's cache is (its directory and file name), or null when there is none to use. */
+function cacheLocation(bundle: string): { dir: string; name: string } | null {
+  const dir = compileCacheDir(process.env);
+  if (dir === null) return null;
   try {
-    return readFileSync(file);
+    return { dir, name: compileCacheName(readFileSync(`${bundle}.hash`, 'utf8').trim()) };
+  } catch {
+    return null;
+  }
+}
+
+function readCache(location: { dir: string; name: string } | null): Buffer | undefined {
+  if (location === null) return undefined;
+  try {
+    return readFileSync(path.join(location.dir, location.name));
   } catch {
     return undefined;
   }
@@ -103,26 +114,17 @@ export async function launch(distUrl: URL): Promise<void> {
   }
   const bundle = fileURLToPath(new URL('git-sync.cjs', distUrl));
   const source = readFileSync(bundle, 'utf8');
-  const dir = compileCacheDir(process.env);
-  let name: string | null = null;
-  if (dir !== null) {
-    try {
-      name = compileCacheName(readFileSync(`${bundle}.hash`, 'utf8').trim());
-    } catch {
-      name = null;
-    }
-  }
-  const cached = readCache(dir === null || name === null ? null : path.join(dir, name));
+  const location = cacheLocation(bundle);
+  const cached = readCache(location);
   // The wrapper opens on the bundle's first line, so stack traces keep its line numbers.
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: bundle, cachedData: cached });
-  if (dir !== null && name !== null && command !== undefined && CACHING_COMMANDS.has(command) && (cached === undefined || script.cachedDataRejected === true)) {
-    const [cacheDir, cacheName] = [dir, name];
+  if (location !== null && command !== undefined && CACHING_COMMANDS.has(command) && (cached === undefined || script.cachedDataRejected === true)) {
     process.once('exit', (code) => {
       // A usage error (exit 2) compiled next to nothing worth keeping; after a relay the GC
       // pacer's flags would make V8 refuse the cache at the next start.
       if (code === 2 || (globalThis as Record<symbol, unknown>)[V8_FLAGS_CHANGED] === true) return;
       try {
-        writeCache(cacheDir, cacheName, script.createCachedData());
+        writeCache(location.dir, location.name, script.createCachedData());
       } catch {
         // As above: only time is lost.
       }

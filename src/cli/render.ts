@@ -9,7 +9,7 @@ import type { ResultPlan, SyncResult } from '../api/plan.js';
 import type { ProbeResult } from '../api/probe.js';
 import type { Measurement } from '../observe/memory.js';
 import type { StatsReport } from '../observe/stats.js';
-import { escapeControlCharacters, escapeJsonText } from '../observe/terminal-text.js';
+import { escapeControlCharacters, escapeJsonText, hasControlCharacters } from '../observe/terminal-text.js';
 import type { InvalidRefName } from '../types.js';
 
 export function toJson(value: unknown): string {
@@ -25,7 +25,7 @@ export function toJson(value: unknown): string {
  */
 export function textOf(lines: readonly string[]): string {
   const text = lines.join('\n');
-  if (lineFeeds(text) === Math.max(lines.length - 1, 0) && escapeControlCharacters(text, { keepNewlines: true }) === text) return `${text}\n`;
+  if (lineFeeds(text) === Math.max(lines.length - 1, 0) && !hasControlCharacters(text, { keepNewlines: true })) return `${text}\n`;
   return `${lines.map((line) => escapeControlCharacters(line)).join('\n')}\n`;
 }
 

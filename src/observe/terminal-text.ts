@@ -33,11 +33,19 @@ export interface EscapeOptions {
   keepNewlines?: boolean;
 }
 
-/** `text` with every control character escaped (module comment); one line stays one line. */
-export function escapeControlCharacters(text: string, options: EscapeOptions = {}): string {
+/** True when `text` holds a character escapeControlCharacters would rewrite. */
+export function hasControlCharacters(text: string, options: EscapeOptions = {}): boolean {
   const pattern = options.keepNewlines === true ? CONTROL_BUT_NEWLINE : CONTROL;
   pattern.lastIndex = 0;
-  return pattern.test(text) ? text.replace(pattern, shown) : text;
+  return pattern.test(text);
+}
+
+/** `text` with every control character escaped (module comment); one line stays one line. */
+export function escapeControlCharacters(text: string, options: EscapeOptions = {}): string {
+  if (!hasControlCharacters(text, options)) return text;
+  const pattern = options.keepNewlines === true ? CONTROL_BUT_NEWLINE : CONTROL;
+  pattern.lastIndex = 0;
+  return text.replace(pattern, shown);
 }
 
 /**
