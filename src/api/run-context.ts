@@ -16,6 +16,7 @@ import type { Transport } from '../transport/transport.js';
 import type { InvalidRefName, ProtocolVersion } from '../types.js';
 import type { CommonOptions, EndpointOptions, Observed } from './options.js';
 import { DEFAULT_RETRIES, DEFAULT_RETRY_DELAY_MILLIS, retryDecision } from './retry.js';
+import { monotonicMillis } from '../builtins.js';
 
 /** Idle timeout when none is given (docs/usage.md, "Timeouts and retries"). */
 export const DEFAULT_IDLE_TIMEOUT_MILLIS = 120_000;
@@ -93,7 +94,7 @@ export class RunContext {
       const run = linkedAbort(options.signal);
       this.released = run.release;
       this.signal = run.signal;
-      this.deadlineAt = deadline === null ? null : performance.now() + deadline;
+      this.deadlineAt = deadline === null ? null : monotonicMillis() + deadline;
       if (deadline !== null) {
         this.deadlineTimer = setTimeout(() => {
           run.abort(new TimeoutError('deadline', null, deadline, `the run did not finish within its deadline of ${deadline} ms`));
@@ -119,7 +120,7 @@ export class RunContext {
         // A side's failure says what the run was doing; a refusal or a usage error is no phase's.
         if (error instanceof GitSyncError && error.side !== null) error.phase ??= this.observer.currentPhase;
         if (this.signal?.aborted) throw error instanceof GitSyncError ? error : abortError(this.signal);
-        const remaining = this.deadlineAt === null ? null : this.deadlineAt - performance.now();
+        const remaining = this.deadlineAt === null ? null : this.deadlineAt - monotonicMillis();
         const decision = retryDecision(error, retried, policy, Math.random(), remaining);
         const why = error instanceof Error ? error.message : String(error);
         if (decision.waitMillis === null || !(error instanceof GitSyncError)) {

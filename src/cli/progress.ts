@@ -13,6 +13,7 @@ import type { ProgressEvent } from '../observe/progress.js';
 import type { Side } from '../observe/stats.js';
 import { escapeControlCharacters } from '../observe/terminal-text.js';
 import { ProgressState, type EndpointLabels } from './progress-state.js';
+import { monotonicMillis } from '../builtins.js';
 
 /** The part of a tty.WriteStream the live display needs (process.stderr on a terminal). */
 export interface ProgressTerminal {
@@ -73,7 +74,7 @@ type LogUpdateFactory = (typeof import('log-update'))['createLogUpdate'];
 
 class LiveView implements ProgressView {
   private readonly state: ProgressState;
-  private readonly started = performance.now();
+  private readonly started = monotonicMillis();
   private readonly draw: ReturnType<LogUpdateFactory>;
   private readonly timer: NodeJS.Timeout;
   private readonly paint: Painter;
@@ -128,7 +129,7 @@ class LiveView implements ProgressView {
     this.draw.clear();
     this.draw.done();
     if (this.settings.progress && this.state.moved) {
-      const line = this.state.summaryLine(performance.now() - this.started, failed);
+      const line = this.state.summaryLine(monotonicMillis() - this.started, failed);
       this.terminal.write(`${sideLabel('git-sync', this.paint)} ${this.paint(failed ? 'red' : 'green', line)}\n`);
     }
   }
@@ -145,7 +146,7 @@ class LiveView implements ProgressView {
     this.dirty = false;
     const width = Math.max(20, (this.terminal.columns || 80) - 1);
     const lines: string[] = [];
-    if (this.settings.progress) lines.push(truncate(this.state.statusLine(performance.now() - this.started), width));
+    if (this.settings.progress) lines.push(truncate(this.state.statusLine(monotonicMillis() - this.started), width));
     for (const { side, message } of this.state.serverLines()) {
       lines.push(`${sideLabel(side, this.paint)} ${truncate(message, width - side.length - 2)}`);
     }
@@ -157,8 +158,8 @@ class LiveView implements ProgressView {
 /** Off a terminal: `-v` lines as they come; with `--progress`, a throughput line now and then. */
 class PlainView implements ProgressView {
   private readonly state: ProgressState;
-  private readonly started = performance.now();
-  private lastStatus = performance.now();
+  private readonly started = monotonicMillis();
+  private lastStatus = monotonicMillis();
   private finished = false;
 
   constructor(private readonly settings: ProgressSettings) {
@@ -173,7 +174,7 @@ class PlainView implements ProgressView {
     // In-place updates (`\r`) would be a flood in a log: only finished lines are printed.
     else if (event.kind === 'server' && !event.transient) write(`${event.side}: ${event.message}\n`);
     this.state.apply(event);
-    const now = performance.now();
+    const now = monotonicMillis();
     if (this.settings.progress && event.kind === 'transfer' && now - this.lastStatus >= PLAIN_STATUS_MILLIS) {
       this.lastStatus = now;
       write(`git-sync: progress: ${this.state.statusLine(now - this.started)}\n`);
@@ -183,7 +184,7 @@ class PlainView implements ProgressView {
   finish(failed: boolean): void {
     if (this.finished) return;
     this.finished = true;
-    if (this.settings.progress && this.state.moved) this.settings.stderr(`git-sync: ${this.state.summaryLine(performance.now() - this.started, failed)}\n`);
+    if (this.settings.progress && this.state.moved) this.settings.stderr(`git-sync: ${this.state.summaryLine(monotonicMillis() - this.started, failed)}\n`);
   }
 }
 

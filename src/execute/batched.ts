@@ -35,6 +35,7 @@ import { executePlan, type ExecuteOutcome, type ExecutePolicy } from './execute.
 import { fetchCommits } from './fetch-commits.js';
 import { PackOverBudgetError, fetchForTarget, relayPush, type RelayOutcome } from './relay.js';
 import type { FetchResponse } from '../protocol/upload-pack.js';
+import { monotonicMillis } from '../builtins.js';
 
 export interface BatchPolicy extends ExecutePolicy {
   /** The target's body limit in bytes. */
@@ -176,7 +177,7 @@ export async function executeBatched(context: RelayContext, plans: readonly RefP
       decide(`batch: ${segment.plan.targetRef}: ${segment.cuts.length} commit(s) to send (${policy.placement}) under a limit of ${policy.limitBytes} bytes`);
     }
     const sizer = new BatchSizer(policy.limitBytes, total, ordinaryPackBytes);
-    let batchStartedAt = performance.now();
+    let batchStartedAt = monotonicMillis();
     let attempts = 0;
     // The next batch's fetch, asked as soon as this batch's last byte went to the target: the
     // source counts and starts packing it while the target indexes this one, instead of after
@@ -262,11 +263,11 @@ export async function executeBatched(context: RelayContext, plans: readonly RefP
         const bytes = result.pack?.bytes ?? 0;
         const before = sizer.step;
         const next = sizer.fitted(span, bytes);
-        const record = batchRecord(batch, span, result, attempts, performance.now() - batchStartedAt);
+        const record = batchRecord(batch, span, result, attempts, monotonicMillis() - batchStartedAt);
         outcome.batches.push(record);
         decide(`batch ${batch}: ${bytes} bytes for ${span} commit(s) in ${seconds(record.totalMillis)} (${timeSplit(record)})${next !== before ? `; next batches of ${next} commit(s)` : ''}`);
         done = end;
-        batchStartedAt = performance.now();
+        batchStartedAt = monotonicMillis();
         attempts = 0;
       }
     } finally {

@@ -19,6 +19,7 @@ import { AncestryUnprovenError, proveFromPack, type AncestryProof } from './ance
 import type { SharedFetchMember } from './pack-tee.js';
 import type { RelayContext } from './context.js';
 import { pushCommands } from './push.js';
+import { monotonicMillis } from '../builtins.js';
 
 /**
  * A batch's pack would not fit the target's body limit: either it crossed the limit, or the pack
@@ -97,7 +98,7 @@ export interface RelayTiming {
   targetWaitMillis: number;
 }
 
-/** Moments of one relayed push (performance.now() values), filled in as they happen. */
+/** Moments of one relayed push (monotonicMillis() values), filled in as they happen. */
 interface RelayClock {
   firstByteAt: number | null;
   lastByteAt: number | null;
@@ -191,7 +192,7 @@ async function* observedPack(
     let held: Buffer | null = null;
     let total = 0;
     for await (const chunk of source) {
-      clock.firstByteAt ??= performance.now();
+      clock.firstByteAt ??= monotonicMillis();
       total += chunk.length;
       if (limit !== null && total > limit) throw new PackTooLargeError(limit);
       if (budget !== null && total > budget) throw new PackOverBudgetError(budget, total, null, 'crossed');
@@ -226,7 +227,7 @@ async function* observedPack(
     sent.failure = error;
     throw error;
   }
-  clock.lastByteAt = performance.now();
+  clock.lastByteAt = monotonicMillis();
   onSent?.(sent.bytes);
 }
 
@@ -315,7 +316,7 @@ export async function relayPush(context: RelayContext, request: RelayRequest): P
   const onAbort = (): void => controller.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const askedAt = performance.now();
+    const askedAt = monotonicMillis();
     const response =
       request.prefetched !== undefined
         ? await request.prefetched
@@ -354,7 +355,7 @@ export async function relayPush(context: RelayContext, request: RelayRequest): P
         await pack.return(undefined).catch(() => undefined);
         if (sourceFault !== null) throw sourceFault;
       }
-      const reportedAt = performance.now();
+      const reportedAt = monotonicMillis();
       const firstByteAt = clock.firstByteAt ?? reportedAt;
       const lastByteAt = clock.lastByteAt ?? reportedAt;
       const timing: RelayTiming = {

@@ -3,7 +3,7 @@
  * collections through the `gc` performance entries.
  */
 import type { PerformanceObserver } from 'node:perf_hooks';
-import { lazyPerfHooks } from '../builtins.js';
+import { lazyPerfHooks, monotonicMillis } from '../builtins.js';
 
 export interface Measurement {
   elapsedMillis: number;
@@ -13,7 +13,7 @@ export interface Measurement {
 }
 
 export class MemorySampler {
-  private readonly started = performance.now();
+  private readonly started = monotonicMillis();
   private peakRss = 0;
   private peakHeap = 0;
   private gcCount = 0;
@@ -48,7 +48,7 @@ export class MemorySampler {
     this.sample();
     const kernelPeak = process.resourceUsage().maxRSS * 1024;
     return {
-      elapsedMillis: Math.round(performance.now() - this.started),
+      elapsedMillis: Math.round(monotonicMillis() - this.started),
       peakRssBytes: Math.max(this.peakRss, kernelPeak),
       peakHeapUsedBytes: this.peakHeap,
       gcCount: this.gcCount,

@@ -9,6 +9,7 @@
  */
 import type { RunPhase } from '../types.js';
 import type { Side, StatsRecorder } from './stats.js';
+import { monotonicMillis } from '../builtins.js';
 
 /** A line of a server's own progress output (sideband band 2): what git prints after `remote:`. */
 export interface ServerProgressEvent {
@@ -66,7 +67,7 @@ const SIDES: readonly Side[] = ['source', 'target'];
 
 /** Reads the transport byte counters on a timer and reports each side whose counts moved. */
 export class TransferTicker {
-  private readonly started = performance.now();
+  private readonly started = monotonicMillis();
   private readonly timer: NodeJS.Timeout;
   private readonly last = new Map<Side, number>();
   private stopped = false;
@@ -89,7 +90,7 @@ export class TransferTicker {
   }
 
   private report(final: boolean): void {
-    const elapsedMillis = Math.round(performance.now() - this.started);
+    const elapsedMillis = Math.round(monotonicMillis() - this.started);
     for (const side of SIDES) {
       const { bytesSent, bytesReceived } = this.stats.bytes(side);
       const moved = bytesSent + bytesReceived;

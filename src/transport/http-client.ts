@@ -11,7 +11,7 @@
 import { once } from 'node:events';
 import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { lazyHttps } from '../builtins.js';
+import { lazyHttps, monotonicMillis } from '../builtins.js';
 import { GitSyncError, NetworkError, TimeoutError } from '../errors.js';
 import { noteStreamedBytes } from '../observe/gc-pacer.js';
 import { httpTraceEnabled, publishHttpTrace } from '../observe/http-trace.js';
@@ -51,7 +51,7 @@ function toBuffer(chunk: Uint8Array): Buffer {
 
 /** The trace of one exchange: a `request` event now, a `response` event once it is over. */
 export class ExchangeTrace {
-  private readonly started = performance.now();
+  private readonly started = monotonicMillis();
   private readonly enabled = httpTraceEnabled();
   private over = false;
   requestBytes = 0;
@@ -78,7 +78,7 @@ export class ExchangeTrace {
       status: outcome.status,
       requestBytes: this.requestBytes,
       responseBytes: outcome.responseBytes ?? 0,
-      durationMillis: performance.now() - this.started,
+      durationMillis: monotonicMillis() - this.started,
       requestIds: outcome.headers ? requestIds(outcome.headers) : {},
       location: outcome.location ?? null,
       error,
@@ -204,7 +204,7 @@ export class HttpClient {
   ): Promise<Exchange> {
     const phase = this.observer?.counters(phaseName) ?? undefined;
     if (phase) phase.requests += 1;
-    const started = performance.now();
+    const started = monotonicMillis();
     let trace: ExchangeTrace | null = null;
     const activity = new IdleClock();
     try {
@@ -232,7 +232,7 @@ export class HttpClient {
         let inherited = false;
         request.once('socket', (socket: Socket) => {
           const freed = freedAt.get(socket);
-          idleMillis = freed === undefined ? 0 : performance.now() - freed;
+          idleMillis = freed === undefined ? 0 : monotonicMillis() - freed;
           // Left in a shared pool by an earlier run: only such a connection may have been
           // closed by its server unseen; one this run used fails as any request would.
           inherited = freed !== undefined && !this.used.has(socket);
@@ -260,7 +260,7 @@ export class HttpClient {
       trace?.end({ status: 0, error: classified });
       throw classified;
     } finally {
-      if (phase) phase.elapsedMillis += performance.now() - started;
+      if (phase) phase.elapsedMillis += monotonicMillis() - started;
     }
   }
 
@@ -339,7 +339,7 @@ export class HttpClient {
     response.once('close', () => trace.end({ status: response.statusCode ?? 0, headers: response.headers, responseBytes: total }));
     return (async function* body(): AsyncGenerator<Buffer> {
       let failure: unknown;
-      const started = performance.now();
+      const started = monotonicMillis();
       // The idle clock runs only while this body waits for the server: while its reader holds
       // a chunk (a relay waiting on the target), the silence is not the server's.
       const chunks = response[Symbol.asyncIterator]();
@@ -368,7 +368,7 @@ export class HttpClient {
         failure = networkError(error, where, client.side, signal, client.secrets());
         throw failure;
       } finally {
-        if (phase) phase.elapsedMillis += performance.now() - started;
+        if (phase) phase.elapsedMillis += monotonicMillis() - started;
         // The connection goes back to the pool once the response has ended. A reader that stops
         // at its protocol's end (a flush packet) stops before HTTP's (the last chunk's few
         // bytes, often a moment behind): that rest is read, a little of it, for a while, or the
@@ -443,7 +443,7 @@ export const STALE_MIN_IDLE_MILLIS = 1000;
 const freedAt = new WeakMap<Socket, number>();
 
 function noteFreed(socket: Socket): void {
-  freedAt.set(socket, performance.now());
+  freedAt.set(socket, monotonicMillis());
 }
 
 /**

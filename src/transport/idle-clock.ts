@@ -9,6 +9,8 @@
  * Only time spent waiting counts: the quiet while git-sync itself is busy, or while a request
  * body waits for its next bytes from the other side of a relay (`hold`), is not the peer's.
  */
+import { monotonicMillis } from '../builtins.js';
+
 export class IdleClock {
   /** Time waited since the last progress, in waits that have ended. */
   private waited = 0;
@@ -21,13 +23,13 @@ export class IdleClock {
   /** The peer made progress: the quiet starts over. */
   touch(): void {
     this.waited = 0;
-    this.since = performance.now();
+    this.since = monotonicMillis();
   }
 
   /** Time waited on the peer since its last progress, holds aside. */
   private quiet(): number {
     if (this.holds > 0) return 0;
-    return this.waited + (this.waiting > 0 ? performance.now() - this.since : 0);
+    return this.waited + (this.waiting > 0 ? monotonicMillis() - this.since : 0);
   }
 
   /**
@@ -52,7 +54,7 @@ export class IdleClock {
    * Returns the function that ends the wait.
    */
   watch(idleMillis: number, onIdle: () => void): () => void {
-    if (this.waiting++ === 0) this.since = performance.now();
+    if (this.waiting++ === 0) this.since = monotonicMillis();
     let timer: NodeJS.Timeout | undefined;
     let ended = false;
     const arm = (millis: number): void => {
@@ -67,7 +69,7 @@ export class IdleClock {
       if (ended) return;
       ended = true;
       clearTimeout(timer);
-      if (--this.waiting === 0) this.waited += performance.now() - this.since;
+      if (--this.waiting === 0) this.waited += monotonicMillis() - this.since;
     };
   }
 }

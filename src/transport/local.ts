@@ -5,7 +5,7 @@
  * empty bare repository (docs/usage.md, "Sources and targets": a local mirror needs no server).
  */
 import { execFile } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { lazyFsPromises } from '../builtins.js';
 import { abortError, NetworkError, RemoteError, UsageError, throwIfAborted } from '../errors.js';
 import type { Service } from '../types.js';
 import type { RunObserver } from '../observe/observer.js';
@@ -65,7 +65,7 @@ export interface LocalTransportOptions {
 
 async function exists(path: string): Promise<boolean> {
   try {
-    await stat(path);
+    await lazyFsPromises().stat(path);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;

@@ -8,8 +8,8 @@
  * protocol v1 and pushing need.
  */
 import { execFile } from 'node:child_process';
+import { lazyFsPromises } from '../builtins.js';
 import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { NetworkError, ProtocolError, RemoteError, ResponseTooLargeError, UnsupportedError, onSide, throwIfAborted } from '../errors.js';
 import type { Service } from '../types.js';
@@ -31,7 +31,7 @@ export const MAX_HELPER_CAPABILITIES = 256;
 
 async function isExecutable(file: string): Promise<boolean> {
   try {
-    await access(file, constants.X_OK);
+    await lazyFsPromises().access(file, constants.X_OK);
     return true;
   } catch {
     return false;

@@ -15,6 +15,7 @@ import type { RunObserver } from '../observe/observer.js';
 import type { Side } from '../types.js';
 import { IdleClock } from './idle-clock.js';
 import { DEFAULT_MAX_REF_LISTING_BYTES, isListingPhase, refListingTooLarge, type GitConnection, type RequestBody, type RequestOptions } from './transport.js';
+import { monotonicMillis } from '../builtins.js';
 
 /** The two directions of a conversation with a server, and a way to end it. */
 export interface ByteChannel {
@@ -330,10 +331,10 @@ export class StreamConnection implements GitConnection {
   /** The connection's byte stream as the PktLineReader sees it: counted, faults surfaced. */
   private async *source(): AsyncGenerator<Buffer> {
     for (;;) {
-      const started = performance.now();
+      const started = monotonicMillis();
       const chunk = await this.nextChunk();
       const phase = this.phase;
-      if (phase) phase.elapsedMillis += performance.now() - started;
+      if (phase) phase.elapsedMillis += monotonicMillis() - started;
       if (chunk === null) break;
       yield chunk;
     }
@@ -390,7 +391,7 @@ export class StreamConnection implements GitConnection {
     if (this.fault) throw this.fault;
     const output = this.channel.output;
     if (this.exited || output.destroyed || output.writableEnded) throw PEER_GONE;
-    const started = performance.now();
+    const started = monotonicMillis();
     if (phase) phase.requestBytes += chunk.length;
     this.activity.touch();
     if (!output.write(chunk)) {
@@ -410,6 +411,6 @@ export class StreamConnection implements GitConnection {
       if (this.fault) throw this.fault;
       if (output.destroyed) throw PEER_GONE;
     }
-    if (phase) phase.elapsedMillis += performance.now() - started;
+    if (phase) phase.elapsedMillis += monotonicMillis() - started;
   }
 }
