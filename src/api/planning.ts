@@ -97,7 +97,8 @@ function describeTarget(target: ReceivePackSession): string {
 /** `plan: 5 ref(s): 2 create, 1 update, 2 skip`. */
 function describePlans(plans: readonly RefPlan[]): string {
   const counts = new Map<string, number>();
-  for (const plan of plans) counts.set(plan.action, (counts.get(plan.action) ?? 0) + 1);
+  // Indexed: for-of makes an iterator result per ref in cold code (docs/architecture.md, "No-op runs at scale").
+  for (let i = 0; i < plans.length; i++) counts.set(plans[i]!.action, (counts.get(plans[i]!.action) ?? 0) + 1);
   const parts = [...counts].map(([action, count]) => `${count} ${action}`);
   return `plan: ${plans.length} ref(s)${parts.length > 0 ? `: ${parts.join(', ')}` : ''}`;
 }
@@ -224,7 +225,9 @@ async function planListed(
   input.pairs = pairRefs(input.scope, input.sourceRefs, input.targetRefs);
   const questions = ancestryQuestions(input);
   const tempRefs: string[] = [];
-  for (const ref of target.discovery.refs) if (ref.name.startsWith(GITSYNC_TEMP_PREFIX)) tempRefs.push(ref.name);
+  const targetRefs = target.discovery.refs;
+  // Indexed: for-of makes an iterator result per ref in cold code (docs/architecture.md, "No-op runs at scale").
+  for (let i = 0; i < targetRefs.length; i++) if (targetRefs[i]!.name.startsWith(GITSYNC_TEMP_PREFIX)) tempRefs.push(targetRefs[i]!.name);
   const assume = runOptions.assumeFastForwards ?? null;
   let assumed =
     questions.length > 0 &&

@@ -159,9 +159,14 @@ function batchTimeNote(batches: SyncResult['batches']): string {
   return ` (source before its first bytes ${sum((b) => b.sourceWaitMillis)}, streaming ${sum((b) => b.transferMillis)}, target after the last bytes ${sum((b) => b.targetWaitMillis)}, other ${sum((b) => b.otherMillis)})`;
 }
 
+/** Each action as the text report spells it: one string each, not a new one per line. */
+const ACTION_WORDS: Readonly<Record<ResultPlan['action'], string>> = {
+  create: 'CREATE', update: 'UPDATE', delete: 'DELETE', skip: 'SKIP', block: 'BLOCK', warn: 'WARN',
+};
+
 /** docs/json.md text: `ACTION targetRef - reason` per ref, a summary line, then details. */
 export function renderSyncText(result: SyncResult): string {
-  const lines = result.plans.map((plan) => `${plan.action.toUpperCase()} ${plan.targetRef} - ${plan.reason}${outcomeNote(result, plan)}`);
+  const lines = result.plans.map((plan) => `${ACTION_WORDS[plan.action]} ${plan.targetRef} - ${plan.reason}${outcomeNote(result, plan)}`);
   const counts = `pushed=${result.pushed} deleted=${result.deleted} skipped=${result.skipped} blocked=${result.blocked} warned=${result.warned}`;
   const mode = result.operation === 'plan' ? ` mode=${result.mode}` : '';
   lines.push(

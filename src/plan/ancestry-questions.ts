@@ -51,7 +51,10 @@ export function needsAncestry(mode: PlanInput['mode'], pair: RefPair): pair is B
 /** Deduplicated by hash pair, in target ref order. Empty for bootstrap (it never updates). */
 export function ancestryQuestions(input: PlanInput): AncestryQuestion[] {
   const questions = new Map<string, AncestryQuestion>();
-  for (const pair of input.pairs ?? pairRefs(input.scope, input.sourceRefs, input.targetRefs)) {
+  const pairs = input.pairs ?? pairRefs(input.scope, input.sourceRefs, input.targetRefs);
+  // Indexed: for-of makes an iterator result per ref in cold code (docs/architecture.md, "No-op runs at scale").
+  for (let i = 0; i < pairs.length; i++) {
+    const pair = pairs[i]!;
     if (!needsAncestry(input.mode, pair)) continue;
     const key = ancestryKey(pair.target.hash, pair.source.hash);
     if (!questions.has(key)) {

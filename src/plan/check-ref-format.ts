@@ -31,7 +31,10 @@ const FORBIDDEN = /[\u0000-\u001f\u007f ~^:?*[\\]/;
  */
 const MAYBE_REFUSED = /[\u0000-\u0020\u007f~^:?*[\\]|\.\.|@\{|^\/|\/$|\/\/|\.$|^\.|\/\.|\.lock(?:$|\/)/;
 
-export function refNameProblem(name: string, options: RefFormatOptions = {}): string | null {
+/** The default options, one object: a default `{}` would be a new one per call, 20,000 on a no-op of 10,000 refs. */
+const NO_OPTIONS: RefFormatOptions = {};
+
+export function refNameProblem(name: string, options: RefFormatOptions = NO_OPTIONS): string | null {
   if (name.includes('/') && !MAYBE_REFUSED.test(name)) return null;
   if (name.length === 0) return 'is empty';
   if (name === '@') return "is the single character '@'";
@@ -61,7 +64,7 @@ export function refNameProblem(name: string, options: RefFormatOptions = {}): st
   return null;
 }
 
-export function isValidRefName(name: string, options: RefFormatOptions = {}): boolean {
+export function isValidRefName(name: string, options: RefFormatOptions = NO_OPTIONS): boolean {
   return refNameProblem(name, options) === null;
 }
 

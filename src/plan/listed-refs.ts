@@ -24,18 +24,26 @@ export interface ScreenedListing {
  * has a `/`). The branch HEAD names (its symref target) is held to the same rules.
  */
 export function screenListedRefs(refs: readonly Ref[], head: string | null): ScreenedListing {
-  const kept: Ref[] = [];
+  // The kept refs are copied out only from the first invalid name on: a listing with nothing
+  // wrong comes back as it was given, with no second array of every ref.
+  let kept: Ref[] | null = null;
   const invalid: InvalidRefName[] = [];
-  for (const ref of refs) {
+  // Indexed: for-of makes an iterator result per ref in cold code (docs/architecture.md, "No-op runs at scale").
+  for (let i = 0; i < refs.length; i++) {
+    const ref = refs[i]!;
     const problem = ref.name === 'HEAD' ? null : refNameProblem(ref.name);
-    if (problem === null) kept.push(ref);
-    else invalid.push({ name: ref.name, problem });
+    if (problem === null) {
+      if (kept !== null) kept.push(ref);
+    } else {
+      kept ??= refs.slice(0, i);
+      invalid.push({ name: ref.name, problem });
+    }
   }
+  const screened = kept ?? (refs as Ref[]);
   const headProblem = head === null ? null : refNameProblem(head);
   if (head !== null && headProblem !== null) {
     invalid.push({ name: head, problem: `${headProblem} (the branch HEAD names)` });
-    for (const ref of kept) if (ref.name === 'HEAD' && ref.symrefTarget === head) ref.symrefTarget = null;
+    for (const ref of screened) if (ref.name === 'HEAD' && ref.symrefTarget === head) ref.symrefTarget = null;
   }
-  // Fast path: a listing with nothing wrong comes back as it was given.
-  return { refs: invalid.length === 0 ? (refs as Ref[]) : kept, head: headProblem === null ? head : null, invalid };
+  return { refs: screened, head: headProblem === null ? head : null, invalid };
 }

@@ -23,7 +23,7 @@ import {
 import { hasBootstrapCheckpoints } from './checkpoints.js';
 import type { PlanInput, RefPlan } from './plan-types.js';
 import { reasons } from './reasons.js';
-import { refKind, shortBranchName, type RefKind } from './ref-kind.js';
+import { refKind, shortBranchName } from './ref-kind.js';
 import { pairRefs, type RefPair } from './ref-pairs.js';
 
 export interface PlanActionsInput extends PlanInput {
@@ -31,62 +31,50 @@ export interface PlanActionsInput extends PlanInput {
   ancestry?: AncestryOracle | undefined;
 }
 
-interface Names {
-  branch: string | null;
-  targetRef: RefName;
-  kind: RefKind;
-}
+// Each plan names its branch and kind from its target ref; the builders take the name itself,
+// not an object of the three made per pair (10,000 of them on a no-op of 10,000 refs).
 
-function namesOf(targetRef: RefName): Names {
-  return { branch: shortBranchName(targetRef), targetRef, kind: refKind(targetRef) };
-}
-
-function create(names: Names, source: Ref): RefPlan {
-  const { branch, targetRef, kind } = names;
+function create(targetRef: RefName, source: Ref): RefPlan {
   return {
-    branch, sourceRef: source.name, targetRef, sourceHash: source.hash, targetHash: null,
-    kind, action: 'create', reason: reasons.created(source.hash), forced: false,
+    branch: shortBranchName(targetRef), sourceRef: source.name, targetRef, sourceHash: source.hash, targetHash: null,
+    kind: refKind(targetRef), action: 'create', reason: reasons.created(source.hash), forced: false,
   };
 }
 
-function skip(names: Names, source: Ref, target: Ref): RefPlan {
-  const { branch, targetRef, kind } = names;
+function skip(targetRef: RefName, source: Ref, target: Ref): RefPlan {
   return {
-    branch, sourceRef: source.name, targetRef, sourceHash: source.hash, targetHash: target.hash,
-    kind, action: 'skip', reason: reasons.current(source.hash), forced: false,
+    branch: shortBranchName(targetRef), sourceRef: source.name, targetRef, sourceHash: source.hash, targetHash: target.hash,
+    kind: refKind(targetRef), action: 'skip', reason: reasons.current(source.hash), forced: false,
   };
 }
 
-function update(names: Names, source: Ref, target: Ref, forced: boolean): RefPlan {
-  const { branch, targetRef, kind } = names;
+function update(targetRef: RefName, source: Ref, target: Ref, forced: boolean): RefPlan {
   const reason = forced ? reasons.forced(target.hash, source.hash) : reasons.moved(target.hash, source.hash);
   return {
-    branch, sourceRef: source.name, targetRef, sourceHash: source.hash, targetHash: target.hash,
-    kind, action: 'update', reason, forced,
+    branch: shortBranchName(targetRef), sourceRef: source.name, targetRef, sourceHash: source.hash, targetHash: target.hash,
+    kind: refKind(targetRef), action: 'update', reason, forced,
   };
 }
 
-function remove(names: Names, target: Ref): RefPlan {
-  const { branch, targetRef, kind } = names;
+function remove(targetRef: RefName, target: Ref): RefPlan {
   return {
-    branch, sourceRef: null, targetRef, sourceHash: null, targetHash: target.hash,
-    kind, action: 'delete', reason: reasons.deleted(target.hash), forced: false,
+    branch: shortBranchName(targetRef), sourceRef: null, targetRef, sourceHash: null, targetHash: target.hash,
+    kind: refKind(targetRef), action: 'delete', reason: reasons.deleted(target.hash), forced: false,
   };
 }
 
-function block(names: Names, source: Ref | null, target: Ref, reason: string): RefPlan {
-  const { branch, targetRef, kind } = names;
+function block(targetRef: RefName, source: Ref | null, target: Ref, reason: string): RefPlan {
   return {
-    branch, sourceRef: source?.name ?? null, targetRef, sourceHash: source?.hash ?? null, targetHash: target.hash,
-    kind, action: 'block', reason, forced: false,
+    branch: shortBranchName(targetRef), sourceRef: source?.name ?? null, targetRef, sourceHash: source?.hash ?? null, targetHash: target.hash,
+    kind: refKind(targetRef), action: 'block', reason, forced: false,
   };
 }
 
-function planBootstrap(pair: RefPair, names: Names, resuming: boolean): RefPlan | null {
-  const { source, target } = pair;
-  if (target === null) return source === null ? null : create(names, source);
-  if (resuming && source !== null && source.hash === target.hash) return skip(names, source, target);
-  return block(names, source, target, reasons.existsForBootstrap(target.hash));
+function planBootstrap(pair: RefPair, resuming: boolean): RefPlan | null {
+  const { source, target, targetRef } = pair;
+  if (target === null) return source === null ? null : create(targetRef, source);
+  if (resuming && source !== null && source.hash === target.hash) return skip(targetRef, source, target);
+  return block(targetRef, source, target, reasons.existsForBootstrap(target.hash));
 }
 
 function askAncestry(input: PlanActionsInput, pair: BothSides): AncestryAnswer | undefined {
@@ -99,38 +87,39 @@ function askAncestry(input: PlanActionsInput, pair: BothSides): AncestryAnswer |
   return answer;
 }
 
-function planDiffering(input: PlanActionsInput, pair: BothSides, names: Names): RefPlan {
-  const { source, target } = pair;
+function planDiffering(input: PlanActionsInput, pair: BothSides): RefPlan {
+  const { source, target, targetRef } = pair;
   const mayOverwrite = input.mode === 'replicate' || input.force !== 'none';
   if (needsAncestry(input.mode, pair)) {
     const answer = askAncestry(input, pair);
-    if (answer === 'ancestor') return update(names, source, target, false);
-    if (mayOverwrite) return update(names, source, target, true);
+    if (answer === 'ancestor') return update(targetRef, source, target, false);
+    if (mayOverwrite) return update(targetRef, source, target, true);
     const reason = answer === 'unknown-target'
       ? reasons.unknownToSource(target.hash, source.hash)
       : reasons.notAncestor(target.hash, source.hash);
-    return block(names, source, target, reason);
+    return block(targetRef, source, target, reason);
   }
-  if (mayOverwrite) return update(names, source, target, true);
-  return block(names, source, target, reasons.differs(names.kind, names.targetRef));
+  if (mayOverwrite) return update(targetRef, source, target, true);
+  return block(targetRef, source, target, reasons.differs(refKind(targetRef), targetRef));
 }
 
 function planPair(input: PlanActionsInput, pair: RefPair, resuming: boolean): RefPlan | null {
-  const names = namesOf(pair.targetRef);
-  if (input.mode === 'bootstrap') return planBootstrap(pair, names, resuming);
-  const { source, target } = pair;
-  if (source === null) return target !== null && input.prune ? remove(names, target) : null;
-  if (target === null) return create(names, source);
-  if (source.hash === target.hash) return skip(names, source, target);
-  return planDiffering(input, { ...pair, source, target }, names);
+  if (input.mode === 'bootstrap') return planBootstrap(pair, resuming);
+  const { source, target, targetRef } = pair;
+  if (source === null) return target !== null && input.prune ? remove(targetRef, target) : null;
+  if (target === null) return create(targetRef, source);
+  if (source.hash === target.hash) return skip(targetRef, source, target);
+  return planDiffering(input, { ...pair, source, target });
 }
 
 /** Plans sorted by target ref name. Throws UsageError when two sources would share a target. */
 export function planActions(input: PlanActionsInput): RefPlan[] {
   const resuming = hasBootstrapCheckpoints(input.targetRefs);
   const plans: RefPlan[] = [];
-  for (const pair of input.pairs ?? pairRefs(input.scope, input.sourceRefs, input.targetRefs)) {
-    const plan = planPair(input, pair, resuming);
+  const pairs = input.pairs ?? pairRefs(input.scope, input.sourceRefs, input.targetRefs);
+  // Indexed: for-of makes an iterator result per ref in cold code (docs/architecture.md, "No-op runs at scale").
+  for (let i = 0; i < pairs.length; i++) {
+    const plan = planPair(input, pairs[i]!, resuming);
     if (plan !== null) plans.push(plan);
   }
   return plans;

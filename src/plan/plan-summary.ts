@@ -13,8 +13,9 @@ export interface PlanSummary {
 
 export function summarizePlans(plans: readonly RefPlan[]): PlanSummary {
   const summary: PlanSummary = { pushed: 0, deleted: 0, skipped: 0, blocked: 0, warned: 0 };
-  for (const plan of plans) {
-    switch (plan.action) {
+  // Indexed: for-of makes an iterator result per ref in cold code (docs/architecture.md, "No-op runs at scale").
+  for (let i = 0; i < plans.length; i++) {
+    switch (plans[i]!.action) {
       case 'create':
       case 'update':
         summary.pushed += 1;

@@ -118,7 +118,10 @@ export function resolveScope(flags: ScopeFlags): RefScope {
 
 /** True when the name is excluded by a `--exclude-ref-prefix`. */
 export function isExcluded(scope: RefScope, name: RefName): boolean {
-  return scope.excludeRefPrefixes.some((prefix) => name.startsWith(prefix));
+  // A loop, not some() and its closure: every listed name is asked.
+  const prefixes = scope.excludeRefPrefixes;
+  for (let i = 0; i < prefixes.length; i++) if (name.startsWith(prefixes[i]!)) return true;
+  return false;
 }
 
 /**

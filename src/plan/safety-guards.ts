@@ -78,7 +78,8 @@ export type TrippedGuard = 'empty-source' | 'max-deletes' | null;
  */
 export function guardDeletions(plans: readonly RefPlan[], guard: DeletionGuard, sourceManaged: number | (() => number)): { plans: RefPlan[]; tripped: TrippedGuard } {
   let deletes = 0;
-  for (const plan of plans) if (plan.action === 'delete') deletes += 1;
+  // Indexed: for-of makes an iterator result per ref in cold code (docs/architecture.md, "No-op runs at scale").
+  for (let i = 0; i < plans.length; i++) if (plans[i]!.action === 'delete') deletes += 1;
   let tripped: TrippedGuard = null;
   const noneManaged = (): boolean => (typeof sourceManaged === 'number' ? sourceManaged : sourceManaged()) === 0;
   if (deletes > 0 && !guard.allowEmptySource && noneManaged()) tripped = 'empty-source';

@@ -128,8 +128,7 @@ async function readV1Refs(reader: PktLineReader, first: Packet): Promise<Adverti
     reader.visitBufferedData(line);
   }
   const head = capabilities.symrefs().get('HEAD') ?? null;
-  for (const ref of refs) {
-    if (ref.name === 'HEAD' && head !== null) ref.symrefTarget = head;
-  }
+  // Indexed: for-of makes an iterator result per ref in cold code (docs/architecture.md, "No-op runs at scale").
+  if (head !== null) for (let i = 0; i < refs.length; i++) if (refs[i]!.name === 'HEAD') refs[i]!.symrefTarget = head;
   return { version: 'v1', capabilities, refs, head, shallow };
 }
