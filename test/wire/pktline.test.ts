@@ -162,4 +162,33 @@ describe('pkt-line reader', () => {
     }
     assert.ok(copied < 2 * packet.length, `${copied} bytes copied for a ${packet.length}-byte packet`);
   });
+
+  it('copies only the packets that straddle chunks, not the rest of the chunk that completes them', async () => {
+    // A listing of 2,000 short lines in chunks of 4,096 bytes: nearly every chunk ends inside a
+    // line, and joining the whole next chunk to finish it copied the listing once more.
+    const lines = Array.from({ length: 2000 }, (_, i) => pktLine(`${String(i).padStart(40, '0')} refs/heads/topic/${i}\n`));
+    const bytes = Buffer.concat([...lines, FLUSH_PKT]);
+    const concat = Buffer.concat;
+    let copied = 0;
+    Buffer.concat = ((list: readonly Uint8Array[], totalLength?: number) => {
+      const joined = concat(list, totalLength);
+      copied += joined.length;
+      return joined;
+    }) as typeof Buffer.concat;
+    const seen: string[] = [];
+    try {
+      const listing = reader(bytes, 4096);
+      for (;;) {
+        listing.visitBufferedData((buffer, start, end) => seen.push(buffer.toString('latin1', start, end)));
+        const packet = await listing.readRequired('the listing');
+        if (packet.type === 'flush') break;
+        if (packet.type === 'data') seen.push(packet.data.toString('latin1'));
+      }
+    } finally {
+      Buffer.concat = concat;
+    }
+    assert.deepEqual(seen, lines.map((line) => line.toString('latin1', 4)));
+    const straddling = Math.ceil(bytes.length / 4096);
+    assert.ok(copied <= straddling * 80, `${copied} bytes copied for ${straddling} chunk boundaries in ${bytes.length} bytes`);
+  });
 });
