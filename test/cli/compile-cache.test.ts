@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileS
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import vm from 'node:vm';
 import { compileCacheDir, compileCacheName } from '../../src/cli/launch.js';
 import { createRepo, pseudoRandomBytes, type FixtureRepo } from '../helpers/fixtures.js';
 import { makeTempDir, type TempDir } from '../helpers/git.js';
@@ -130,6 +131,22 @@ describe("the CLI's compile cache", () => {
     const after = await runCli(['sync', source.path, target()], { GITSYNC_COMPILE_CACHE: cacheDir });
     assert.equal(after.code, 0, after.stderr);
     assert.equal(statSync(path.join(cacheDir, CACHE_NAME)).ino, written.ino);
+  });
+
+  it("starts a one-shot command without Node's ES module loader, from a bundle that is its own strict wrapper function", async () => {
+    const preload = path.join(dir.path, 'esm-loader.cjs');
+    writeFileSync(preload, "process.on('exit', () => process.stderr.write(process.moduleLoadList.some((m) => m.includes('modules/esm/module_job')) ? 'esm loader\\n' : 'no esm loader\\n'));\n");
+    const run = await runCli(['--version'], { GITSYNC_COMPILE_CACHE: 'off', NODE_OPTIONS: `--require=${preload}` });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^git-sync \d/);
+    assert.equal(run.stderr, 'no esm loader\n');
+    const bundle = path.join(repoRoot, 'dist', 'git-sync.cjs');
+    const text = readFileSync(bundle, 'latin1');
+    assert.ok(text.startsWith("(function (exports, require, module, __filename, __dirname) {'use strict';"), text.slice(0, 120));
+    const wrapper = new vm.Script(text, { filename: bundle }).runInThisContext() as () => void;
+    assert.equal(typeof wrapper, 'function');
+    // Only a strict function refuses to be asked for its caller.
+    assert.throws(() => (wrapper as unknown as { caller: unknown }).caller, TypeError);
   });
 
   it('runs fleet commands from the ES module bundle, which writes no cache', async () => {
