@@ -98,7 +98,10 @@ function describeTarget(target: ReceivePackSession): string {
 function describePlans(plans: readonly RefPlan[]): string {
   const counts = new Map<string, number>();
   // Indexed: for-of makes an iterator result per ref in cold code (docs/architecture.md, "No-op runs at scale").
-  for (let i = 0; i < plans.length; i++) counts.set(plans[i]!.action, (counts.get(plans[i]!.action) ?? 0) + 1);
+  for (let i = 0; i < plans.length; i++) {
+    const action = plans[i]!.action;
+    counts.set(action, (counts.get(action) ?? 0) + 1);
+  }
   const parts = [...counts].map(([action, count]) => `${count} ${action}`);
   return `plan: ${plans.length} ref(s)${parts.length > 0 ? `: ${parts.join(', ')}` : ''}`;
 }

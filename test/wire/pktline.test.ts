@@ -8,6 +8,23 @@ function reader(bytes: string | Buffer, chunkSize = 1 << 16): PktLineReader {
   return new PktLineReader(chunked(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes, 'latin1'), chunkSize));
 }
 
+/** Runs `body` with Buffer.concat counted: the bytes it joined (copied) meanwhile. */
+async function bytesJoinedDuring(body: () => Promise<void>): Promise<number> {
+  const concat = Buffer.concat;
+  let copied = 0;
+  Buffer.concat = ((list: readonly Uint8Array[], totalLength?: number) => {
+    const joined = concat(list, totalLength);
+    copied += joined.length;
+    return joined;
+  }) as typeof Buffer.concat;
+  try {
+    await body();
+  } finally {
+    Buffer.concat = concat;
+  }
+  return copied;
+}
+
 describe('pkt-line writer', () => {
   it('frames text with a four-digit hex length that counts itself', () => {
     assert.equal(pktLine('want abc\n').toString(), '000dwant abc\n');
@@ -147,19 +164,10 @@ describe('pkt-line reader', () => {
   // chunks was copied over and over (2 GB of copying for one 65520-byte packet in 1-byte chunks).
   it('copies a packet that arrives in 1-byte chunks about once', async () => {
     const packet = pktLine(Buffer.alloc(MAX_PKT_PAYLOAD, 7));
-    const concat = Buffer.concat;
-    let copied = 0;
-    Buffer.concat = ((list: readonly Uint8Array[], totalLength?: number) => {
-      const joined = concat(list, totalLength);
-      copied += joined.length;
-      return joined;
-    }) as typeof Buffer.concat;
-    try {
+    const copied = await bytesJoinedDuring(async () => {
       const read = await reader(packet, 1).read();
       assert.equal(read?.type === 'data' && read.data.length, MAX_PKT_PAYLOAD);
-    } finally {
-      Buffer.concat = concat;
-    }
+    });
     assert.ok(copied < 2 * packet.length, `${copied} bytes copied for a ${packet.length}-byte packet`);
   });
 
@@ -168,15 +176,8 @@ describe('pkt-line reader', () => {
     // line, and joining the whole next chunk to finish it copied the listing once more.
     const lines = Array.from({ length: 2000 }, (_, i) => pktLine(`${String(i).padStart(40, '0')} refs/heads/topic/${i}\n`));
     const bytes = Buffer.concat([...lines, FLUSH_PKT]);
-    const concat = Buffer.concat;
-    let copied = 0;
-    Buffer.concat = ((list: readonly Uint8Array[], totalLength?: number) => {
-      const joined = concat(list, totalLength);
-      copied += joined.length;
-      return joined;
-    }) as typeof Buffer.concat;
     const seen: string[] = [];
-    try {
+    const copied = await bytesJoinedDuring(async () => {
       const listing = reader(bytes, 4096);
       for (;;) {
         listing.visitBufferedData((buffer, start, end) => seen.push(buffer.toString('latin1', start, end)));
@@ -184,9 +185,7 @@ describe('pkt-line reader', () => {
         if (packet.type === 'flush') break;
         if (packet.type === 'data') seen.push(packet.data.toString('latin1'));
       }
-    } finally {
-      Buffer.concat = concat;
-    }
+    });
     assert.deepEqual(seen, lines.map((line) => line.toString('latin1', 4)));
     const straddling = Math.ceil(bytes.length / 4096);
     assert.ok(copied <= straddling * 80, `${copied} bytes copied for ${straddling} chunk boundaries in ${bytes.length} bytes`);
